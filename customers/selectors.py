@@ -1,0 +1,110 @@
+"""Reads of customers and their features."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count, Max, Min, Q, Sum
+
+from customers.features import FEATURES
+from customers.models import Customer, Transaction
+
+# Rows fetched from the database per round trip when building the feature frame.
+FEATURE_FETCH_CHUNK = 20_000
+
+
+def customer_count() -> int:
+    return Customer.objects.count()
+
+
+def transaction_count() -> int:
+    return Transaction.objects.count()
+
+
+def customer_external_ids(*, ids: list[int]) -> dict[int, str]:
+    """External ids for a few thousand customer ids (an IN list: keep it small)."""
+    return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "external_id"))
+
+
+def feature_as_of():
+    """The day after the last transaction: recency is measured from there."""
+    last = Transaction.objects.aggregate(last=Max("timestamp"))["last"]
+    if last is None:
+        return None
+    return (last + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def customer_feature_frame(*, features: Iterable[str]) -> pd.DataFrame:
+    """One row per customer (index: customer id, ordered), one column per feature.
+
+    Aggregation happens in the database; rows stream in chunks into typed numpy arrays,
+    so memory stays at a few dozen bytes per customer and feature.
+    """
+    features = list(features)
+    columns: dict[str, str] = {}
+    queryset = Customer.objects.order_by("id")
+    needs_transactions = any(FEATURES[name].needs_transactions for name in features)
+    if needs_transactions:
+        queryset = queryset.annotate(
+            first_purchase=Min("transactions__timestamp"),
+            last_purchase=Max("transactions__timestamp"),
+            purchases=Count(
+                "transactions__invoice_id", distinct=True, filter=Q(transactions__amount__gt=0)
+            ),
+            net_spend=Sum("transactions__amount"),
+        )
+        columns.update(
+            first_purchase="first_purchase",
+            last_purchase="last_purchase",
+            purchases="purchases",
+            net_spend="net_spend",
+        )
+    for name in ("age", "annual_income"):
+        if name in features:
+            columns[name] = name
+    fields = ["id", *columns.values()]
+
+    chunks = []
+    batch: list[tuple] = []
+    for row in queryset.values_list(*fields).iterator(chunk_size=FEATURE_FETCH_CHUNK):
+        batch.append(row)
+        if len(batch) >= FEATURE_FETCH_CHUNK:
+            chunks.append(_typed_chunk(batch, fields))
+            batch = []
+    if batch:
+        chunks.append(_typed_chunk(batch, fields))
+    if not chunks:
+        return pd.DataFrame(columns=features, dtype="float64")
+    raw = pd.concat(chunks)
+
+    frame = pd.DataFrame(index=raw.index)
+    if needs_transactions:
+        as_of = feature_as_of()
+        as_of_value = pd.Timestamp(as_of) if as_of is not None else pd.NaT
+        last = pd.to_datetime(raw["last_purchase"], utc=True)
+        first = pd.to_datetime(raw["first_purchase"], utc=True)
+        purchases = raw["purchases"].astype("float64")
+        spend = raw["net_spend"].astype("float64").fillna(0.0)
+        derived = {
+            "recency": (as_of_value - last).dt.total_seconds() / 86400,
+            "tenure": (as_of_value - first).dt.total_seconds() / 86400,
+            "frequency": purchases,
+            "monetary": spend,
+            "avg_order_value": (spend / purchases.replace(0, np.nan)),
+        }
+    else:
+        derived = {}
+    for name in features:
+        frame[name] = derived[name] if name in derived else raw[name].astype("float64")
+    return frame
+
+
+def _typed_chunk(batch: list[tuple], fields: list[str]) -> pd.DataFrame:
+    chunk = pd.DataFrame.from_records(batch, columns=fields).set_index("id")
+    for name in ("net_spend", "annual_income", "age"):
+        if name in chunk:
+            chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
+    return chunk

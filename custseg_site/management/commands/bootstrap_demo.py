@@ -1,0 +1,34 @@
+"""For `make run`: a demo user per role, and demo data when the database is empty."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from custseg_site import roles
+from customers.selectors import customer_count
+
+DEMO_PASSWORD = "custseg-demo"
+DEMO_USERS = {"analyst": roles.ANALYST, "marketer": roles.MARKETER, "manager": roles.MANAGER}
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role) and load demo data if there are no customers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=5000)
+
+    def handle(self, *args, customers, **options):
+        User = get_user_model()
+        for username, role in DEMO_USERS.items():
+            user, created = User.objects.get_or_create(username=username)
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            user.groups.add(Group.objects.get(name=role))
+        if customer_count() == 0:
+            call_command("demo_data", customers=customers, seed=0)
+        self.stdout.write("")
+        self.stdout.write("Demo users (password for each: %s):" % DEMO_PASSWORD)
+        for username, role in DEMO_USERS.items():
+            self.stdout.write(f"  {username:<9} {role}")

@@ -1,0 +1,60 @@
+"""The three roles, as Django groups with permissions.
+
+Analyst  runs segmentations and publishes them.
+Marketer curates personas and campaigns.
+Manager  reads everything and changes nothing.
+
+Pages and the API check permissions (not group names), so a superuser can do anything
+and a custom group can mix rights.
+"""
+
+ANALYST = "Analyst"
+MARKETER = "Marketer"
+MANAGER = "Manager"
+ROLES = (ANALYST, MARKETER, MANAGER)
+
+READ_ALL = [
+    "customers.view_customer",
+    "customers.view_transaction",
+    "segments.view_segmentationrun",
+    "segments.view_segment",
+    "segments.view_membership",
+    "segments.view_persona",
+    "campaigns.view_campaign",
+]
+
+ROLE_PERMISSIONS = {
+    ANALYST: READ_ALL + ["segments.run_segmentation", "segments.publish_run"],
+    MARKETER: READ_ALL
+    + [
+        "segments.add_persona",
+        "segments.change_persona",
+        "campaigns.add_campaign",
+        "campaigns.change_campaign",
+    ],
+    MANAGER: READ_ALL,
+}
+
+START_RUN = "segments.run_segmentation"
+PUBLISH_RUN = "segments.publish_run"
+VIEW_RUNS = "segments.view_segmentationrun"
+
+
+def sync_role_groups(sender=None, using="default", **kwargs):
+    from django.contrib.auth.models import Group, Permission
+
+    if sender is not None and sender.label != "custseg_site":
+        return
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        permissions = []
+        for code in codes:
+            app_label, codename = code.split(".")
+            permission = (
+                Permission.objects.using(using)
+                .filter(content_type__app_label=app_label, codename=codename)
+                .first()
+            )
+            if permission is not None:
+                permissions.append(permission)
+        group.permissions.set(permissions)

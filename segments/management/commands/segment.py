@@ -1,0 +1,106 @@
+"""Start a segmentation run on the Celery worker, follow it, print a JSON summary."""
+
+import json
+import sys
+import time
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from customers.features import DEFAULT_FEATURES, FEATURES
+from segments import ml, services
+from segments.models import SegmentationRun
+
+POLL_SECONDS = 0.5
+# A run still pending after this long has probably no worker to run it: say so.
+NO_WORKER_HINT_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = (
+        "Segment the customers: enqueues a run for the Celery worker, shows progress on "
+        "stderr, and prints a summary (JSON with --json) as the last line on stdout."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--features", default=",".join(DEFAULT_FEATURES),
+            help=f"Comma-separated features. Available: {', '.join(FEATURES)}.",
+        )
+        parser.add_argument("--algorithm", default="kmeans", choices=ml.ALGORITHMS)
+        parser.add_argument("--k", type=int, default=4, help="Number of segments.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--name", default="")
+        parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
+        parser.add_argument(
+            "--no-wait", action="store_true", help="Enqueue and return without waiting."
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=3600, help="Seconds to wait for the run (default 3600)."
+        )
+
+    def handle(self, *args, **options):
+        features = [name.strip() for name in options["features"].split(",") if name.strip()]
+        try:
+            run = services.run_create(
+                features=features, k=options["k"], algorithm=options["algorithm"],
+                seed=options["seed"], name=options["name"],
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        self.stderr.write(f"Run #{run.pk} queued: {run.name}")
+        if options["no_wait"]:
+            return self._summary(run, options)
+        run = self._follow(run, options["timeout"])
+        self._summary(run, options)
+        if run.status != SegmentationRun.Status.SUCCEEDED:
+            raise CommandError(f"Run #{run.pk} {run.status}: {run.error or run.stage}")
+
+    def _follow(self, run, timeout):
+        started = time.monotonic()
+        last = None
+        hinted = False
+        try:
+            while True:
+                run.refresh_from_db()
+                shown = (run.status, run.progress, run.stage)
+                if shown != last:
+                    self.stderr.write(f"[{run.progress:3d}%] {run.status}: {run.stage}")
+                    last = shown
+                if run.status in SegmentationRun.FINISHED_STATUSES:
+                    return run
+                waited = time.monotonic() - started
+                if run.status == SegmentationRun.Status.PENDING and waited > NO_WORKER_HINT_SECONDS and not hinted:
+                    self.stderr.write("Still waiting for a worker: is `celery -A custseg_site worker` running?")
+                    hinted = True
+                if waited > timeout:
+                    raise CommandError(
+                        f"Run #{run.pk} is still {run.status} after {timeout:.0f} s; it goes on in "
+                        "the background."
+                    )
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            self.stderr.write(f"Stopped waiting. Run #{run.pk} goes on in the background.")
+            sys.exit(130)
+
+    def _summary(self, run, options):
+        summary = {
+            "run_id": run.pk,
+            "status": run.status,
+            "k": run.config.get("k"),
+            "features": run.config.get("features"),
+            "silhouette": run.metrics.get("silhouette"),
+            "silhouette_sample_size": run.metrics.get("silhouette_sample_size"),
+            "davies_bouldin": run.metrics.get("davies_bouldin"),
+            "sizes": run.metrics.get("sizes", []),
+            "error": run.error or None,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(summary))
+        else:
+            sizes = ", ".join(f"{size:,}" for size in summary["sizes"])
+            silhouette = summary["silhouette"]
+            self.stdout.write(
+                f"Run #{run.pk} {run.status}: k={summary['k']}, sizes [{sizes}], "
+                f"silhouette {silhouette:.3f}" if silhouette is not None else f"Run #{run.pk} {run.status}"
+            )

@@ -1,0 +1,138 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class SegmentationRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    name = models.CharField(max_length=200)
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    # A sample of customers in two dimensions for the scatter plot (see segments.ml).
+    projection = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="segmentation_runs",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    published = models.BooleanField(default=False)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("run_segmentation", "Can start segmentation runs"),
+            ("publish_run", "Can publish segmentation runs"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="run_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "succeeded", "failed", "cancelled"]),
+                name="run_status_valid",
+            ),
+            # Dashboards and the membership API read "the" published run: there is one.
+            models.UniqueConstraint(
+                fields=["published"], condition=Q(published=True), name="run_single_published"
+            ),
+            models.CheckConstraint(
+                condition=Q(published=False) | Q(status="succeeded"),
+                name="run_published_only_if_succeeded",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="run_status_idx")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Segment(models.Model):
+    run = models.ForeignKey(SegmentationRun, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    label = models.CharField(max_length=200, blank=True)
+    # centroid in feature units, per-feature mean/median and share of customers
+    profile = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="segment_unique_index_per_run")
+        ]
+
+    def __str__(self):
+        return self.label or f"Segment {self.index}"
+
+    @property
+    def display_name(self) -> str:
+        return self.label or f"Segment {self.index + 1}"
+
+
+class Membership(models.Model):
+    # run and segment need no index of their own: the unique (run, customer) and the
+    # (segment, customer) index below lead with them.
+    run = models.ForeignKey(
+        SegmentationRun, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="memberships"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="membership_one_per_run")
+        ]
+        indexes = [
+            # members of a segment, paged by customer id (the API's cursor order)
+            models.Index(fields=["segment", "customer"], name="membership_segment_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} in {self.segment_id}"
+
+
+class Persona(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    colour = models.CharField(max_length=7, default="#4c78a8")  # hex #rrggbb
+    segments = models.ManyToManyField(Segment, blank=True, related_name="personas")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="persona_colour_hex"
+            )
+        ]
+
+    def __str__(self):
+        return self.name

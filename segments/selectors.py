@@ -1,0 +1,42 @@
+"""Reads for runs, segments and memberships."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from customers.models import Customer
+from segments.models import Segment, SegmentationRun
+
+
+def run_list() -> QuerySet[SegmentationRun]:
+    return SegmentationRun.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def published_run() -> SegmentationRun | None:
+    return SegmentationRun.objects.filter(published=True).first()
+
+
+def run_segments(*, run: SegmentationRun) -> list[Segment]:
+    return list(run.segments.order_by("index"))
+
+
+def segment_members(*, segment: Segment) -> QuerySet[Customer]:
+    """Customers in a segment, in customer-id order (stable for paging)."""
+    return Customer.objects.filter(memberships__segment=segment).order_by("id")
+
+
+def segment_summaries(*, run: SegmentationRun) -> list[dict]:
+    """What the run page and the API show per segment."""
+    return [
+        {
+            "id": segment.pk,
+            "index": segment.index,
+            "name": segment.display_name,
+            "label": segment.label,
+            "size": segment.size,
+            "share": segment.profile.get("share", 0.0),
+            "centroid": segment.profile.get("centroid", {}),
+            "zscore": segment.profile.get("zscore", {}),
+        }
+        for segment in run_segments(run=run)
+    ]

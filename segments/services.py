@@ -1,0 +1,262 @@
+"""Writes for segmentation runs: create, execute (the job body), cancel, publish."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+
+import pandas as pd
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from custseg_site.bulk import insert_frame
+from customers.features import FEATURES, unknown_features
+from customers.selectors import customer_count, customer_external_ids, customer_feature_frame
+from segments import ml
+from segments.models import Membership, Segment, SegmentationRun
+
+logger = logging.getLogger(__name__)
+
+
+class RunCancelled(Exception):
+    """The run was cancelled while it was being computed."""
+
+
+def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed: int = 0) -> dict:
+    """Check a run's options against the data; return the config to store.
+
+    Raises ValidationError with a message per field, meant for the person who asked.
+    """
+    errors: dict[str, list[str]] = {}
+    features = [name.strip() for name in features if name and name.strip()]
+    if not features:
+        errors.setdefault("features", []).append("Choose at least one feature.")
+    unknown = unknown_features(features)
+    if unknown:
+        errors.setdefault("features", []).append(
+            f"Unknown feature(s): {', '.join(unknown)}. Available: {', '.join(FEATURES)}."
+        )
+    if len(set(features)) != len(features):
+        errors.setdefault("features", []).append("Each feature can be chosen only once.")
+    if algorithm not in ml.ALGORITHMS:
+        errors.setdefault("algorithm", []).append(
+            f"Unknown algorithm {algorithm!r}. Available: {', '.join(ml.ALGORITHMS)}."
+        )
+    if k < ml.MIN_K:
+        errors.setdefault("k", []).append(f"k must be at least {ml.MIN_K}; got {k}.")
+    elif k > ml.MAX_K:
+        errors.setdefault("k", []).append(f"k must be at most {ml.MAX_K}; got {k}.")
+    if not errors:
+        customers = customer_count()
+        if customers == 0:
+            errors.setdefault("__all__", []).append(
+                "There are no customers yet. Import customers or load demo data "
+                "(python manage.py demo_data) first."
+            )
+        elif k > customers:
+            errors.setdefault("k", []).append(
+                f"k = {k} is more than the {customers:,} customers there are."
+            )
+    if errors:
+        raise ValidationError(errors)
+    return {"algorithm": algorithm, "features": features, "k": k, "seed": seed}
+
+
+@transaction.atomic
+def run_create(
+    *,
+    features: list[str],
+    k: int,
+    algorithm: str = "kmeans",
+    seed: int = 0,
+    name: str = "",
+    created_by=None,
+) -> SegmentationRun:
+    """Validate, store a pending run and enqueue its job once the row is committed."""
+    from segments.tasks import run_segmentation
+
+    config = run_validate(features=features, k=k, algorithm=algorithm, seed=seed)
+    run = SegmentationRun.objects.create(
+        name=name.strip() or f"{algorithm} k={k} on {', '.join(config['features'])}",
+        config=config,
+        created_by=created_by if created_by and created_by.is_authenticated else None,
+        stage="Waiting for a worker",
+    )
+    transaction.on_commit(lambda: run_segmentation.delay(run.pk))
+    logger.info("segments.run_created run_id=%s config=%s", run.pk, config)
+    return run
+
+
+def _set_progress(run_id: int, percent: int, stage: str) -> None:
+    """Record progress; raise RunCancelled when the run is no longer running."""
+    updated = SegmentationRun.objects.filter(
+        pk=run_id, status=SegmentationRun.Status.RUNNING
+    ).update(progress=max(0, min(100, percent)), stage=stage[:200])
+    if not updated:
+        raise RunCancelled
+
+
+def _claim(run_id: int) -> SegmentationRun | None:
+    with transaction.atomic():
+        run = SegmentationRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status not in SegmentationRun.ACTIVE_STATUSES:
+            # Redelivered or cancelled: the work is done or not wanted.
+            return None
+        run.status = SegmentationRun.Status.RUNNING
+        run.started_at = run.started_at or timezone.now()
+        run.progress, run.stage, run.error = 1, "Starting", ""
+        run.save(update_fields=["status", "started_at", "progress", "stage", "error"])
+        return run
+
+
+def run_execute(*, run_id: int) -> None:
+    """The job: load features, segment, write segments and memberships in one transaction.
+
+    Safe to call twice: a run that is already finished is left alone. Errors that are
+    about the data end the run as failed with a readable message; database and broker
+    outages propagate so the task can retry.
+    """
+    run = _claim(run_id)
+    if run is None:
+        logger.info("segments.run_skipped run_id=%s", run_id)
+        return
+    started = time.monotonic()
+    logger.info("segments.run_started run_id=%s", run_id)
+    try:
+        config = ml.SegmentationConfig(
+            features=tuple(run.config["features"]),
+            k=int(run.config["k"]),
+            algorithm=run.config.get("algorithm", "kmeans"),
+            seed=int(run.config.get("seed", 0)),
+            silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
+            scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
+        )
+        _set_progress(run_id, 3, "Loading customer features")
+        frame = customer_feature_frame(features=config.features)
+        loaded = time.monotonic()
+
+        def report(percent: int, stage: str) -> None:
+            # the engine's 0-100 maps onto 10-85 of the whole job
+            _set_progress(run_id, 10 + percent * 75 // 100, stage)
+
+        result = ml.segment(frame, config, progress=report)
+        fitted = time.monotonic()
+        _set_progress(run_id, 88, f"Writing {len(frame):,} memberships")
+        _persist(run_id, frame.index, result, timings={
+            "load_seconds": round(loaded - started, 3),
+            "segment_seconds": round(fitted - loaded, 3),
+        }, started=started)
+    except RunCancelled:
+        logger.info("segments.run_cancelled run_id=%s", run_id)
+    except (ml.SegmentationError, KeyError, ValueError) as exc:
+        run_mark_failed(run_id=run_id, error=str(exc))
+    except Exception as exc:
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        if isinstance(exc, SoftTimeLimitExceeded):
+            run_mark_failed(run_id=run_id, error="The run took longer than its time limit.")
+            return
+        raise
+
+
+@transaction.atomic
+def _persist(run_id, customer_ids: pd.Index, result: ml.SegmentationResult, *, timings, started):
+    run = SegmentationRun.objects.select_for_update().get(pk=run_id)
+    if run.status != SegmentationRun.Status.RUNNING:
+        raise RunCancelled
+    segments = Segment.objects.bulk_create(
+        [
+            Segment(
+                run=run,
+                index=profile.index,
+                size=profile.size,
+                label=profile.label,
+                profile={
+                    "share": profile.share,
+                    "centroid": profile.centroid,
+                    "mean": profile.mean,
+                    "median": profile.median,
+                    "zscore": profile.zscore,
+                },
+            )
+            for profile in result.segments
+        ]
+    )
+    segment_ids = pd.Series([s.pk for s in segments], index=[s.index for s in segments])
+    if segment_ids.isna().any():  # a backend that does not return ids from bulk inserts
+        segment_ids = pd.Series(dict(run.segments.values_list("index", "pk")))
+    memberships = pd.DataFrame(
+        {
+            "run_id": run.pk,
+            "segment_id": segment_ids.reindex(result.labels).to_numpy(),
+            "customer_id": customer_ids.to_numpy(),
+        }
+    )
+    write_started = time.monotonic()
+    insert_frame(Membership, memberships)
+    projection = asdict(result.projection)
+    # The scatter's hover shows who each point is: look up the sampled customers' ids now,
+    # so the page never has to.
+    sampled = customer_ids.to_numpy()[projection.pop("row")]
+    external_ids = customer_external_ids(ids=sampled.tolist())
+    projection["external_id"] = [external_ids.get(int(pk), "") for pk in sampled]
+    run.projection = projection
+    run.metrics = {
+        **result.metrics,
+        "timings": {**timings, "write_seconds": round(time.monotonic() - write_started, 3)},
+        "sizes": [profile.size for profile in result.segments],
+    }
+    run.status = SegmentationRun.Status.SUCCEEDED
+    run.progress, run.stage = 100, "Done"
+    run.finished_at = timezone.now()
+    run.metrics["timings"]["total_seconds"] = round(time.monotonic() - started, 3)
+    run.save()
+    logger.info("segments.run_succeeded run_id=%s sizes=%s", run_id, run.metrics["sizes"])
+
+
+def run_mark_failed(*, run_id: int, error: str) -> None:
+    """End a run as failed with a message; a finished run keeps its state."""
+    updated = SegmentationRun.objects.filter(
+        pk=run_id, status__in=SegmentationRun.ACTIVE_STATUSES
+    ).update(
+        status=SegmentationRun.Status.FAILED,
+        error=error[:2000],
+        stage="Failed",
+        finished_at=timezone.now(),
+    )
+    if updated:
+        logger.warning("segments.run_failed run_id=%s error=%s", run_id, error)
+
+
+def run_cancel(*, run: SegmentationRun) -> bool:
+    """Cancel a pending or running run; the worker stops at its next progress report."""
+    updated = SegmentationRun.objects.filter(
+        pk=run.pk, status__in=SegmentationRun.ACTIVE_STATUSES
+    ).update(
+        status=SegmentationRun.Status.CANCELLED,
+        stage="Cancelled",
+        finished_at=timezone.now(),
+    )
+    return bool(updated)
+
+
+class PublishError(Exception):
+    pass
+
+
+@transaction.atomic
+def run_publish(*, run: SegmentationRun) -> SegmentationRun:
+    """Make `run` the published run: dashboards and membership reads use it from now on."""
+    run = SegmentationRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != SegmentationRun.Status.SUCCEEDED:
+        raise PublishError(f"Only a finished run can be published; this one is {run.status}.")
+    if run.published:
+        return run
+    SegmentationRun.objects.filter(published=True).update(published=False)
+    run.published, run.published_at = True, timezone.now()
+    run.save(update_fields=["published", "published_at"])
+    logger.info("segments.run_published run_id=%s", run.pk)
+    return run

@@ -1,0 +1,33 @@
+"""Celery entry points for segmentation: load by id, call the service."""
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from custseg_site.jobs import MAX_RETRIES, TRANSIENT_ERRORS, job_lock
+from segments import services
+
+
+class SegmentationRunTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Retries used up, or an unexpected error: the run must not stay "running".
+        run_id = kwargs.get("run_id", args[0] if args else None)
+        if run_id is not None:
+            services.run_mark_failed(
+                run_id=run_id, error=f"The job stopped with an internal error: {exc!r}"
+            )
+
+
+@shared_task(
+    name="segments.run_segmentation",
+    base=SegmentationRunTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=MAX_RETRIES,
+    retry_backoff=5,
+    retry_jitter=True,
+)
+def run_segmentation(run_id: int) -> None:
+    with job_lock(f"segments.run:{run_id}", timeout=settings.CELERY_TASK_TIME_LIMIT) as acquired:
+        if acquired:
+            services.run_execute(run_id=run_id)

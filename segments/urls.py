@@ -1,0 +1,14 @@
+from django.urls import path
+
+from segments import views
+
+app_name = "segments"
+
+urlpatterns = [
+    path("runs/", views.run_list, name="run-list"),
+    path("runs/new/", views.run_create, name="run-create"),
+    path("runs/<int:pk>/", views.run_detail, name="run-detail"),
+    path("runs/<int:pk>/publish/", views.run_publish, name="run-publish"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
+    path("segments/<int:pk>/", views.segment_detail, name="segment-detail"),
+]

@@ -1,0 +1,109 @@
+"""Shared fixtures: users per role, API clients, Redis, and a real Celery worker.
+
+Redis: with REDIS_URL set the tests use it (CI: the machine's Redis); without, they start
+a private embedded redis-server (the one `make run` uses). Either way the worker consumes
+a queue named for this test session, so stale messages from earlier runs never reach it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from custseg_site import embedded_redis, roles
+from custseg_site.celery import app as celery_app
+
+Path(settings.BASE_DIR, "var").mkdir(exist_ok=True)
+ARTIFACTS = Path(settings.BASE_DIR, "test-artifacts")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    given = os.environ.get("REDIS_URL")
+    process = None
+    if given:
+        url = given
+    else:
+        process, url = embedded_redis.start()
+    queue = f"custseg-test-{uuid.uuid4().hex[:8]}"
+    settings.REDIS_URL = url
+    celery_app.conf.broker_url = url
+    celery_app.conf.task_default_queue = queue
+    yield url
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def run_celery_worker():
+    """A real Celery worker (celery.contrib.testing) in a thread, on the real broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    return start_worker(
+        celery_app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        queues=[celery_app.conf.task_default_queue],
+        shutdown_timeout=30,
+    )
+
+
+@pytest.fixture
+def celery_worker(redis_url, transactional_db):
+    with run_celery_worker() as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_worker_later(redis_url, transactional_db):
+    """For tests that start the worker themselves, after something has been queued."""
+    return run_celery_worker
+
+
+def _user(django_user_model, username, role=None):
+    user = django_user_model.objects.create_user(username=username, password="pw-for-tests-1")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def analyst(django_user_model):
+    return _user(django_user_model, "ana", roles.ANALYST)
+
+
+@pytest.fixture
+def marketer(django_user_model):
+    return _user(django_user_model, "mark", roles.MARKETER)
+
+
+@pytest.fixture
+def manager(django_user_model):
+    return _user(django_user_model, "manny", roles.MANAGER)
+
+
+@pytest.fixture
+def nobody(django_user_model):
+    """Signed in, but in no role group."""
+    return _user(django_user_model, "nobody")
+
+
+@pytest.fixture
+def api_client():
+    def for_user(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return for_user

@@ -1,0 +1,143 @@
+import pytest
+from django.core.management import call_command
+
+from segments.models import SegmentationRun
+from tests.customers.factories import planted_customers
+from tests.segments.factories import finished_run
+
+pytestmark = pytest.mark.django_db
+
+RUNS = "/api/v1/runs/"
+BODY = {"features": ["recency", "frequency", "monetary"], "k": 3}
+
+
+def test_post_run_returns_202_with_the_run_and_enqueues_it(api_client, analyst, django_capture_on_commit_callbacks):
+    planted_customers(per_group=5)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api_client(analyst).post(RUNS, BODY, format="json")
+    assert response.status_code == 202
+    run = SegmentationRun.objects.get()
+    assert response.json()["id"] == run.pk and response.json()["status"] == "pending"
+    assert response["Location"].endswith(f"{RUNS}{run.pk}/")
+    assert len(callbacks) == 1
+
+
+def test_get_run_shows_status_progress_metrics_and_segments(api_client, manager):
+    planted_customers(per_group=5)
+    run = finished_run()
+    body = api_client(manager).get(f"{RUNS}{run.pk}/").json()
+    assert body["status"] == "succeeded" and body["progress"] == 100
+    assert body["metrics"]["silhouette"] == pytest.approx(run.metrics["silhouette"])
+    assert sorted(s["size"] for s in body["segments"]) == [5, 5, 5]
+    assert set(body["segments"][0]["centroid"]) == {"recency", "frequency", "monetary"}
+
+
+def test_members_lists_every_member_once_across_pages(api_client, manager):
+    groups = planted_customers(per_group=25)
+    run = finished_run()
+    client = api_client(manager)
+    seen = []
+    for segment in run.segments.all():
+        url = f"/api/v1/segments/{segment.pk}/members/?page_size=10"
+        while url:
+            page = client.get(url).json()
+            seen += [member["external_id"] for member in page["results"]]
+            url = page["next"]
+    everyone = sorted(c.external_id for customers in groups.values() for c in customers)
+    assert sorted(seen) == everyone
+
+
+@pytest.mark.parametrize(
+    "body, field, message",
+    [
+        ({"features": ["recency", "shoe_size"], "k": 3}, "features", "Unknown feature(s): shoe_size"),
+        ({"k": 1}, "k", "at least 2"),
+        ({"k": 99}, "k", "at most 50"),
+        ({"k": 16}, "k", "more than the 15 customers"),
+        ({"k": "three"}, "k", "valid integer"),
+        ({}, "k", "required"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_json_error_and_writes_nothing(api_client, analyst, body, field, message):
+    planted_customers(per_group=5)
+    response = api_client(analyst).post(RUNS, body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["status"] == 400 and message in error["message"]
+    assert any(message in text for text in error["fields"][field])
+    assert SegmentationRun.objects.count() == 0
+
+
+def test_empty_database_is_a_400(api_client, analyst):
+    response = api_client(analyst).post(RUNS, BODY, format="json")
+    assert response.status_code == 400
+    assert "no customers yet" in response.json()["error"]["message"]
+
+
+def test_anonymous_requests_get_401(api_client):
+    response = api_client().post(RUNS, BODY, format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert api_client().get(RUNS).status_code == 401
+
+
+def test_bad_token_gets_401(api_client):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert client.get(RUNS).status_code == 401
+
+
+@pytest.mark.parametrize("role", ["manager", "marketer", "nobody"])
+def test_wrong_roles_cannot_start_or_publish(api_client, request, role):
+    planted_customers(per_group=5)
+    run = finished_run()
+    client = api_client(request.getfixturevalue(role))
+    response = client.post(RUNS, BODY, format="json")
+    assert response.status_code == 403
+    assert "role" in response.json()["error"]["message"]
+    assert client.post(f"{RUNS}{run.pk}/publish/").status_code == 403
+    assert SegmentationRun.objects.count() == 1
+
+
+def test_user_without_role_cannot_read_members(api_client, nobody):
+    planted_customers(per_group=5)
+    run = finished_run()
+    segment = run.segments.first()
+    assert api_client(nobody).get(f"/api/v1/segments/{segment.pk}/members/").status_code == 403
+
+
+def test_analyst_publishes_a_finished_run(api_client, analyst):
+    planted_customers(per_group=5)
+    run = finished_run()
+    response = api_client(analyst).post(f"{RUNS}{run.pk}/publish/")
+    assert response.status_code == 200 and response.json()["published"] is True
+
+
+def test_token_from_the_command_authenticates(analyst, capsys):
+    from rest_framework.test import APIClient
+
+    call_command("create_api_token", "ana")
+    token = capsys.readouterr().out.strip()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert client.get(RUNS).status_code == 200
+
+
+def test_run_list_uses_a_fixed_number_of_queries(api_client, manager, django_assert_max_num_queries):
+    from tests.segments.factories import RunFactory
+
+    RunFactory.create_batch(20)
+    client = api_client(manager)
+    with django_assert_max_num_queries(6):
+        response = client.get(RUNS)
+    assert len(response.json()["results"]) == 20
+
+
+def test_schema_and_docs_are_served_without_a_cdn(client, analyst):
+    client.force_login(analyst)
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200 and b"/api/v1/runs/" in schema.content
+    docs = client.get("/api/docs/").content.decode()
+    assert "cdn" not in docs.lower() and "/static/" in docs

@@ -1,0 +1,121 @@
+import pytest
+from django.core.exceptions import ValidationError
+from sklearn.metrics import adjusted_rand_score
+
+from segments import services
+from segments.models import Membership, Segment, SegmentationRun
+from tests.customers.factories import CustomerFactory, planted_customers
+
+pytestmark = pytest.mark.django_db
+
+
+def create_run(**options):
+    values = {"features": ["recency", "frequency", "monetary"], "k": 3}
+    values.update(options)
+    return services.run_create(**values)
+
+
+def test_run_finds_the_planted_groups_and_writes_one_membership_per_customer():
+    # given customers with three distinct buying patterns
+    groups = planted_customers(per_group=15)
+    # when a k=3 run on RFM is created and executed
+    run = create_run()
+    services.run_execute(run_id=run.pk)
+    # then it succeeded, every customer has exactly one membership, and the groups match
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.progress == 100, run.error
+    assert Membership.objects.filter(run=run).count() == 45
+    assert sorted(s.size for s in run.segments.all()) == [15, 15, 15]
+    segment_of = dict(Membership.objects.filter(run=run).values_list("customer_id", "segment__index"))
+    truth = [name for name, customers in groups.items() for c in customers]
+    found = [segment_of[c.pk] for customers in groups.values() for c in customers]
+    assert adjusted_rand_score(truth, found) == pytest.approx(1.0)
+    assert run.metrics["silhouette"] > 0.5
+    assert run.metrics["sizes"] == [15, 15, 15]
+    assert len(run.projection["external_id"]) == 45
+    assert run.started_at <= run.finished_at
+
+
+def test_customers_without_purchases_are_segmented_with_imputed_values():
+    planted_customers(per_group=5)
+    CustomerFactory.create_batch(3)  # no transactions
+    run = create_run()
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert Membership.objects.filter(run=run).count() == 18
+    assert run.metrics["imputed"]["recency"] == 3
+
+
+@pytest.mark.parametrize(
+    "options, field, message",
+    [
+        ({"features": ["recency", "shoe_size"]}, "features", "Unknown feature(s): shoe_size"),
+        ({"k": 1}, "k", "at least 2"),
+        ({"k": 1000}, "k", "at most 50"),
+        ({"k": 40}, "k", "more than the 30 customers"),
+        ({"features": []}, "features", "at least one feature"),
+        ({"algorithm": "magic"}, "algorithm", "Unknown algorithm"),
+    ],
+)
+def test_bad_options_are_refused_and_nothing_is_written(options, field, message):
+    CustomerFactory.create_batch(30)
+    with pytest.raises(ValidationError) as caught:
+        create_run(**options)
+    assert any(message in text for text in caught.value.message_dict[field])
+    assert SegmentationRun.objects.count() == 0
+
+
+def test_empty_database_is_refused_with_a_hint():
+    with pytest.raises(ValidationError) as caught:
+        create_run()
+    assert "no customers yet" in caught.value.messages[0]
+    assert SegmentationRun.objects.count() == 0
+
+
+def test_run_that_cannot_be_computed_fails_with_its_reason_and_writes_nothing():
+    # given a valid request, but by the time it runs the data cannot give 3 segments
+    planted_customers(per_group=2)
+    run = create_run()
+    from customers.models import Customer
+
+    Customer.objects.exclude(pk=Customer.objects.order_by("pk").first().pk).delete()
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "more than the 1 customers" in run.error
+    assert Segment.objects.count() == 0 and Membership.objects.count() == 0
+
+
+def test_execute_twice_does_no_work_twice():
+    planted_customers(per_group=5)
+    run = create_run()
+    services.run_execute(run_id=run.pk)
+    services.run_execute(run_id=run.pk)  # a redelivered message
+    assert Segment.objects.filter(run=run).count() == 3
+    assert Membership.objects.filter(run=run).count() == 15
+
+
+def test_cancelled_run_is_not_computed():
+    planted_customers(per_group=5)
+    run = create_run()
+    assert services.run_cancel(run=run)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert Membership.objects.count() == 0
+    assert not services.run_cancel(run=run)
+
+
+def test_publish_moves_the_published_flag_and_refuses_unfinished_runs():
+    planted_customers(per_group=5)
+    first, second = create_run(), create_run(k=2)
+    with pytest.raises(services.PublishError):
+        services.run_publish(run=first)
+    services.run_execute(run_id=first.pk)
+    services.run_execute(run_id=second.pk)
+    services.run_publish(run=first)
+    services.run_publish(run=second)
+    assert list(SegmentationRun.objects.filter(published=True)) == [second]
+    services.run_publish(run=first)  # an earlier run can be published again
+    assert list(SegmentationRun.objects.filter(published=True)) == [first]

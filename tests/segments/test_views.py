@@ -1,0 +1,150 @@
+import pytest
+from django.urls import reverse
+
+from segments.models import SegmentationRun
+from tests.customers.factories import planted_customers
+from tests.segments.factories import RunFactory, finished_run
+
+pytestmark = pytest.mark.django_db
+
+FORM = {"features": ["recency", "frequency", "monetary"], "k": "3", "seed": "0", "name": ""}
+
+
+@pytest.mark.parametrize("url_name", ["home", "segments:run-list", "segments:run-create"])
+def test_anonymous_visitors_are_sent_to_sign_in(client, url_name):
+    response = client.get(reverse(url_name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_sign_in_page_signs_in(client, analyst):
+    response = client.post(reverse("login"), {"username": "ana", "password": "pw-for-tests-1"}, follow=True)
+    assert response.status_code == 200
+    assert b"Overview" in response.content and b"ana" in response.content
+
+
+def test_analyst_starts_a_run_and_lands_on_its_progress(client, analyst, django_capture_on_commit_callbacks):
+    planted_customers(per_group=5)
+    client.force_login(analyst)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("segments:run-create"), FORM)
+    run = SegmentationRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("segments:run-detail", args=[run.pk])
+    assert len(callbacks) == 1  # the job is enqueued once the row is committed
+    page = client.get(response["Location"])
+    assert b'role="progressbar"' in page.content and b"js/run_progress.js" in page.content
+    assert run.created_by == analyst and run.config["k"] == 3
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"k": "1"}, b"Ensure this value is greater than or equal to 2"),
+        ({"k": "16"}, b"more than the 15 customers"),
+        ({"features": []}, b"This field is required"),
+        ({"features": ["shoe_size"]}, b"Select a valid choice"),
+    ],
+)
+def test_bad_form_input_shows_a_message_and_starts_nothing(client, analyst, data, message):
+    planted_customers(per_group=5)
+    client.force_login(analyst)
+    response = client.post(reverse("segments:run-create"), {**FORM, **data})
+    assert response.status_code == 400
+    assert message in response.content
+    assert SegmentationRun.objects.count() == 0
+
+
+def test_empty_database_form_says_what_to_do(client, analyst):
+    client.force_login(analyst)
+    page = client.get(reverse("segments:run-create"))
+    assert b"No customers to segment" in page.content
+    response = client.post(reverse("segments:run-create"), FORM)
+    assert response.status_code == 400 and b"no customers yet" in response.content
+    assert SegmentationRun.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["manager", "marketer", "nobody"])
+def test_other_roles_cannot_start_or_publish(client, request, role):
+    planted_customers(per_group=5)
+    run = finished_run()
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(reverse("segments:run-create")).status_code == 403
+    assert client.post(reverse("segments:run-create"), FORM).status_code == 403
+    assert client.post(reverse("segments:run-publish", args=[run.pk])).status_code == 403
+    assert SegmentationRun.objects.count() == 1
+    run.refresh_from_db()
+    assert not run.published
+
+
+def test_manager_reads_the_result_page_without_action_buttons(client, manager):
+    planted_customers(per_group=5)
+    run = finished_run()
+    client.force_login(manager)
+    page = client.get(reverse("segments:run-detail", args=[run.pk]))
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "silhouette" in content and "vendor/plotly/plotly.min.js" in content
+    assert 'id="scatter-chart"' in content and 'id="sizes-chart"' in content
+    assert ">Publish<" not in content and "New segmentation" not in content
+
+
+def test_user_without_role_cannot_read_runs(client, nobody):
+    client.force_login(nobody)
+    assert client.get(reverse("segments:run-list")).status_code == 403
+
+
+def test_result_page_shows_sizes_and_centres(client, analyst):
+    planted_customers(per_group=5)
+    run = finished_run()
+    client.force_login(analyst)
+    content = client.get(reverse("segments:run-detail", args=[run.pk])).content.decode()
+    for segment in run.segments.all():
+        assert segment.display_name in content
+        assert reverse("segments:segment-detail", args=[segment.pk]) in content
+    assert ">Publish<" in content
+
+
+def test_publish_from_the_page_shows_on_the_overview(client, analyst):
+    planted_customers(per_group=5)
+    run = finished_run()
+    client.force_login(analyst)
+    response = client.post(reverse("segments:run-publish", args=[run.pk]), follow=True)
+    assert b"is now the published segmentation" in response.content
+    overview = client.get(reverse("home")).content.decode()
+    assert f"run #{run.pk}" in overview and "Published segments" in overview
+
+
+def test_failed_run_page_shows_the_error(client, analyst):
+    run = RunFactory(status="failed", error="k = 9 is more than the 3 customers there are to segment.")
+    client.force_login(analyst)
+    page = client.get(reverse("segments:run-detail", args=[run.pk]))
+    assert b"This run failed" in page.content and b"more than the 3 customers" in page.content
+
+
+def test_segment_page_lists_members_a_page_at_a_time(client, manager, django_assert_max_num_queries):
+    planted_customers(per_group=60)
+    run = finished_run()
+    segment = run.segments.get(index=0)
+    members = list(segment.memberships.order_by("customer_id").values_list("customer__external_id", flat=True))
+    client.force_login(manager)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("segments:segment-detail", args=[segment.pk]))
+    assert page.status_code == 200 and b"page 1 of 2" in page.content
+    assert members[0].encode() in page.content and members[49].encode() in page.content
+    assert members[50].encode() not in page.content
+    second = client.get(reverse("segments:segment-detail", args=[segment.pk]), {"page": 2})
+    assert members[50].encode() in second.content
+
+
+def test_run_list_is_paginated_with_a_fixed_number_of_queries(client, manager, django_assert_max_num_queries):
+    RunFactory.create_batch(30)
+    client.force_login(manager)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("segments:run-list"))
+    assert page.status_code == 200 and b"page 1 of 2" in page.content
+
+
+def test_empty_states_say_what_to_do(client, analyst):
+    client.force_login(analyst)
+    assert b"demo_data" in client.get(reverse("home")).content
+    assert b"Start the first one" in client.get(reverse("segments:run-list")).content

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pandas as pd
 from django.db import connections, models
 
@@ -48,6 +49,17 @@ def insert_frame(model: type[models.Model], frame: pd.DataFrame, *, using: str =
     return len(frame)
 
 
+def _iso_utc(column: pd.Series) -> pd.Series:
+    """Aware timestamps as ISO text with an explicit UTC offset.
+
+    numpy's formatter is about twice as fast as pandas' own for the CSV step, which
+    matters at ten million rows.
+    """
+    utc = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+    text = np.char.add(np.datetime_as_string(utc, unit="us"), "+00:00")
+    return pd.Series(text, index=column.index).where(column.notna(), None)
+
+
 def _copy_into(connection, model, fields, frame: pd.DataFrame) -> None:
     quote = connection.ops.quote_name
     column_sql = ", ".join(quote(fields[column].column) for column in frame.columns)
@@ -55,9 +67,14 @@ def _copy_into(connection, model, fields, frame: pd.DataFrame) -> None:
         f"COPY {quote(model._meta.db_table)} ({column_sql}) "
         f"FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARKER}')"
     )
-    json_columns = [c for c in frame.columns if isinstance(fields[c], models.JSONField)]
-    if json_columns:
-        frame = frame.assign(**{c: frame[c].map(json.dumps) for c in json_columns})
+    converted = {}
+    for column in frame.columns:
+        if isinstance(fields[column], models.JSONField):
+            converted[column] = frame[column].map(json.dumps)
+        elif isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            converted[column] = _iso_utc(frame[column])
+    if converted:
+        frame = frame.assign(**converted)
     connection.ensure_connection()
     with connection.cursor() as cursor:
         # Django's cursor wraps psycopg's; COPY lives on the raw one.

@@ -65,3 +65,27 @@ def test_a_run_that_fails_in_the_worker_records_why(celery_worker, api_client, a
     assert run.status == "failed"
     assert "distinct customer profiles" in run.error
     assert Membership.objects.filter(run=run).count() == 0
+
+
+def test_the_api_over_real_http_with_a_token(live_server, celery_worker, analyst):
+    """Through a real WSGI server, as a campaign tool would call it."""
+    import urllib.request
+
+    from rest_framework.authtoken.models import Token
+
+    planted_customers(per_group=10)
+    token = Token.objects.create(user=analyst).key
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    request = urllib.request.Request(
+        f"{live_server.url}/api/v1/runs/", method="POST", headers=headers,
+        data=json.dumps({"features": ["recency", "frequency", "monetary"], "k": 3}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        location = response.headers["Location"]
+        run_id = json.load(response)["id"]
+    assert location.endswith(f"/api/v1/runs/{run_id}/")
+    run, _ = wait_until_finished(run_id)
+    assert run.status == "succeeded"
+    with urllib.request.urlopen(urllib.request.Request(location, headers=headers), timeout=30) as response:
+        assert json.load(response)["progress"] == 100

@@ -15,14 +15,20 @@ MAX_RETRIES = 3
 
 
 @contextlib.contextmanager
-def job_lock(key: str, *, timeout: int):
-    """Hold a Redis lock while a job runs; yields False when another worker holds it.
+def job_lock(key: str, *, owner: str, timeout: int):
+    """Hold a Redis lock while a job runs; yields False when another job holds it.
 
-    Guards against a redelivered message running the same job twice at once.
+    Guards against two deliveries of one job running at once. `owner` is the Celery task
+    id, which a redelivered message keeps: when a worker died holding the lock, its
+    redelivery takes the lock over instead of waiting out the timeout.
     """
     client = redis.Redis.from_url(settings.REDIS_URL)
     lock = client.lock(f"custseg:lock:{key}", timeout=timeout, blocking=False)
-    acquired = lock.acquire()
+    acquired = lock.acquire(token=owner)
+    if not acquired and client.get(lock.name) == owner.encode():
+        client.set(lock.name, owner, ex=timeout)  # our own earlier delivery: take over
+        lock.local.token = owner.encode()
+        acquired = True
     try:
         yield acquired
     finally:

@@ -26,8 +26,13 @@ class SegmentationRunTask(Task):
     max_retries=MAX_RETRIES,
     retry_backoff=5,
     retry_jitter=True,
+    bind=True,
 )
-def run_segmentation(run_id: int) -> None:
-    with job_lock(f"segments.run:{run_id}", timeout=settings.CELERY_TASK_TIME_LIMIT) as acquired:
+def run_segmentation(self, run_id: int) -> None:
+    lock = job_lock(
+        f"segments.run:{run_id}", owner=self.request.id or f"local-{run_id}",
+        timeout=settings.CELERY_TASK_TIME_LIMIT,
+    )
+    with lock as acquired:
         if acquired:
             services.run_execute(run_id=run_id)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 
 from customers.features import FEATURES
@@ -14,6 +15,8 @@ from customers.models import Customer, Transaction
 
 # Rows fetched from the database per round trip when building the feature frame.
 FEATURE_FETCH_CHUNK = 20_000
+# Below this many rows an exact count is cheap; above it the planner's estimate is shown.
+EXACT_COUNT_BELOW = 100_000
 
 
 def customer_count() -> int:
@@ -22,6 +25,42 @@ def customer_count() -> int:
 
 def transaction_count() -> int:
     return Transaction.objects.count()
+
+
+def customer_count_up_to(limit: int) -> int:
+    """min(customers, limit + 1), without counting a million rows to learn that."""
+    return Customer.objects.values("pk")[: limit + 1].count()
+
+
+def has_transactions() -> bool:
+    return Transaction.objects.exists()
+
+
+def table_size_estimate(model) -> int:
+    """Rows in a model's table: exact when small, the planner's estimate when large.
+
+    An exact COUNT(*) over ten million transactions on every overview page load costs
+    seconds; PostgreSQL's statistics know the size to within a few percent.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [model._meta.db_table],
+            )
+            row = cursor.fetchone()
+        estimate = row[0] if row else -1
+        if estimate >= EXACT_COUNT_BELOW:
+            return int(estimate)
+    return model.objects.count()
+
+
+def customer_count_estimate() -> int:
+    return table_size_estimate(Customer)
+
+
+def transaction_count_estimate() -> int:
+    return table_size_estimate(Transaction)
 
 
 def customer_external_ids(*, ids: list[int]) -> dict[int, str]:
@@ -37,11 +76,14 @@ def feature_as_of():
     return (last + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def customer_feature_frame(*, features: Iterable[str]) -> pd.DataFrame:
+def customer_feature_frame(
+    *, features: Iterable[str], progress: Callable[[int], None] | None = None
+) -> pd.DataFrame:
     """One row per customer (index: customer id, ordered), one column per feature.
 
     Aggregation happens in the database; rows stream in chunks into typed numpy arrays,
-    so memory stays at a few dozen bytes per customer and feature.
+    so memory stays at a few dozen bytes per customer and feature. `progress(rows)` is
+    called after each chunk (and may raise to stop the load).
     """
     features = list(features)
     columns: dict[str, str] = {}
@@ -74,6 +116,8 @@ def customer_feature_frame(*, features: Iterable[str]) -> pd.DataFrame:
         if len(batch) >= FEATURE_FETCH_CHUNK:
             chunks.append(_typed_chunk(batch, fields))
             batch = []
+            if progress is not None:
+                progress(len(chunks) * FEATURE_FETCH_CHUNK)
     if batch:
         chunks.append(_typed_chunk(batch, fields))
     if not chunks:

@@ -18,6 +18,8 @@ from django.db import connections, models
 # bulk_create batch for SQLite: stays under its 32,766 bound variables per statement for
 # tables of up to ~30 columns.
 SQLITE_BATCH_ROWS = 1000
+# Rows turned into model objects at a time on that path: bounds its memory.
+SQLITE_SLICE_ROWS = 20_000
 # COPY sends the CSV in pieces of this many rows, so a large frame never becomes one
 # giant string.
 COPY_CHUNK_ROWS = 200_000
@@ -42,10 +44,12 @@ def insert_frame(model: type[models.Model], frame: pd.DataFrame, *, using: str =
     if connection.vendor == "postgresql":
         _copy_into(connection, model, fields, frame)
     else:
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        model.objects.using(using).bulk_create(
-            (model(**record) for record in records), batch_size=SQLITE_BATCH_ROWS
-        )
+        # Slice by slice, so a million rows never become a million model objects at once.
+        manager = model.objects.using(using)
+        for start in range(0, len(frame), SQLITE_SLICE_ROWS):
+            part = frame.iloc[start : start + SQLITE_SLICE_ROWS]
+            records = part.astype(object).where(part.notna(), None).to_dict("records")
+            manager.bulk_create([model(**record) for record in records], batch_size=SQLITE_BATCH_ROWS)
     return len(frame)
 
 

@@ -9,11 +9,21 @@ class SegmentationRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "published"]
     readonly_fields = ["metrics", "projection", "config"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("projection")
+
+    def has_delete_permission(self, request, obj=None):
+        # The admin's delete confirmation lists every related membership: a million rows.
+        return False
+
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     list_display = ["id", "run", "index", "label", "size"]
     list_select_related = ["run"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Persona)

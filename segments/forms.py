@@ -24,7 +24,7 @@ class RunForm(forms.Form):
         "as many as a team can name and act on.",
     )
     seed = forms.IntegerField(
-        initial=0, min_value=0, required=False,
+        initial=0, min_value=0, max_value=2**32 - 1, required=False,
         help_text="Random seed: the same seed on the same data gives the same segments.",
     )
 

@@ -20,6 +20,9 @@ class SegmentationRun(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     stage = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    # Deliveries of the job that started computing: a worker that dies (out of memory,
+    # killed) gets the message redelivered; past a bound the run fails instead of looping.
+    attempts = models.PositiveSmallIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     # A sample of customers in two dimensions for the scatter plot (see segments.ml).
     projection = models.JSONField(default=dict, blank=True)

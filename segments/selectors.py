@@ -9,11 +9,16 @@ from segments.models import Segment, SegmentationRun
 
 
 def run_list() -> QuerySet[SegmentationRun]:
-    return SegmentationRun.objects.select_related("created_by").order_by("-created_at", "-id")
+    # projection (the scatter sample, ~160 KB a run) is read only by the run's own page
+    return (
+        SegmentationRun.objects.select_related("created_by")
+        .defer("projection")
+        .order_by("-created_at", "-id")
+    )
 
 
 def published_run() -> SegmentationRun | None:
-    return SegmentationRun.objects.filter(published=True).first()
+    return SegmentationRun.objects.defer("projection").filter(published=True).first()
 
 
 def run_segments(*, run: SegmentationRun) -> list[Segment]:

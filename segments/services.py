@@ -9,12 +9,18 @@ from dataclasses import asdict
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
 from customers.features import FEATURES, unknown_features
-from customers.selectors import customer_count, customer_external_ids, customer_feature_frame
+from customers.selectors import (
+    customer_count_estimate,
+    customer_count_up_to,
+    customer_external_ids,
+    customer_feature_frame,
+    has_transactions,
+)
 from segments import ml
 from segments.models import Membership, Segment, SegmentationRun
 
@@ -23,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 class RunCancelled(Exception):
     """The run was cancelled while it was being computed."""
+
+
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's bound for a random seed
 
 
 def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed: int = 0) -> dict:
@@ -49,16 +58,27 @@ def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed
         errors.setdefault("k", []).append(f"k must be at least {ml.MIN_K}; got {k}.")
     elif k > ml.MAX_K:
         errors.setdefault("k", []).append(f"k must be at most {ml.MAX_K}; got {k}.")
+    if not 0 <= seed <= MAX_SEED:
+        errors.setdefault("seed", []).append(f"The seed must be between 0 and {MAX_SEED}.")
     if not errors:
-        customers = customer_count()
+        # Counting stops at k: no COUNT(*) over a million customers for this check.
+        customers = customer_count_up_to(k)
         if customers == 0:
             errors.setdefault("__all__", []).append(
                 "There are no customers yet. Import customers or load demo data "
                 "(python manage.py demo_data) first."
             )
-        elif k > customers:
+        elif k >= customers:
             errors.setdefault("k", []).append(
                 f"k = {k} is more than the {customers:,} customers there are."
+                if k > customers else
+                f"k = {k} would put each of the {customers:,} customers in a segment of its own."
+            )
+        needs_purchases = [name for name in features if FEATURES[name].needs_transactions]
+        if customers and needs_purchases and not has_transactions():
+            errors.setdefault("features", []).append(
+                f"{', '.join(needs_purchases)} need purchase history, and there are no "
+                "transactions yet. Import transactions, or choose age or annual income."
             )
     if errors:
         raise ValidationError(errors)
@@ -76,8 +96,6 @@ def run_create(
     created_by=None,
 ) -> SegmentationRun:
     """Validate, store a pending run and enqueue its job once the row is committed."""
-    from segments.tasks import run_segmentation
-
     config = run_validate(features=features, k=k, algorithm=algorithm, seed=seed)
     run = SegmentationRun.objects.create(
         name=name.strip() or f"{algorithm} k={k} on {', '.join(config['features'])}",
@@ -85,9 +103,26 @@ def run_create(
         created_by=created_by if created_by and created_by.is_authenticated else None,
         stage="Waiting for a worker",
     )
-    transaction.on_commit(lambda: run_segmentation.delay(run.pk))
+    transaction.on_commit(lambda: _enqueue(run.pk))
     logger.info("segments.run_created run_id=%s config=%s", run.pk, config)
     return run
+
+
+def _enqueue(run_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from segments.tasks import run_segmentation
+
+    try:
+        run_segmentation.delay(run_id)
+    except BrokerError:
+        # The row is committed but no job will come: say so on the run, not with a 500.
+        logger.exception("segments.run_enqueue_failed run_id=%s", run_id)
+        run_mark_failed(
+            run_id=run_id,
+            error="The job queue (Redis) could not be reached, so the run was not started. "
+            "Check that Redis and a worker are running, then start the run again.",
+        )
 
 
 def _set_progress(run_id: int, percent: int, stage: str) -> None:
@@ -99,16 +134,33 @@ def _set_progress(run_id: int, percent: int, stage: str) -> None:
         raise RunCancelled
 
 
+# A run whose worker died this many times is failed instead of being tried again:
+# the same data would most likely kill the next worker too.
+MAX_ATTEMPTS = 3
+
+
 def _claim(run_id: int) -> SegmentationRun | None:
     with transaction.atomic():
         run = SegmentationRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in SegmentationRun.ACTIVE_STATUSES:
             # Redelivered or cancelled: the work is done or not wanted.
             return None
+        if run.attempts >= MAX_ATTEMPTS:
+            run.status, run.stage = SegmentationRun.Status.FAILED, "Failed"
+            run.error = (
+                f"The worker stopped {run.attempts} times while computing this run "
+                "(out of memory, or killed). Try fewer customers or features, or a "
+                "worker with more memory."
+            )
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "stage", "error", "finished_at"])
+            logger.warning("segments.run_failed run_id=%s error=%s", run_id, run.error)
+            return None
         run.status = SegmentationRun.Status.RUNNING
         run.started_at = run.started_at or timezone.now()
+        run.attempts += 1
         run.progress, run.stage, run.error = 1, "Starting", ""
-        run.save(update_fields=["status", "started_at", "progress", "stage", "error"])
+        run.save(update_fields=["status", "started_at", "attempts", "progress", "stage", "error"])
         return run
 
 
@@ -119,12 +171,14 @@ def run_execute(*, run_id: int) -> None:
     about the data end the run as failed with a readable message; database and broker
     outages propagate so the task can retry.
     """
+    from celery.exceptions import SoftTimeLimitExceeded
+
     run = _claim(run_id)
     if run is None:
         logger.info("segments.run_skipped run_id=%s", run_id)
         return
     started = time.monotonic()
-    logger.info("segments.run_started run_id=%s", run_id)
+    logger.info("segments.run_started run_id=%s attempt=%s", run_id, run.attempts)
     try:
         config = ml.SegmentationConfig(
             features=tuple(run.config["features"]),
@@ -134,8 +188,14 @@ def run_execute(*, run_id: int) -> None:
             silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
             scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
         )
-        _set_progress(run_id, 3, "Loading customer features")
-        frame = customer_feature_frame(features=config.features)
+        _set_progress(run_id, 2, "Loading customer features")
+        total = max(customer_count_estimate(), 1)
+
+        def loading(rows: int) -> None:
+            # loading is the first 2-10 % of the job; checks for cancel as it goes
+            _set_progress(run_id, 2 + 8 * min(rows, total) // total, f"Loading customer features: {rows:,} of {total:,}")
+
+        frame = customer_feature_frame(features=config.features, progress=loading)
         loaded = time.monotonic()
 
         def report(percent: int, stage: str) -> None:
@@ -153,67 +213,86 @@ def run_execute(*, run_id: int) -> None:
         logger.info("segments.run_cancelled run_id=%s", run_id)
     except (ml.SegmentationError, KeyError, ValueError) as exc:
         run_mark_failed(run_id=run_id, error=str(exc))
-    except Exception as exc:
-        from celery.exceptions import SoftTimeLimitExceeded
+    except IntegrityError:
+        logger.exception("segments.run_integrity_error run_id=%s", run_id)
+        run_mark_failed(
+            run_id=run_id,
+            error="Customers were deleted while this run was computed. Start it again.",
+        )
+    except SoftTimeLimitExceeded:
+        run_mark_failed(run_id=run_id, error="The run took longer than its time limit.")
 
-        if isinstance(exc, SoftTimeLimitExceeded):
-            run_mark_failed(run_id=run_id, error="The run took longer than its time limit.")
-            return
-        raise
 
-
-@transaction.atomic
 def _persist(run_id, customer_ids: pd.Index, result: ml.SegmentationResult, *, timings, started):
-    run = SegmentationRun.objects.select_for_update().get(pk=run_id)
-    if run.status != SegmentationRun.Status.RUNNING:
-        raise RunCancelled
-    segments = Segment.objects.bulk_create(
-        [
-            Segment(
-                run=run,
-                index=profile.index,
-                size=profile.size,
-                label=profile.label,
-                profile={
-                    "share": profile.share,
-                    "centroid": profile.centroid,
-                    "mean": profile.mean,
-                    "median": profile.median,
-                    "zscore": profile.zscore,
-                },
+    """Write segments, memberships and the result in one transaction.
+
+    The run's row is locked only at the end, after the bulk insert and its foreign-key
+    checks, so a cancel request does not wait behind a million-row write.
+    """
+    with transaction.atomic():
+        segments = Segment.objects.bulk_create(
+            [
+                Segment(
+                    run_id=run_id,
+                    index=profile.index,
+                    size=profile.size,
+                    label=profile.label,
+                    profile={
+                        "share": profile.share,
+                        "centroid": profile.centroid,
+                        "mean": profile.mean,
+                        "median": profile.median,
+                        "zscore": profile.zscore,
+                    },
+                )
+                for profile in result.segments
+            ]
+        )
+        segment_ids = pd.Series([s.pk for s in segments], index=[s.index for s in segments])
+        if segment_ids.isna().any():  # a backend that does not return ids from bulk inserts
+            segment_ids = pd.Series(
+                dict(Segment.objects.filter(run_id=run_id).values_list("index", "pk"))
             )
-            for profile in result.segments
-        ]
-    )
-    segment_ids = pd.Series([s.pk for s in segments], index=[s.index for s in segments])
-    if segment_ids.isna().any():  # a backend that does not return ids from bulk inserts
-        segment_ids = pd.Series(dict(run.segments.values_list("index", "pk")))
-    memberships = pd.DataFrame(
-        {
-            "run_id": run.pk,
-            "segment_id": segment_ids.reindex(result.labels).to_numpy(),
-            "customer_id": customer_ids.to_numpy(),
+        memberships = pd.DataFrame(
+            {
+                "run_id": run_id,
+                "segment_id": segment_ids.reindex(result.labels).to_numpy(),
+                "customer_id": customer_ids.to_numpy(),
+            }
+        )
+        write_started = time.monotonic()
+        insert_frame(Membership, memberships)
+        if connection.vendor == "postgresql":
+            # Check the deferred foreign keys now rather than at commit, while the run's
+            # row is not locked yet: a customer deleted meanwhile fails here. (SQLite
+            # checks them at commit cheaply, and serialises writers anyway.)
+            connection.check_constraints()
+        write_seconds = time.monotonic() - write_started
+
+        projection = asdict(result.projection)
+        # The scatter's hover shows who each point is: look up the sampled customers' ids
+        # now, so the page never has to.
+        sampled = customer_ids.to_numpy()[projection.pop("row")]
+        external_ids = customer_external_ids(ids=sampled.tolist())
+        projection["external_id"] = [external_ids.get(int(pk), "") for pk in sampled]
+
+        run = SegmentationRun.objects.select_for_update().get(pk=run_id)
+        if run.status != SegmentationRun.Status.RUNNING:
+            raise RunCancelled  # rolls the writes back
+        run.projection = projection
+        run.metrics = {
+            **result.metrics,
+            "timings": {
+                **timings,
+                "write_seconds": round(write_seconds, 3),
+                "total_seconds": round(time.monotonic() - started, 3),
+            },
+            "sizes": [profile.size for profile in result.segments],
         }
-    )
-    write_started = time.monotonic()
-    insert_frame(Membership, memberships)
-    projection = asdict(result.projection)
-    # The scatter's hover shows who each point is: look up the sampled customers' ids now,
-    # so the page never has to.
-    sampled = customer_ids.to_numpy()[projection.pop("row")]
-    external_ids = customer_external_ids(ids=sampled.tolist())
-    projection["external_id"] = [external_ids.get(int(pk), "") for pk in sampled]
-    run.projection = projection
-    run.metrics = {
-        **result.metrics,
-        "timings": {**timings, "write_seconds": round(time.monotonic() - write_started, 3)},
-        "sizes": [profile.size for profile in result.segments],
-    }
-    run.status = SegmentationRun.Status.SUCCEEDED
-    run.progress, run.stage = 100, "Done"
-    run.finished_at = timezone.now()
-    run.metrics["timings"]["total_seconds"] = round(time.monotonic() - started, 3)
-    run.save()
+        run.status = SegmentationRun.Status.SUCCEEDED
+        run.progress, run.stage = 100, "Done"
+        run.finished_at = timezone.now()
+        run.save()
     logger.info("segments.run_succeeded run_id=%s sizes=%s", run_id, run.metrics["sizes"])
 
 
@@ -247,9 +326,18 @@ class PublishError(Exception):
     pass
 
 
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises publishing.
+PUBLISH_LOCK_KEY = 7_301_001
+
+
 @transaction.atomic
 def run_publish(*, run: SegmentationRun) -> SegmentationRun:
     """Make `run` the published run: dashboards and membership reads use it from now on."""
+    if connection.vendor == "postgresql":
+        # Two publishes at once would each clear the old flag and set their own; one at a
+        # time. (SQLite serialises write transactions by itself.)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PUBLISH_LOCK_KEY])
     run = SegmentationRun.objects.select_for_update().get(pk=run.pk)
     if run.status != SegmentationRun.Status.SUCCEEDED:
         raise PublishError(f"Only a finished run can be published; this one is {run.status}.")

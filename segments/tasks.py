@@ -10,10 +10,14 @@ from segments import services
 class SegmentationRunTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         # Retries used up, or an unexpected error: the run must not stay "running".
+        # The details go to the log (Celery logs the traceback); the run page, which every
+        # role reads, gets a plain sentence.
         run_id = kwargs.get("run_id", args[0] if args else None)
         if run_id is not None:
             services.run_mark_failed(
-                run_id=run_id, error=f"The job stopped with an internal error: {exc!r}"
+                run_id=run_id,
+                error=f"The job stopped with an internal error ({type(exc).__name__}). "
+                "The worker's log has the details.",
             )
 
 

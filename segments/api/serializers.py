@@ -16,7 +16,7 @@ class RunCreateSerializer(serializers.Serializer):
         help_text="Feature names; see GET /api/v1/features/.",
     )
     k = serializers.IntegerField(help_text=f"Number of segments, {ml.MIN_K}-{ml.MAX_K}.")
-    seed = serializers.IntegerField(default=0, min_value=0, help_text="Random seed: same seed, same segments.")
+    seed = serializers.IntegerField(default=0, min_value=0, max_value=2**32 - 1, help_text="Random seed: same seed, same segments.")
 
 
 class SegmentSummarySerializer(serializers.Serializer):

@@ -158,7 +158,8 @@ def segment(
     rng = np.random.default_rng(config.seed)
     sample_rows = _sample(rng, n_rows, config.silhouette_sample)
     sample_labels = labels[sample_rows]
-    if len(np.unique(sample_labels)) > 1:
+    # silhouette and Calinski-Harabasz need 2 <= segments <= customers - 1
+    if 1 < len(np.unique(sample_labels)) < len(sample_rows) and config.k < n_rows:
         with sklearn.config_context(working_memory=SILHOUETTE_WORKING_MEMORY_MB):
             silhouette = float(silhouette_score(matrix[sample_rows], sample_labels))
         davies_bouldin = float(davies_bouldin_score(matrix, labels))

@@ -4,11 +4,21 @@ from segments import services
 from segments.models import SegmentationRun
 
 
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "auth.User"
+
+    username = factory.Sequence(lambda n: f"user{n}")
+
+
 class RunFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SegmentationRun
 
     name = factory.Sequence(lambda n: f"run {n}")
+    created_by = factory.SubFactory(
+        "tests.segments.factories.UserFactory"
+    )
     config = factory.LazyFunction(
         lambda: {"algorithm": "kmeans", "features": ["recency", "frequency", "monetary"], "k": 3, "seed": 0}
     )

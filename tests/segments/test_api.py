@@ -141,3 +141,21 @@ def test_schema_and_docs_are_served_without_a_cdn(client, analyst):
     assert schema.status_code == 200 and b"/api/v1/runs/" in schema.content
     docs = client.get("/api/docs/").content.decode()
     assert "cdn" not in docs.lower() and "/static/" in docs
+
+
+def test_cancel_through_the_api(api_client, analyst, manager):
+    from tests.segments.factories import RunFactory
+
+    run = RunFactory()
+    assert api_client(manager).post(f"{RUNS}{run.pk}/cancel/").status_code == 403
+    response = api_client(analyst).post(f"{RUNS}{run.pk}/cancel/")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    again = api_client(analyst).post(f"{RUNS}{run.pk}/cancel/")
+    assert again.status_code == 400 and "already cancelled" in again.json()["error"]["message"]
+
+
+def test_run_list_does_not_send_the_scatter_sample(api_client, manager):
+    planted_customers(per_group=5)
+    finished_run()
+    body = api_client(manager).get(RUNS).json()
+    assert "projection" not in body["results"][0]

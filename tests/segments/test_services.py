@@ -119,3 +119,70 @@ def test_publish_moves_the_published_flag_and_refuses_unfinished_runs():
     assert list(SegmentationRun.objects.filter(published=True)) == [second]
     services.run_publish(run=first)  # an earlier run can be published again
     assert list(SegmentationRun.objects.filter(published=True)) == [first]
+
+
+def test_k_equal_to_the_number_of_customers_is_refused():
+    CustomerFactory.create_batch(4)
+    with pytest.raises(ValidationError) as caught:
+        create_run(features=["age"], k=4)
+    assert "segment of its own" in caught.value.message_dict["k"][0]
+
+
+def test_a_seed_beyond_what_the_libraries_take_is_refused():
+    CustomerFactory.create_batch(10)
+    with pytest.raises(ValidationError) as caught:
+        create_run(features=["age"], seed=2**40)
+    assert "seed must be between" in caught.value.message_dict["seed"][0]
+
+
+def test_purchase_features_without_any_transactions_are_refused_up_front():
+    CustomerFactory.create_batch(10)
+    with pytest.raises(ValidationError) as caught:
+        create_run(features=["recency", "age"])
+    assert "recency need purchase history" in caught.value.message_dict["features"][0]
+    assert SegmentationRun.objects.count() == 0
+    # demographic features alone are fine
+    assert create_run(features=["age"], k=3).status == "pending"
+
+
+def test_a_run_cancelled_while_computing_writes_nothing():
+    planted_customers(per_group=5)
+    run = create_run()
+    # given a worker computing the run
+    claimed = services._claim(run.pk)
+    from customers.selectors import customer_feature_frame
+    from segments import ml
+
+    frame = customer_feature_frame(features=claimed.config["features"])
+    result = ml.segment(frame, ml.SegmentationConfig(features=tuple(claimed.config["features"]), k=3))
+    # when someone cancels before the result is written
+    assert services.run_cancel(run=run)
+    with pytest.raises(services.RunCancelled):
+        services._persist(run.pk, frame.index, result, timings={}, started=0)
+    # then nothing of it is kept
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert Segment.objects.count() == 0 and Membership.objects.count() == 0
+
+
+def test_a_run_whose_worker_keeps_dying_is_failed_instead_of_retried_forever():
+    planted_customers(per_group=5)
+    run = create_run()
+    # given three deliveries that each died mid-run (the row still says running)
+    SegmentationRun.objects.filter(pk=run.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    # when the message is delivered again
+    services.run_execute(run_id=run.pk)
+    # then the run fails with a reason, and nothing is written
+    run.refresh_from_db()
+    assert run.status == "failed" and "stopped 3 times" in run.error
+    assert Membership.objects.count() == 0
+
+
+def test_a_redelivered_run_that_was_interrupted_is_computed():
+    planted_customers(per_group=5)
+    run = create_run()
+    SegmentationRun.objects.filter(pk=run.pk).update(status="running", attempts=1, progress=40)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.attempts == 2
+    assert Membership.objects.filter(run=run).count() == 15

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -129,11 +131,13 @@ def test_segment_page_lists_members_a_page_at_a_time(client, manager, django_ass
     client.force_login(manager)
     with django_assert_max_num_queries(8):
         page = client.get(reverse("segments:segment-detail", args=[segment.pk]))
-    assert page.status_code == 200 and b"page 1 of 2" in page.content
+    assert page.status_code == 200 and b"50 of 60 members shown" in page.content
     assert members[0].encode() in page.content and members[49].encode() in page.content
     assert members[50].encode() not in page.content
-    second = client.get(reverse("segments:segment-detail", args=[segment.pk]), {"page": 2})
-    assert members[50].encode() in second.content
+    next_link = re.search(rb'href="\?after=(\d+)">next', page.content)
+    second = client.get(reverse("segments:segment-detail", args=[segment.pk]), {"after": next_link.group(1).decode()})
+    assert members[50].encode() in second.content and members[59].encode() in second.content
+    assert members[49].encode() not in second.content and b"next" not in second.content
 
 
 def test_run_list_is_paginated_with_a_fixed_number_of_queries(client, manager, django_assert_max_num_queries):
@@ -148,3 +152,43 @@ def test_empty_states_say_what_to_do(client, analyst):
     client.force_login(analyst)
     assert b"demo_data" in client.get(reverse("home")).content
     assert b"Start the first one" in client.get(reverse("segments:run-list")).content
+
+
+def test_a_user_without_a_role_sees_no_segments_on_the_overview(client, nobody):
+    planted_customers(per_group=5)
+    from segments.services import run_publish
+
+    run_publish(run=finished_run())
+    client.force_login(nobody)
+    content = client.get(reverse("home")).content.decode()
+    assert "Your account has no role yet" in content
+    assert "Published segments" not in content and "Recent runs" not in content
+
+
+@pytest.mark.parametrize(
+    "url_name, method",
+    [("segments:run-publish", "post"), ("segments:run-cancel", "post"), ("segments:run-detail", "get"), ("segments:segment-detail", "get")],
+)
+def test_anonymous_actions_are_refused(client, url_name, method):
+    run = RunFactory()
+    response = getattr(client, method)(reverse(url_name, args=[run.pk]))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    run.refresh_from_db()
+    assert run.status == "pending" and not run.published
+
+
+def test_analyst_cancels_a_pending_run_from_its_page(client, analyst):
+    run = RunFactory()
+    client.force_login(analyst)
+    response = client.post(reverse("segments:run-cancel", args=[run.pk]), follow=True)
+    assert b"was cancelled" in response.content and b"This run was cancelled" in response.content
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_manager_cannot_cancel(client, manager):
+    run = RunFactory()
+    client.force_login(manager)
+    assert client.post(reverse("segments:run-cancel", args=[run.pk])).status_code == 403
+    run.refresh_from_db()
+    assert run.status == "pending"

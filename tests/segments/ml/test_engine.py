@@ -58,7 +58,7 @@ def test_segments_are_numbered_largest_first_and_labelled():
     assert "high monetary" in high_spenders.label.lower() or "high frequency" in high_spenders.label.lower()
 
 
-def test_same_seed_same_labels_and_different_data_order_same_partition():
+def test_same_seed_same_labels_and_metrics():
     frame, _ = blobs()
     first = segment(frame, config(seed=7))
     second = segment(frame, config(seed=7))
@@ -120,3 +120,10 @@ def test_too_few_distinct_profiles_for_k():
     frame = pd.DataFrame({"recency": [1.0] * 50 + [2.0] * 50, "frequency": [3.0] * 100})
     with pytest.raises(SegmentationError, match="distinct"):
         segment(frame, config(features=("recency", "frequency"), k=3))
+
+
+def test_one_customer_per_segment_gives_no_silhouette_rather_than_a_crash():
+    frame = pd.DataFrame({"recency": [1.0, 50.0, 300.0], "frequency": [9.0, 3.0, 1.0]})
+    result = segment(frame, config(features=("recency", "frequency"), k=3))
+    assert sorted(result.labels.tolist()) == [0, 1, 2]
+    assert result.metrics["silhouette"] is None

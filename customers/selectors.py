@@ -44,6 +44,8 @@ def table_size_estimate(model) -> int:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # reltuples is -1 until the table is first analysed (bulk loads analyse their
+            # tables when they finish; autovacuum keeps it current after that).
             cursor.execute(
                 "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
                 [model._meta.db_table],

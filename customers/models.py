@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -48,9 +49,11 @@ class Transaction(models.Model):
         PHONE = "phone", "Phone"
         OTHER = "other", "Other"
 
-    # indexed through txn_customer_time_idx, which leads with customer
+    # indexed through txn_customer_time_idx, which leads with customer. Empty for an
+    # anonymous transaction (an import row without a customer id, kept by choice).
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="transactions", db_index=False
+        Customer, on_delete=models.CASCADE, related_name="transactions", db_index=False,
+        null=True, blank=True,
     )
     invoice_id = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
@@ -58,8 +61,16 @@ class Transaction(models.Model):
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     amount = models.DecimalField(max_digits=14, decimal_places=2)  # quantity * unit_price
     product = models.CharField(max_length=200, blank=True)
+    # db_default: bulk COPY writers that do not name these columns still get a value
+    description = models.CharField(max_length=300, blank=True, default="", db_default="")
     category = models.CharField(max_length=100, blank=True)
-    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True, default="")
+    channel = models.CharField(max_length=16, blank=True, default="")
+    # A cancelled invoice (Online Retail marks them with a "C" prefix); its lines are
+    # negative, like returns.
+    is_cancellation = models.BooleanField(default=False, db_default=False)
+    # Identity of an imported line (see customers.importing.validate.row_hashes): a second
+    # import of the same line is recognised and adds nothing. Empty for demo data.
+    row_hash = models.CharField(max_length=32, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-timestamp"]
@@ -72,3 +83,102 @@ class Transaction(models.Model):
 
     def __str__(self):
         return f"{self.invoice_id} {self.customer_id} {self.amount}"
+
+
+class ImportJob(models.Model):
+    """One uploaded file being imported: its options, progress, counts and report."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        TRANSACTIONS = "transactions", "Transactions"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    file_path = models.CharField(max_length=500)  # under MEDIA_ROOT/imports/
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    mapping = models.JSONField(default=dict)  # {"fields": {col: field}, "attributes": {col: type}}
+    options = models.JSONField(default=dict)  # customers.importing.validate.ImportOptions
+    rows_read = models.BigIntegerField(default=0)
+    created = models.BigIntegerField(default=0)
+    updated = models.BigIntegerField(default=0)
+    unchanged = models.BigIntegerField(default=0)  # already in the database as they are
+    rejected = models.BigIntegerField(default=0)
+    anonymous = models.BigIntegerField(default=0)  # transactions kept without a customer
+    customers_created = models.BigIntegerField(default=0)  # by a transactions file
+    report = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="import_jobs",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("run_import", "Can import customer and transaction files")]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="import_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["customers", "transactions"]), name="import_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"import #{self.pk} {self.original_name}"
+
+    @property
+    def accepted(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+class ImportRejectedRow(models.Model):
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejected_rows", db_index=False)
+    line = models.BigIntegerField()
+    reason = models.CharField(max_length=300)
+    raw = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "line"]
+        indexes = [models.Index(fields=["job", "line"], name="import_rejected_job_line_idx")]
+
+
+class ImportStagedTransaction(models.Model):
+    """Validated lines of a transactions import, before the set-based merge.
+
+    Rows live here only while their job runs: the merge finds duplicates within the file
+    and against the database in SQL, then moves the rest into Transaction.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, db_index=False)
+    line = models.BigIntegerField()
+    row_hash = models.CharField(max_length=32)
+    customer_external_id = models.CharField(max_length=64, blank=True)
+    invoice_id = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    quantity = models.IntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    product = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    channel = models.CharField(max_length=16, blank=True)
+    country = models.CharField(max_length=64, blank=True)
+    is_cancellation = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "row_hash", "line"], name="staged_txn_job_hash_idx")]

@@ -20,11 +20,12 @@ READ_ALL = [
     "segments.view_segment",
     "segments.view_membership",
     "segments.view_persona",
+    "customers.view_importjob",
     "campaigns.view_campaign",
 ]
 
 ROLE_PERMISSIONS = {
-    ANALYST: READ_ALL + ["segments.run_segmentation", "segments.publish_run"],
+    ANALYST: READ_ALL + ["segments.run_segmentation", "segments.publish_run", "customers.run_import"],
     MARKETER: READ_ALL
     + [
         "segments.add_persona",

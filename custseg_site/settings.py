@@ -191,6 +191,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+# Largest file an import accepts, checked before parsing (IMPORT_MAX_MB, default 2 GB).
+IMPORT_MAX_BYTES = int(float(os.environ.get("IMPORT_MAX_MB", 2048)) * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # form fields; files stream to disk
+
 # Size of the customer sample that silhouette (O(n^2)) and the 2-D scatter use.
 SEGMENTS_SILHOUETTE_SAMPLE = 10_000
 SEGMENTS_SCATTER_SAMPLE = 5_000

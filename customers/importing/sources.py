@@ -47,6 +47,7 @@ class Chunk:
     frame: pd.DataFrame  # one column per header, values as read (str for CSV)
     lines: list[int]  # the line each row starts on, aligned with frame rows
     problems: list[Problem] = field(default_factory=list)
+    fraction_read: float = 0.0  # share of the file's bytes read so far, for progress bars
 
 
 @dataclass(frozen=True)
@@ -147,9 +148,10 @@ class Source:
     # CSV and gzip-compressed CSV ---------------------------------------------------
 
     def _binary(self) -> BinaryIO:
+        self._raw = open(self.path, "rb")  # its position (compressed bytes) drives progress
         if self.format == "csv.gz":
-            return gzip.open(self.path, "rb")
-        return open(self.path, "rb")
+            return gzip.GzipFile(fileobj=self._raw, mode="rb")
+        return self._raw
 
     def _init_csv(self, head: bytes) -> None:
         if self.format == "csv.gz":
@@ -268,7 +270,11 @@ class Source:
 
     def _chunk(self, rows, lines, problems) -> Chunk:
         frame = pd.DataFrame(rows, columns=self.info.header, dtype=object)
-        return Chunk(frame=frame, lines=lines, problems=problems)
+        fraction = 0.0
+        raw = getattr(self, "_raw", None)
+        if raw is not None and not raw.closed:
+            fraction = min(raw.tell() / max(self.path.stat().st_size, 1), 1.0)
+        return Chunk(frame=frame, lines=lines, problems=problems, fraction_read=fraction)
 
     def chunks(self) -> Iterator[Chunk]:
         return self._xlsx_chunks() if self.format == "xlsx" else self._csv_chunks()

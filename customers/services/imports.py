@@ -1,0 +1,392 @@
+"""Imports of customers and transactions files: create (validate and enqueue), execute.
+
+The job streams the file in chunks (customers.importing.sources), validates each chunk
+(customers.importing.validate) and writes it:
+- customers: upsert by external id, counting created, updated and unchanged rows;
+- transactions: COPY into a staging table, then one set-based merge in SQL that rejects
+  duplicates within the file, recognises lines already imported, creates the customers
+  the file introduces, and inserts the rest.
+Every row read ends up accepted (created, updated, unchanged) or rejected with its line
+and reason: accepted + rejected = rows read.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from custseg_site.bulk import insert_frame
+from customers.importing.mapping import (
+    CUSTOMERS,
+    KINDS,
+    TRANSACTIONS,
+    Mapping,
+    MappingError,
+    apply_overrides,
+    detect_mapping,
+)
+from customers.importing.sources import Source, SourceError
+from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT, ImportOptions, validate
+from customers.models import Customer, ImportJob, ImportRejectedRow, ImportStagedTransaction, Transaction
+
+logger = logging.getLogger(__name__)
+
+# Rows sampled from the top of the file to infer custom attribute types.
+PREVIEW_ROWS = 500
+# Customer ids looked up per query (SQLite allows 32,766 bound variables).
+LOOKUP_BATCH = 5_000
+CUSTOMER_FIELDS = ["name", "email", "gender", "age", "birth_year", "annual_income", "country", "city", "signup_date"]
+
+
+class ImportCancelled(Exception):
+    pass
+
+
+def import_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def import_inspect(*, path: Path, kind: str, overrides: dict[str, str] | None = None) -> tuple[Source, Mapping]:
+    """Open the file and work out its mapping; raises ValidationError for the user."""
+    if kind not in KINDS:
+        raise ValidationError({"kind": [f"Choose one of {', '.join(KINDS)}."]})
+    size = path.stat().st_size
+    if size > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(
+            {"file": [f"The file is {size / 1e6:,.1f} MB; the limit is {settings.IMPORT_MAX_BYTES / 1e6:,.0f} MB."]}
+        )
+    try:
+        source = Source(path)
+        mapping = detect_mapping(source.info.header, kind, source.preview(PREVIEW_ROWS))
+        if overrides:
+            mapping = apply_overrides(mapping, overrides)
+    except (SourceError, MappingError) as error:
+        raise ValidationError({"file": [str(error)]}) from error
+    missing = mapping.missing_required()
+    if missing:
+        raise ValidationError(
+            {"mapping": [f"No column is mapped to: {', '.join(missing)}. "
+                         f"Columns in the file: {', '.join(source.info.header)}."]}
+        )
+    return source, mapping
+
+
+def import_create(
+    *,
+    kind: str,
+    upload_path: Path,
+    original_name: str,
+    overrides: dict[str, str] | None = None,
+    options: ImportOptions | None = None,
+    created_by=None,
+) -> ImportJob:
+    """Check the file and its mapping, keep a copy, store a pending job and enqueue it.
+
+    Nothing is stored when the file or mapping is refused.
+    """
+    options = options or ImportOptions()
+    if options.anonymous not in (ANONYMOUS_KEEP, ANONYMOUS_REJECT):
+        raise ValidationError({"anonymous": ["Choose keep or reject."]})
+    source, mapping = import_inspect(path=upload_path, kind=kind, overrides=overrides)
+    stored = import_dir() / f"{uuid.uuid4().hex}-{Path(original_name).name[-100:]}"
+    shutil.copyfile(upload_path, stored)
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            kind=kind,
+            file_path=str(stored),
+            original_name=original_name[:255],
+            size_bytes=stored.stat().st_size,
+            mapping={"fields": mapping.fields, "attributes": mapping.attributes, "unit_hints": mapping.unit_hints},
+            options=asdict(options),
+            created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+            stage="Waiting for a worker",
+            report={"format": source.info.format, "encoding": source.info.encoding,
+                    "delimiter": source.info.delimiter, "renamed_headers": source.info.renamed_headers},
+        )
+        transaction.on_commit(lambda: _enqueue(job.pk))
+    logger.info("customers.import_created job_id=%s kind=%s file=%s", job.pk, kind, original_name)
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from customers.tasks import import_file
+
+    try:
+        import_file.delay(job_id)
+    except BrokerError:
+        logger.exception("customers.import_enqueue_failed job_id=%s", job_id)
+        import_mark_failed(job_id=job_id, error="The job queue (Redis) could not be reached, so the import "
+                           "did not start. Check that Redis and a worker are running, then import again.")
+
+
+def import_mark_failed(*, job_id: int, error: str) -> None:
+    ImportJob.objects.filter(pk=job_id, status__in=ImportJob.ACTIVE_STATUSES).update(
+        status=ImportJob.Status.FAILED, error=error[:2000], stage="Failed", finished_at=timezone.now()
+    )
+    ImportStagedTransaction.objects.filter(job_id=job_id).delete()
+
+
+# A job whose worker died this many times fails instead of being tried again.
+MAX_ATTEMPTS = 3
+
+
+def _claim(job_id: int) -> ImportJob | None:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in ImportJob.ACTIVE_STATUSES:
+            return None
+        if job.attempts >= MAX_ATTEMPTS:
+            job.status, job.stage, job.finished_at = ImportJob.Status.FAILED, "Failed", timezone.now()
+            job.error = f"The worker stopped {job.attempts} times during this import."
+            job.save(update_fields=["status", "stage", "finished_at", "error"])
+            return None
+        job.status, job.stage, job.progress = ImportJob.Status.RUNNING, "Starting", 1
+        job.attempts += 1
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "stage", "progress", "attempts", "started_at"])
+    # A redelivered job starts over: what an interrupted attempt left is not counted.
+    ImportStagedTransaction.objects.filter(job_id=job_id).delete()
+    ImportRejectedRow.objects.filter(job_id=job_id).delete()
+    return job
+
+
+def _progress(job_id: int, percent: int, stage: str, **counts) -> None:
+    updated = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
+        progress=max(0, min(100, percent)), stage=stage[:200], **counts
+    )
+    if not updated:
+        raise ImportCancelled
+
+
+def import_execute(*, job_id: int) -> None:
+    """The job body. Safe to call twice: a finished job is left alone."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    job = _claim(job_id)
+    if job is None:
+        return
+    started = time.monotonic()
+    try:
+        mapping = Mapping(kind=job.kind, fields=job.mapping["fields"], attributes=job.mapping.get("attributes", {}))
+        options = ImportOptions(**job.options)
+        source = Source(job.file_path)
+        totals = Counter()
+        reasons = Counter()
+        missing = Counter()
+        seen_customer_ids: dict[str, int] = {}
+        for chunk in source.chunks():
+            read = len(chunk.frame) + len(chunk.problems)
+            totals["rows_read"] += read
+            for column in chunk.frame.columns:
+                missing[column] += int((chunk.frame[column].astype(object).where(chunk.frame[column].notna(), "")
+                                        .astype(str).str.strip() == "").sum())
+            validated = validate(job.kind, chunk.frame, chunk.lines, mapping, options)
+            rejected = pd.concat(
+                [pd.DataFrame([{"line": p.line, "reason": p.reason, "raw": p.raw} for p in chunk.problems],
+                              columns=["line", "reason", "raw"]),
+                 validated.rejected.assign(raw="")],
+                ignore_index=True,
+            )
+            if job.kind == CUSTOMERS:
+                rows, duplicates = _drop_repeated_customers(validated.rows, seen_customer_ids)
+                rejected = pd.concat([rejected, duplicates], ignore_index=True)
+                counts = _upsert_customers(rows)
+                for key, value in counts.items():
+                    totals[key] += value
+            else:
+                _stage_transactions(job.pk, validated.rows)
+                totals["anonymous"] += validated.anonymous
+            _write_rejected(job.pk, rejected)
+            totals["rejected"] += len(rejected)
+            reasons.update(rejected["reason"].str.replace(r"line \d+", "line N", regex=True))
+            _progress(job_id, 5 + int(80 * chunk.fraction_read),
+                      f"Read {totals['rows_read']:,} rows", rows_read=totals["rows_read"], rejected=totals["rejected"])
+        if job.kind == TRANSACTIONS:
+            _progress(job_id, 88, "Merging into the transactions")
+            counts = _merge_transactions(job.pk)
+            duplicates = counts.pop("duplicates_in_file")
+            totals["rejected"] += duplicates
+            if duplicates:
+                reasons["duplicate of line N"] += duplicates
+            for key, value in counts.items():
+                totals[key] += value
+        report = {
+            **job.report,
+            "rejected_by_reason": dict(reasons.most_common()),
+            "missing_by_column": {k: v for k, v in missing.items() if v},
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        accepted = totals["created"] + totals["updated"] + totals["unchanged"]
+        assert accepted + totals["rejected"] == totals["rows_read"], (accepted, totals)
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
+            rows_read=totals["rows_read"], created=totals["created"], updated=totals["updated"],
+            unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
+            customers_created=totals["customers_created"], report=report,
+        )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Customer._meta.db_table}, {Transaction._meta.db_table}")
+        logger.info("customers.import_succeeded job_id=%s totals=%s", job_id, dict(totals))
+    except ImportCancelled:
+        ImportStagedTransaction.objects.filter(job_id=job_id).delete()
+    except (SourceError, ValueError, KeyError) as error:
+        import_mark_failed(job_id=job_id, error=str(error))
+    except SoftTimeLimitExceeded:
+        import_mark_failed(job_id=job_id, error="The import took longer than its time limit.")
+
+
+def _write_rejected(job_id: int, rejected: pd.DataFrame) -> None:
+    if rejected.empty:
+        return
+    frame = rejected.assign(job_id=job_id, reason=rejected["reason"].str.slice(0, 300))
+    insert_frame(ImportRejectedRow, frame[["job_id", "line", "reason", "raw"]])
+
+
+def _drop_repeated_customers(rows: pd.DataFrame, seen: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A customer id met again later in the file is rejected, naming the first line."""
+    first_line = rows.groupby("external_id")["line"].transform("min")
+    earlier = rows["external_id"].map(seen)
+    repeated = (rows["line"] != first_line) | earlier.notna()
+    reference = earlier.where(earlier.notna(), first_line)
+    duplicates = pd.DataFrame({
+        "line": rows.loc[repeated, "line"],
+        "reason": "duplicate of line " + reference[repeated].astype("int64").astype(str),
+        "raw": "",
+    })
+    kept = rows[~repeated]
+    seen.update(zip(kept["external_id"], kept["line"]))
+    return kept, duplicates
+
+
+def _upsert_customers(rows: pd.DataFrame) -> Counter:
+    """Create new customers; update known ones where a value differs (attributes merge)."""
+    counts = Counter()
+    if rows.empty:
+        return counts
+    ids = rows["external_id"].tolist()
+    existing = {}
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        for customer in Customer.objects.filter(external_id__in=ids[start:start + LOOKUP_BATCH]):
+            existing[customer.external_id] = customer
+    now = timezone.now()
+    new = rows[~rows["external_id"].isin(existing.keys())]
+    if not new.empty:
+        frame = new[["external_id", *CUSTOMER_FIELDS, "attributes"]].assign(created_at=now, updated_at=now)
+        frame["age"] = frame["age"].astype("Int64")
+        frame["birth_year"] = frame["birth_year"].astype("Int64")
+        with transaction.atomic():
+            insert_frame(Customer, frame)
+        counts["created"] += len(new)
+    changed = []
+    for record in rows[rows["external_id"].isin(existing.keys())].to_dict("records"):
+        customer = existing[record["external_id"]]
+        before = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+        for name in CUSTOMER_FIELDS:
+            value = record[name]
+            if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+                continue  # a blank cell does not erase what is known
+            if name in ("age", "birth_year"):
+                value = int(value)
+            setattr(customer, name, value)
+        attributes = {**customer.attributes, **record["attributes"]}
+        after = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+        if after != before or attributes != customer.attributes:
+            customer.attributes = attributes
+            customer.updated_at = now
+            changed.append(customer)
+    if changed:
+        with transaction.atomic():
+            Customer.objects.bulk_update(changed, [*CUSTOMER_FIELDS, "attributes", "updated_at"], batch_size=1000)
+    counts["updated"] += len(changed)
+    counts["unchanged"] += len(existing) - len(changed)
+    return counts
+
+
+STAGED_COLUMNS = [
+    "line", "row_hash", "customer_external_id", "invoice_id", "timestamp", "quantity", "unit_price",
+    "amount", "product", "description", "category", "channel", "country", "is_cancellation",
+]
+
+
+def _stage_transactions(job_id: int, rows: pd.DataFrame) -> None:
+    if rows.empty:
+        return
+    frame = rows[STAGED_COLUMNS].assign(job_id=job_id)
+    frame["quantity"] = frame["quantity"].astype("int64")
+    insert_frame(ImportStagedTransaction, frame)
+
+
+def _merge_transactions(job_id: int) -> dict:
+    """Set-based: duplicates within the file, lines already imported, new customers, insert."""
+    staged = ImportStagedTransaction._meta.db_table
+    txn = Transaction._meta.db_table
+    cust = Customer._meta.db_table
+    rejected = ImportRejectedRow._meta.db_table
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # 1. a line repeated within the file: the first stays, the others are rejected
+        cursor.execute(
+            f"INSERT INTO {rejected} (job_id, line, reason, raw) "
+            f"SELECT s.job_id, s.line, 'duplicate of line ' || CAST(f.first_line AS VARCHAR(20)), '' "
+            f"FROM {staged} s JOIN (SELECT row_hash, MIN(line) AS first_line FROM {staged} "
+            f"WHERE job_id = %s GROUP BY row_hash HAVING COUNT(*) > 1) f ON f.row_hash = s.row_hash "
+            f"WHERE s.job_id = %s AND s.line > f.first_line",
+            [job_id, job_id],
+        )
+        duplicates_in_file = cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {staged} WHERE job_id = %s AND EXISTS (SELECT 1 FROM {staged} e "
+            f"WHERE e.job_id = %s AND e.row_hash = {staged}.row_hash AND e.line < {staged}.line)",
+            [job_id, job_id],
+        )
+        # 2. lines imported before: accepted, unchanged
+        cursor.execute(
+            f"DELETE FROM {staged} WHERE job_id = %s AND EXISTS "
+            f"(SELECT 1 FROM {txn} t WHERE t.row_hash = {staged}.row_hash)",
+            [job_id],
+        )
+        unchanged = cursor.rowcount
+        # 3. customers the file introduces, created with what is known (their country)
+        cursor.execute(
+            f"INSERT INTO {cust} (external_id, name, email, gender, country, city, attributes, created_at, updated_at) "
+            f"SELECT customer_external_id, '', '', '', MAX(country), '', '{{}}', %s, %s FROM {staged} s "
+            f"WHERE s.job_id = %s AND s.customer_external_id <> '' AND NOT EXISTS "
+            f"(SELECT 1 FROM {cust} c WHERE c.external_id = s.customer_external_id) "
+            f"GROUP BY customer_external_id",
+            [now, now, job_id],
+        )
+        customers_created = cursor.rowcount
+        # 4. the rest become transactions
+        cursor.execute(
+            f"INSERT INTO {txn} (customer_id, invoice_id, timestamp, quantity, unit_price, amount, product, "
+            f"description, category, channel, is_cancellation, row_hash) "
+            f"SELECT c.id, s.invoice_id, s.timestamp, s.quantity, s.unit_price, s.amount, s.product, "
+            f"s.description, s.category, s.channel, s.is_cancellation, s.row_hash FROM {staged} s "
+            f"LEFT JOIN {cust} c ON c.external_id = s.customer_external_id AND s.customer_external_id <> '' "
+            f"WHERE s.job_id = %s",
+            [job_id],
+        )
+        created = cursor.rowcount
+        cursor.execute(f"DELETE FROM {staged} WHERE job_id = %s", [job_id])
+    return {
+        "duplicates_in_file": duplicates_in_file,
+        "unchanged": unchanged,
+        "customers_created": customers_created,
+        "created": created,
+    }

@@ -1,0 +1,140 @@
+"""Imports through the service and the CLI: every row accounted for, re-imports add nothing."""
+
+import gzip
+import json
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from customers.importing.validate import ImportOptions
+from customers.models import Customer, ImportJob, ImportRejectedRow, Transaction
+from customers.services.imports import import_create, import_execute
+
+pytestmark = pytest.mark.django_db
+
+# Excerpts in the shape of ../shared/datasets, written here so tests do not need that folder.
+MALL = (
+    "CustomerID,Genre,Age,Annual Income (k$),Spending Score (1-100)\n"
+    "1,Male,19,15,39\n2,Male,21,15,81\n3,Female,20,16,6\n4,Female,,16,77\n"
+)
+RETAIL = (
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850,United Kingdom\n"  # duplicate line
+    "C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527,United Kingdom\n"
+    "536414,22139,,56,2010-12-01 11:52:00,0.00,,United Kingdom\n"  # anonymous
+    "A563185,B,Adjust bad debt,1,2011-08-12 14:50:00,-11062.06,,United Kingdom\n"  # negative price
+    "536415,22140,ragged,1,2010-12-01 11:52:00\n"  # too few fields
+)
+
+
+def write(tmp_path, name, text, compress=False):
+    path = tmp_path / name
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def run_import(kind, path, **options):
+    job = import_create(kind=kind, upload_path=path, original_name=path.name, options=ImportOptions(**options))
+    import_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert job.accepted + job.rejected == job.rows_read  # nothing lost
+    return job
+
+
+def test_mall_customers_with_income_in_thousands(tmp_path):
+    job = run_import("customers", write(tmp_path, "mall.csv", MALL), units={"annual_income": 1000})
+    assert (job.rows_read, job.created, job.rejected) == (4, 4, 0)
+    first = Customer.objects.get(external_id="1")
+    assert first.gender == "M" and first.age == 19 and first.annual_income == 15_000
+    assert first.attributes == {"Spending Score (1-100)": 39}
+    assert Customer.objects.get(external_id="4").age is None
+
+
+def test_second_customers_import_adds_nothing_and_a_change_is_an_update(tmp_path):
+    run_import("customers", write(tmp_path, "mall.csv", MALL))
+    again = run_import("customers", write(tmp_path, "mall.csv", MALL))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
+    changed = run_import("customers", write(tmp_path, "mall2.csv", MALL.replace("1,Male,19", "1,Male,20")))
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 3)
+    assert Customer.objects.get(external_id="1").age == 20
+
+
+def test_repeated_customer_ids_in_a_file_are_rejected_naming_the_first_line(tmp_path):
+    job = run_import("customers", write(tmp_path, "dup.csv", MALL + "2,Male,40,50,50\n"))
+    assert (job.created, job.rejected) == (4, 1)
+    assert list(ImportRejectedRow.objects.filter(job=job).values_list("line", "reason")) == [(6, "duplicate of line 3")]
+
+
+def test_online_retail_excerpt_accounts_for_every_row(tmp_path):
+    job = run_import("transactions", write(tmp_path, "retail.csv.gz", RETAIL, compress=True))
+    assert job.rows_read == 7
+    assert (job.created, job.rejected, job.anonymous, job.customers_created) == (4, 3, 1, 2)
+    reasons = dict(ImportRejectedRow.objects.filter(job=job).values_list("line", "reason"))
+    assert reasons == {4: "duplicate of line 3", 7: "negative unit price", 8: "expected 8 fields, found 5"}
+    assert job.report["rejected_by_reason"] == {"duplicate of line N": 1, "negative unit price": 1, "expected 8 fields, found 5": 1}
+    cancellation = Transaction.objects.get(invoice_id="C536379")
+    assert cancellation.is_cancellation and cancellation.amount < 0 and cancellation.customer.external_id == "14527"
+    assert Transaction.objects.get(invoice_id="536414").customer is None  # kept, anonymous
+    assert Customer.objects.get(external_id="17850").country == "United Kingdom"
+
+
+def test_second_transactions_import_adds_nothing(tmp_path):
+    path = write(tmp_path, "retail.csv", RETAIL)
+    run_import("transactions", path)
+    again = run_import("transactions", path)
+    assert (again.created, again.unchanged, again.customers_created) == (0, 4, 0)
+    assert Transaction.objects.count() == 4 and Customer.objects.count() == 2
+
+
+def test_rejecting_anonymous_rows_is_a_choice(tmp_path):
+    job = run_import("transactions", write(tmp_path, "retail.csv", RETAIL), anonymous="reject")
+    assert job.anonymous == 0 and job.created == 3
+    assert ImportRejectedRow.objects.filter(job=job, reason="no customer id").count() == 2
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("InvoiceNo,Quantity\n1,2\n", "No column is mapped to: timestamp"),
+    ],
+)
+def test_unusable_files_are_refused_and_nothing_is_stored(tmp_path, text, message):
+    with pytest.raises(ValidationError, match=message):
+        import_create(kind="transactions", upload_path=write(tmp_path, "bad.csv", text), original_name="bad.csv")
+    assert ImportJob.objects.count() == 0
+
+
+def test_the_size_limit_is_checked_before_parsing(tmp_path, settings):
+    settings.IMPORT_MAX_BYTES = 100
+    with pytest.raises(ValidationError, match="the limit is"):
+        import_create(kind="customers", upload_path=write(tmp_path, "mall.csv", MALL * 5), original_name="mall.csv")
+    assert ImportJob.objects.count() == 0
+
+
+def test_cli_bad_input_exits_non_zero(tmp_path):
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("import_data", "customers", str(tmp_path / "nope.csv"))
+    path = write(tmp_path, "mall.csv", MALL)
+    with pytest.raises(CommandError, match="no column 'Nope'"):
+        call_command("import_data", "customers", str(path), "--map", "Nope=age")
+    with pytest.raises(CommandError, match="--unit takes"):
+        call_command("import_data", "customers", str(path), "--unit", "annual_income=lots")
+    assert ImportJob.objects.count() == 0
+
+
+def test_cli_no_wait_prints_the_queued_import(tmp_path, capsys, django_capture_on_commit_callbacks):
+    path = write(tmp_path, "mall.csv", MALL)
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_command("import_data", "customers", str(path), "--map", "Annual Income (k$)=annual_income", "--json", "--no-wait")
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["status"] == "pending" and ImportJob.objects.get().pk == summary["import_id"]
+    assert "--unit annual_income=1000" in captured.err  # the thousands hint
+    assert len(callbacks) == 1

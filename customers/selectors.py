@@ -154,3 +154,14 @@ def _typed_chunk(batch: list[tuple], fields: list[str]) -> pd.DataFrame:
         if name in chunk:
             chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
     return chunk
+
+
+def import_list():
+    from customers.models import ImportJob
+
+    return ImportJob.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def import_rejected_rows(*, job):
+    """The rejected rows of an import, in file order, streamed (never all in memory)."""
+    return job.rejected_rows.order_by("line").values_list("line", "reason", "raw").iterator(chunk_size=5000)

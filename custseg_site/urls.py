@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from custseg_site import views
 
-api_v1 = [path("", include("segments.api.urls"))]
+api_v1 = [path("", include("segments.api.urls")), path("", include("customers.api.urls"))]
 
 urlpatterns = [
     path("", views.home, name="home"),

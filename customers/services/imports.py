@@ -53,6 +53,15 @@ class ImportCancelled(Exception):
     pass
 
 
+def import_store_upload(uploaded) -> Path:
+    """Write an uploaded file (Django UploadedFile) to the imports folder, chunk by chunk."""
+    path = import_dir() / f"upload-{uuid.uuid4().hex}"
+    with open(path, "wb") as handle:
+        for piece in uploaded.chunks():
+            handle.write(piece)
+    return path
+
+
 def import_dir() -> Path:
     path = Path(settings.MEDIA_ROOT) / "imports"
     path.mkdir(parents=True, exist_ok=True)
@@ -199,7 +208,7 @@ def import_execute(*, job_id: int) -> None:
             rejected = pd.concat(
                 [pd.DataFrame([{"line": p.line, "reason": p.reason, "raw": p.raw} for p in chunk.problems],
                               columns=["line", "reason", "raw"]),
-                 validated.rejected.assign(raw="")],
+                 validated.rejected.assign(raw=_raw_rows(chunk, validated.rejected["line"]))],
                 ignore_index=True,
             )
             if job.kind == CUSTOMERS:
@@ -249,6 +258,18 @@ def import_execute(*, job_id: int) -> None:
         import_mark_failed(job_id=job_id, error=str(error))
     except SoftTimeLimitExceeded:
         import_mark_failed(job_id=job_id, error="The import took longer than its time limit.")
+
+
+def _raw_rows(chunk, lines: pd.Series) -> list[str]:
+    """The rejected rows as read, for the rejected-rows file (rejections are few)."""
+    if lines.empty:
+        return []
+    position = {line: index for index, line in enumerate(chunk.lines)}
+    rows = chunk.frame.iloc[[position[line] for line in lines]]
+    return [
+        ",".join("" if value is None else str(value) for value in row)[:2000]
+        for row in rows.itertuples(index=False)
+    ]
 
 
 def _write_rejected(job_id: int, rejected: pd.DataFrame) -> None:

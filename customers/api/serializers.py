@@ -1,0 +1,67 @@
+import json
+
+from rest_framework import serializers
+
+from customers.importing.mapping import KINDS
+from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT
+from customers.models import ImportJob
+
+
+class ImportCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, gzip-compressed CSV or XLSX.")
+    kind = serializers.ChoiceField(choices=KINDS)
+    mapping = serializers.CharField(
+        required=False, default="{}",
+        help_text='JSON object {"source column": "field"}; a field may be "attribute" or "ignore". '
+        "Columns not named are detected.",
+    )
+    units = serializers.CharField(required=False, default="{}", help_text='JSON object, e.g. {"annual_income": 1000}.')
+    dayfirst = serializers.BooleanField(required=False, default=False)
+    decimal_comma = serializers.BooleanField(required=False, default=False)
+    anonymous = serializers.ChoiceField(choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), default=ANONYMOUS_KEEP)
+
+    def _json_object(self, value, name):
+        try:
+            parsed = json.loads(value or "{}")
+        except json.JSONDecodeError as error:
+            raise serializers.ValidationError(f"{name} must be a JSON object: {error.msg}.") from error
+        if not isinstance(parsed, dict):
+            raise serializers.ValidationError(f"{name} must be a JSON object.")
+        return parsed
+
+    def validate_mapping(self, value):
+        parsed = self._json_object(value, "mapping")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
+            raise serializers.ValidationError("mapping maps column names to field names (strings).")
+        return parsed
+
+    def validate_units(self, value):
+        parsed = self._json_object(value, "units")
+        try:
+            units = {str(k): float(v) for k, v in parsed.items()}
+        except (TypeError, ValueError) as error:
+            raise serializers.ValidationError("units maps fields to positive numbers.") from error
+        if any(v <= 0 for v in units.values()):
+            raise serializers.ValidationError("units maps fields to positive numbers.")
+        return units
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:import-detail")
+    accepted = serializers.IntegerField(read_only=True)
+    rejected_rows_url = serializers.SerializerMethodField()
+    created_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "url", "kind", "status", "progress", "stage", "error", "original_name", "size_bytes",
+            "mapping", "options", "rows_read", "accepted", "created", "updated", "unchanged", "rejected",
+            "anonymous", "customers_created", "report", "rejected_rows_url", "created_by", "created_at",
+            "started_at", "finished_at",
+        ]
+
+    def get_rejected_rows_url(self, job) -> str:
+        path = f"/api/v1/imports/{job.pk}/rejected/"
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

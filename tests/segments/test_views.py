@@ -34,7 +34,7 @@ def test_analyst_starts_a_run_and_lands_on_its_progress(client, analyst, django_
     assert response.status_code == 302 and response["Location"] == reverse("segments:run-detail", args=[run.pk])
     assert len(callbacks) == 1  # the job is enqueued once the row is committed
     page = client.get(response["Location"])
-    assert b'role="progressbar"' in page.content and b"js/run_progress.js" in page.content
+    assert b'role="progressbar"' in page.content and b"js/job_progress.js" in page.content
     assert run.created_by == analyst and run.config["k"] == 3
 
 

@@ -1,10 +1,10 @@
-// Live progress for a running segmentation: polls the run's API URL (the session cookie
+// Live progress for a background job (segmentation run, import): polls its API URL (the session cookie
 // authenticates) and reloads the page once the run has finished, to show the result.
 (function () {
   "use strict";
   var card = document.getElementById("progress");
   if (!card) { return; }
-  var url = card.dataset.runUrl;
+  var url = card.dataset.progressUrl;
   var bar = card.querySelector(".bar");
   var meter = card.querySelector("[role=progressbar]");
   var percent = card.querySelector(".progress-percent");

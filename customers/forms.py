@@ -1,0 +1,58 @@
+from django import forms
+
+from customers.importing.mapping import ALIASES, KINDS
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[(k, k.capitalize()) for k in KINDS], widget=forms.RadioSelect, initial="customers",
+        help_text="Customers: one row per customer. Transactions: one row per purchase line; "
+        "customers they name that are not known yet are created.",
+    )
+    file = forms.FileField(help_text="CSV (comma, semicolon or tab), gzip-compressed CSV, or XLSX.")
+
+
+def field_choices(kind: str) -> list[tuple[str, str]]:
+    return (
+        [("attribute", "keep as custom attribute"), ("ignore", "ignore this column")]
+        + [(name, name.replace("_", " ")) for name in ALIASES[kind]]
+    )
+
+
+class ImportConfirmForm(forms.Form):
+    token = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+    original_name = forms.CharField(max_length=255, widget=forms.HiddenInput)
+    kind = forms.ChoiceField(choices=[(k, k) for k in KINDS], widget=forms.HiddenInput)
+    dayfirst = forms.BooleanField(required=False, label="Dates are day first (03/02/2024 is 3 February)")
+    decimal_comma = forms.BooleanField(required=False, label='Numbers use a decimal comma ("1.234,5")')
+    anonymous = forms.ChoiceField(
+        choices=[("keep", "keep them as anonymous transactions"), ("reject", "reject them")],
+        initial="keep", label="Rows without a customer id",
+    )
+
+    def __init__(self, *args, header=(), mapping=None, unit_hints=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        kind = (self.data.get("kind") if self.is_bound else self.initial.get("kind")) or "customers"
+        if kind != "transactions":
+            self.fields["anonymous"].widget = forms.HiddenInput()  # only transactions lack customers
+        self.column_fields = []
+        for position, column in enumerate(header):
+            name = f"col_{position}"
+            initial = (mapping or {}).get("fields", {}).get(column) or (
+                "attribute" if column in (mapping or {}).get("attributes", {}) else "ignore")
+            self.fields[name] = forms.ChoiceField(choices=field_choices(kind), initial=initial, label=column)
+            self.column_fields.append((column, name))
+        self.unit_fields = []
+        for field_name, factor in (unit_hints or {}).items():
+            name = f"unit_{field_name}"
+            self.fields[name] = forms.BooleanField(
+                required=False, initial=True,
+                label=f"{field_name.replace('_', ' ')} is in thousands: multiply by {factor:,}",
+            )
+            self.unit_fields.append((field_name, name, factor))
+
+    def overrides(self) -> dict[str, str]:
+        return {column: self.cleaned_data[name] for column, name in self.column_fields}
+
+    def units(self) -> dict[str, float]:
+        return {field: float(factor) for field, name, factor in self.unit_fields if self.cleaned_data.get(name)}

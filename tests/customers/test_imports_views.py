@@ -1,0 +1,100 @@
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from customers.models import Customer, ImportJob
+from customers.services.imports import import_execute
+from tests.customers.test_imports import MALL, RETAIL
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, text, kind="customers", name="mall.csv"):
+    return client.post(reverse("customers:import-create"), {"kind": kind, "file": SimpleUploadedFile(name, text.encode())})
+
+
+def confirm_data(page):
+    """The confirm form as the browser would submit it, with its preselected choices."""
+    html = page.content.decode()
+    data = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    for name, body in re.findall(r'<select name="(\w+)"[^>]*>(.*?)</select>', html, re.S):
+        data[name] = re.search(r'<option value="([^"]*)"[^>]*selected', body).group(1)
+    for name in re.findall(r'<input type="checkbox" name="(\w+)"[^>]*checked', html):
+        data[name] = "on"
+    data.pop("csrfmiddlewaretoken", None)
+    return data
+
+
+def test_upload_shows_the_detected_mapping_with_a_preview_then_imports(client, analyst, django_capture_on_commit_callbacks):
+    client.force_login(analyst)
+    page = upload(client, MALL)
+    html = page.content.decode()
+    assert page.status_code == 200 and "Check the columns of mall.csv" in html
+    assert "annual income is in thousands: multiply by 1,000" in html
+    assert "<td>Male</td>" in html  # the preview
+    data = confirm_data(page)
+    assert data["col_3"] == "annual_income" and data["col_4"] == "attribute" and data["unit_annual_income"] == "on"
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("customers:import-create"), data)
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("customers:import-detail", args=[job.pk])
+    assert len(callbacks) == 1
+    import_execute(job_id=job.pk)  # the worker's part
+    report = client.get(response["Location"]).content.decode()
+    assert "4 rows read = 4 accepted + 0 rejected." in report
+    assert Customer.objects.get(external_id="1").annual_income == 15_000
+
+
+def test_the_user_can_change_a_column_mapping(client, analyst):
+    client.force_login(analyst)
+    data = confirm_data(upload(client, MALL))
+    data["col_2"] = "ignore"  # Age
+    data.pop("unit_annual_income")  # keep income as given
+    client.post(reverse("customers:import-create"), data)
+    import_execute(job_id=ImportJob.objects.get().pk)
+    customer = Customer.objects.get(external_id="1")
+    assert customer.age is None and customer.annual_income == 15
+
+
+def test_report_lists_rejection_reasons_and_links_the_rejected_rows(client, analyst):
+    client.force_login(analyst)
+    client.post(reverse("customers:import-create"), confirm_data(upload(client, RETAIL, "transactions", "retail.csv")))
+    job = ImportJob.objects.get()
+    import_execute(job_id=job.pk)
+    html = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
+    assert "7 rows read = 4 accepted + 3 rejected." in html and "negative unit price" in html
+    csv_text = b"".join(client.get(reverse("customers:import-rejected", args=[job.pk])).streaming_content).decode()
+    assert csv_text.splitlines()[0] == "line,reason,row" and len(csv_text.splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    "text, kind, message",
+    [("", "customers", "The submitted file is empty"), ("\n\n", "customers", "The file is empty"), ("InvoiceNo,Quantity\n1,2\n", "transactions", "No column is mapped to: timestamp")],
+)
+def test_unusable_files_get_a_message_on_the_page(client, analyst, text, kind, message):
+    client.force_login(analyst)
+    response = upload(client, text, kind)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_an_expired_upload_token_asks_to_upload_again(client, analyst):
+    client.force_login(analyst)
+    response = client.post(reverse("customers:import-create"), {"token": "0" * 32, "kind": "customers"}, follow=True)
+    assert b"upload has expired" in response.content and ImportJob.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["manager", "marketer"])
+def test_other_roles_cannot_import_but_can_read(client, request, role):
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(reverse("customers:import-create")).status_code == 403
+    assert upload(client, MALL).status_code == 403
+    assert client.get(reverse("customers:import-list")).status_code == 200
+    assert ImportJob.objects.count() == 0
+
+
+def test_import_list_empty_state(client, analyst):
+    client.force_login(analyst)
+    assert b"No imports yet" in client.get(reverse("customers:import-list")).content

@@ -1,21 +1,17 @@
 """Import a customers or transactions file on the Celery worker; print a JSON summary."""
 
 import json
-import sys
-import time
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from custseg_site.cli import follow_job
 from customers.importing.mapping import KINDS, MappingError, parse_map_options
 from customers.importing.sources import Source, SourceError
 from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT, ImportOptions
 from customers.models import ImportJob
 from customers.services.imports import import_create
-
-POLL_SECONDS = 0.5
-NO_WORKER_HINT_SECONDS = 15
 
 
 class Command(BaseCommand):
@@ -77,26 +73,10 @@ class Command(BaseCommand):
             raise CommandError(f"Import #{job.pk} failed: {job.error}")
 
     def _follow(self, job, timeout):
-        started, last, hinted = time.monotonic(), None, False
-        try:
-            while True:
-                job.refresh_from_db()
-                shown = (job.status, job.progress, job.stage)
-                if shown != last:
-                    self.stderr.write(f"[{job.progress:3d}%] {job.status}: {job.stage}")
-                    last = shown
-                if job.status in ImportJob.FINISHED_STATUSES:
-                    return job
-                waited = time.monotonic() - started
-                if job.status == ImportJob.Status.PENDING and waited > NO_WORKER_HINT_SECONDS and not hinted:
-                    self.stderr.write("Still waiting for a worker: is `celery -A custseg_site worker` running?")
-                    hinted = True
-                if waited > timeout:
-                    raise CommandError(f"Import #{job.pk} is still {job.status} after {timeout:.0f} s.")
-                time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            self.stderr.write(f"Stopped waiting. Import #{job.pk} goes on in the background.")
-            sys.exit(130)
+        return follow_job(
+            job, label=f"Import #{job.pk}", stderr=self.stderr, timeout=timeout,
+            finished=ImportJob.FINISHED_STATUSES,
+        )
 
     def _summary(self, job, as_json):
         summary = {

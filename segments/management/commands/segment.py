@@ -1,19 +1,14 @@
 """Start a segmentation run on the Celery worker, follow it, print a JSON summary."""
 
 import json
-import sys
-import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from custseg_site.cli import follow_job
 from customers.features import DEFAULT_FEATURES, FEATURES
 from segments import ml, services
 from segments.models import SegmentationRun
-
-POLL_SECONDS = 0.5
-# A run still pending after this long has probably no worker to run it: say so.
-NO_WORKER_HINT_SECONDS = 15
 
 
 class Command(BaseCommand):
@@ -57,31 +52,10 @@ class Command(BaseCommand):
             raise CommandError(f"Run #{run.pk} {run.status}: {run.error or run.stage}")
 
     def _follow(self, run, timeout):
-        started = time.monotonic()
-        last = None
-        hinted = False
-        try:
-            while True:
-                run.refresh_from_db()
-                shown = (run.status, run.progress, run.stage)
-                if shown != last:
-                    self.stderr.write(f"[{run.progress:3d}%] {run.status}: {run.stage}")
-                    last = shown
-                if run.status in SegmentationRun.FINISHED_STATUSES:
-                    return run
-                waited = time.monotonic() - started
-                if run.status == SegmentationRun.Status.PENDING and waited > NO_WORKER_HINT_SECONDS and not hinted:
-                    self.stderr.write("Still waiting for a worker: is `celery -A custseg_site worker` running?")
-                    hinted = True
-                if waited > timeout:
-                    raise CommandError(
-                        f"Run #{run.pk} is still {run.status} after {timeout:.0f} s; it goes on in "
-                        "the background."
-                    )
-                time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            self.stderr.write(f"Stopped waiting. Run #{run.pk} goes on in the background.")
-            sys.exit(130)
+        return follow_job(
+            run, label=f"Run #{run.pk}", stderr=self.stderr, timeout=timeout,
+            finished=SegmentationRun.FINISHED_STATUSES,
+        )
 
     def _summary(self, run, options):
         summary = {

@@ -15,6 +15,8 @@ class FeatureDefinition:
     help: str
     unit: str = ""
     needs_transactions: bool = True
+    # set for a number custom attribute that an import brought (Customer.attributes key)
+    attribute_key: str = ""
 
 
 FEATURES: dict[str, FeatureDefinition] = {
@@ -32,5 +34,8 @@ FEATURES: dict[str, FeatureDefinition] = {
 DEFAULT_FEATURES = ("recency", "frequency", "monetary")
 
 
-def unknown_features(names) -> list[str]:
-    return [name for name in names if name not in FEATURES]
+def attribute_feature(*, name: str, key: str) -> FeatureDefinition:
+    return FeatureDefinition(
+        name, key, f"Custom attribute “{key}”, a number column brought in by a customers import.",
+        needs_transactions=False, attribute_key=key,
+    )

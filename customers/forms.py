@@ -1,6 +1,7 @@
 from django import forms
 
 from customers.importing.mapping import ALIASES, KINDS
+from customers.models import ImportPreset
 
 
 class ImportUploadForm(forms.Form):
@@ -10,6 +11,19 @@ class ImportUploadForm(forms.Form):
         "customers they name that are not known yet are created.",
     )
     file = forms.FileField(help_text="CSV (comma, semicolon or tab), gzip-compressed CSV, or XLSX.")
+    preset = forms.ModelChoiceField(
+        queryset=ImportPreset.objects.all(), required=False, empty_label="none: detect the columns",
+        label="Mapping preset",
+        help_text="A mapping saved from an earlier import of the same kind of export. You can still "
+        "change any column on the next step.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        preset, kind = data.get("preset"), data.get("kind")
+        if preset is not None and kind and preset.kind != kind:
+            self.add_error("preset", f"“{preset.name}” is a preset for {preset.kind}, not {kind}.")
+        return data
 
 
 def field_choices(kind: str) -> list[tuple[str, str]]:
@@ -29,8 +43,14 @@ class ImportConfirmForm(forms.Form):
         choices=[("keep", "keep them as anonymous transactions"), ("reject", "reject them")],
         initial="keep", label="Rows without a customer id",
     )
+    preset = forms.ModelChoiceField(queryset=ImportPreset.objects.all(), required=False, widget=forms.HiddenInput)
+    save_preset = forms.CharField(
+        max_length=100, required=False, label="Save this mapping as a preset named (optional)",
+        help_text="Next time, choose it when you upload a file from the same export. "
+        "An existing preset with this name is replaced.",
+    )
 
-    def __init__(self, *args, header=(), mapping=None, unit_hints=None, **kwargs):
+    def __init__(self, *args, header=(), mapping=None, unit_hints=None, units_on=None, **kwargs):
         super().__init__(*args, **kwargs)
         kind = (self.data.get("kind") if self.is_bound else self.initial.get("kind")) or "customers"
         if kind != "transactions":
@@ -46,8 +66,9 @@ class ImportConfirmForm(forms.Form):
         for field_name, factor in (unit_hints or {}).items():
             name = f"unit_{field_name}"
             self.fields[name] = forms.BooleanField(
-                required=False, initial=True,
-                label=f"{field_name.replace('_', ' ')} is in thousands: multiply by {factor:,}",
+                required=False, initial=units_on is None or field_name in units_on,
+                label=f"{field_name.replace('_', ' ')} is in thousands: multiply by {factor:,}"
+                if float(factor) == 1000 else f"multiply {field_name.replace('_', ' ')} by {factor:,}",
             )
             self.unit_fields.append((field_name, name, factor))
 

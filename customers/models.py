@@ -97,9 +97,10 @@ class ImportJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
-    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED)
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -120,6 +121,7 @@ class ImportJob(models.Model):
     anonymous = models.BigIntegerField(default=0)  # transactions kept without a customer
     customers_created = models.BigIntegerField(default=0)  # by a transactions file
     report = models.JSONField(default=dict, blank=True)
+    preset = models.ForeignKey("ImportPreset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="import_jobs",
@@ -146,6 +148,67 @@ class ImportJob(models.Model):
         return self.created + self.updated + self.unchanged
 
 
+class ImportPreset(models.Model):
+    """A saved column mapping and reading options, reused for files from the same export."""
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=ImportJob.Kind.choices)
+    # source column -> field, "attribute" or "ignore" (columns not named are detected)
+    mapping = models.JSONField(default=dict, blank=True)
+    units = models.JSONField(default=dict, blank=True)  # field -> multiplier
+    dayfirst = models.BooleanField(default=False)
+    decimal_comma = models.BooleanField(default=False)
+    anonymous = models.CharField(max_length=8, default="keep")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "name"], name="import_preset_kind_name_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["customers", "transactions"]), name="import_preset_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.kind})"
+
+
+class CustomAttribute(models.Model):
+    """A column that an import kept as a typed custom attribute of customers.
+
+    The first import that brings a column fixes its type; later imports read the column
+    with that type, so one attribute never holds numbers in one file and text in another.
+    Number attributes are segmentation features (feature name ``feature_name``).
+    """
+
+    class Type(models.TextChoices):
+        NUMBER = "number", "Number"
+        CATEGORY = "category", "Category"
+        DATE = "date", "Date"
+
+    key = models.CharField(max_length=200, unique=True)  # the column name, as in Customer.attributes
+    feature_name = models.CharField(max_length=80, unique=True)  # "attr_spending_score_1_100"
+    type = models.CharField(max_length=16, choices=Type.choices)
+    first_import = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=["number", "category", "date"]), name="custom_attribute_type_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
 class ImportRejectedRow(models.Model):
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejected_rows", db_index=False)
     line = models.BigIntegerField()
@@ -155,6 +218,31 @@ class ImportRejectedRow(models.Model):
     class Meta:
         ordering = ["job", "line"]
         indexes = [models.Index(fields=["job", "line"], name="import_rejected_job_line_idx")]
+
+
+class ImportStagedCustomer(models.Model):
+    """Validated rows of a customers import, merged in one transaction when the file is read.
+
+    Staging keeps a failed or cancelled import from leaving half a file behind.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, db_index=False)
+    line = models.BigIntegerField()
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    gender = models.CharField(max_length=1, blank=True)
+    age = models.PositiveSmallIntegerField(null=True)
+    birth_year = models.PositiveSmallIntegerField(null=True)
+    annual_income = models.DecimalField(max_digits=12, decimal_places=2, null=True)
+    country = models.CharField(max_length=64, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    signup_date = models.DateField(null=True)
+    attributes = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "line"], name="staged_cust_job_line_idx"),
+                   models.Index(fields=["job", "external_id", "line"], name="staged_cust_job_id_idx")]
 
 
 class ImportStagedTransaction(models.Model):

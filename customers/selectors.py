@@ -8,10 +8,12 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, FloatField, Max, Min, Q, Sum
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast
 
-from customers.features import FEATURES
-from customers.models import Customer, Transaction
+from customers.features import FEATURES, FeatureDefinition, attribute_feature
+from customers.models import CustomAttribute, Customer, Transaction
 
 # Rows fetched from the database per round trip when building the feature frame.
 FEATURE_FETCH_CHUNK = 20_000
@@ -78,6 +80,14 @@ def feature_as_of():
     return (last + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def feature_catalogue() -> dict[str, FeatureDefinition]:
+    """Every feature a run can use: the computed ones, then each number custom attribute."""
+    catalogue = dict(FEATURES)
+    for name, key in CustomAttribute.objects.filter(type=CustomAttribute.Type.NUMBER).values_list("feature_name", "key"):
+        catalogue[name] = attribute_feature(name=name, key=key)
+    return catalogue
+
+
 def customer_feature_frame(
     *, features: Iterable[str], progress: Callable[[int], None] | None = None
 ) -> pd.DataFrame:
@@ -88,9 +98,10 @@ def customer_feature_frame(
     called after each chunk (and may raise to stop the load).
     """
     features = list(features)
+    catalogue = feature_catalogue()
     columns: dict[str, str] = {}
     queryset = Customer.objects.order_by("id")
-    needs_transactions = any(FEATURES[name].needs_transactions for name in features)
+    needs_transactions = any(catalogue[name].needs_transactions for name in features)
     if needs_transactions:
         queryset = queryset.annotate(
             first_purchase=Min("transactions__timestamp"),
@@ -109,6 +120,15 @@ def customer_feature_frame(
     for name in ("age", "annual_income"):
         if name in features:
             columns[name] = name
+    attribute_columns = {}
+    for position, name in enumerate(features):
+        key = catalogue[name].attribute_key
+        if key:
+            # imports store number attributes as JSON numbers, so the cast is exact
+            alias = f"attribute_{position}"
+            queryset = queryset.annotate(**{alias: Cast(KeyTransform(key, "attributes"), FloatField())})
+            columns[alias] = alias
+            attribute_columns[name] = alias
     fields = ["id", *columns.values()]
 
     chunks = []
@@ -144,7 +164,8 @@ def customer_feature_frame(
     else:
         derived = {}
     for name in features:
-        frame[name] = derived[name] if name in derived else raw[name].astype("float64")
+        source = derived[name] if name in derived else raw[attribute_columns.get(name, name)]
+        frame[name] = pd.to_numeric(source, errors="coerce").astype("float64")
     return frame
 
 
@@ -160,6 +181,45 @@ def import_list():
     from customers.models import ImportJob
 
     return ImportJob.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+# A column empty in more than this share of rows is called out as a top problem.
+MOSTLY_EMPTY_SHARE = 0.2
+RANGE_LABELS = {
+    "age": "age", "birth_year": "birth year", "annual_income": "annual income", "signup_date": "signup date",
+    "timestamp": "date", "quantity": "quantity", "unit_price": "unit price", "amount": "amount",
+}
+
+
+def import_quality(*, job) -> dict:
+    """The data-quality report of an import, shaped for its page: rejection reasons, empty
+    cells per column (with their share), value ranges, and the top problems in words."""
+    report = job.report or {}
+    rows = job.rows_read or 0
+
+    def share(count):
+        return count / rows if rows else 0.0
+
+    reasons = [(reason, count, share(count)) for reason, count in report.get("rejected_by_reason", {}).items()]
+    missing = sorted(((column, count, share(count)) for column, count in report.get("missing_by_column", {}).items()),
+                     key=lambda item: -item[1])
+    ranges = [
+        {"name": RANGE_LABELS.get(name, name), **values} for name, values in report.get("ranges", {}).items()
+    ]
+    problems = []
+    if job.rejected:
+        top_reason, top_count, _ = max(reasons, key=lambda item: item[1]) if reasons else ("", 0, 0)
+        problems.append(
+            f"{job.rejected:,} of {rows:,} rows ({share(job.rejected):.1%}) were rejected"
+            + (f"; most often “{top_reason}” ({top_count:,} rows)." if top_reason else ".")
+        )
+    for column, count, fraction in missing:
+        if fraction > MOSTLY_EMPTY_SHARE:
+            problems.append(f"“{column}” is empty in {fraction:.0%} of rows ({count:,}).")
+    if job.kind == "transactions" and job.anonymous:
+        problems.append(f"{job.anonymous:,} rows ({share(job.anonymous):.1%}) have no customer id; they were "
+                        "kept as anonymous transactions (they count in revenue, not in any customer's features).")
+    return {"reasons": reasons, "missing": missing, "ranges": ranges, "problems": problems[:4]}
 
 
 def import_rejected_rows(*, job):

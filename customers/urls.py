@@ -9,4 +9,7 @@ urlpatterns = [
     path("imports/new/", views.import_create, name="import-create"),
     path("imports/<int:pk>/", views.import_detail, name="import-detail"),
     path("imports/<int:pk>/rejected.csv", views.import_rejected_csv, name="import-rejected"),
+    path("imports/<int:pk>/cancel/", views.import_cancel, name="import-cancel"),
+    path("imports/presets/", views.preset_list, name="preset-list"),
+    path("imports/presets/<int:pk>/delete/", views.preset_delete_view, name="preset-delete"),
 ]

@@ -190,8 +190,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "RunStatusEnum": "segments.models.SegmentationRun.Status",
-        "ImportStatusEnum": "customers.models.ImportJob.Status",
+        # runs and imports share one set of job statuses
+        "JobStatusEnum": "segments.models.SegmentationRun.Status",
         "ImportKindEnum": "customers.models.ImportJob.Kind",
     },
 }

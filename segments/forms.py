@@ -1,6 +1,7 @@
 from django import forms
 
-from customers.features import DEFAULT_FEATURES, FEATURES
+from customers.features import DEFAULT_FEATURES
+from customers.selectors import feature_catalogue
 from segments import ml
 
 
@@ -12,7 +13,7 @@ class RunForm(forms.Form):
         help_text="Optional. Leave empty and a name is made from the options.",
     )
     features = forms.MultipleChoiceField(
-        choices=[(f.name, f.label) for f in FEATURES.values()],
+        choices=[],  # the feature catalogue, which grows with imported attributes: see __init__
         initial=list(DEFAULT_FEATURES),
         widget=forms.CheckboxSelectMultiple,
         help_text="What the segments are built on. Recency, frequency and monetary (RFM) "
@@ -28,5 +29,10 @@ class RunForm(forms.Form):
         help_text="Random seed: the same seed on the same data gives the same segments.",
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.catalogue = feature_catalogue()
+        self.fields["features"].choices = [(f.name, f.label) for f in self.catalogue.values()]
+
     def feature_help(self):
-        return {name: f.help for name, f in FEATURES.items()}
+        return {name: f.help for name, f in self.catalogue.items()}

@@ -13,8 +13,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
-from customers.features import FEATURES, unknown_features
 from customers.selectors import (
+    feature_catalogue,
     customer_count_estimate,
     customer_count_up_to,
     customer_external_ids,
@@ -43,10 +43,11 @@ def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed
     features = [name.strip() for name in features if name and name.strip()]
     if not features:
         errors.setdefault("features", []).append("Choose at least one feature.")
-    unknown = unknown_features(features)
+    catalogue = feature_catalogue()
+    unknown = [name for name in features if name not in catalogue]
     if unknown:
         errors.setdefault("features", []).append(
-            f"Unknown feature(s): {', '.join(unknown)}. Available: {', '.join(FEATURES)}."
+            f"Unknown feature(s): {', '.join(unknown)}. Available: {', '.join(catalogue)}."
         )
     if len(set(features)) != len(features):
         errors.setdefault("features", []).append("Each feature can be chosen only once.")
@@ -74,7 +75,7 @@ def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed
                 if k > customers else
                 f"k = {k} would put each of the {customers:,} customers in a segment of its own."
             )
-        needs_purchases = [name for name in features if FEATURES[name].needs_transactions]
+        needs_purchases = [name for name in features if catalogue[name].needs_transactions]
         if customers and needs_purchases and not has_transactions():
             errors.setdefault("features", []).append(
                 f"{', '.join(needs_purchases)} need purchase history, and there are no "

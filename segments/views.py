@@ -6,7 +6,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from custseg_site import roles
-from customers.features import FEATURES
+from customers.features import FeatureDefinition
+from customers.selectors import feature_catalogue
 from customers.selectors import customer_count_estimate
 from segments import charts, selectors, services
 from segments.forms import RunForm
@@ -43,7 +44,7 @@ def run_create(request):
     status = 400 if request.method == "POST" else 200
     return render(
         request, "segments/run_form.html",
-        {"form": form, "customer_count": customer_count_estimate(), "features": FEATURES},
+        {"form": form, "customer_count": customer_count_estimate(), "features": form.catalogue},
         status=status,
     )
 
@@ -52,7 +53,8 @@ def run_create(request):
 @permission_required(roles.VIEW_RUNS, raise_exception=True)
 def run_detail(request, pk):
     run = get_object_or_404(SegmentationRun.objects.select_related("created_by"), pk=pk)
-    context = {"run": run, "features": [FEATURES.get(n) for n in run.config.get("features", [])]}
+    catalogue = feature_catalogue()
+    context = {"run": run, "features": [catalogue.get(n) or FeatureDefinition(n, n, "") for n in run.config.get("features", [])]}
     if run.status == SegmentationRun.Status.SUCCEEDED:
         segments = selectors.segment_summaries(run=run)
         for segment in segments:

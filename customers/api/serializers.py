@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from customers.importing.mapping import KINDS
 from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT
-from customers.models import ImportJob
+from customers.models import ImportJob, ImportPreset
 
 
 class ImportCreateSerializer(serializers.Serializer):
@@ -15,10 +15,28 @@ class ImportCreateSerializer(serializers.Serializer):
         help_text='JSON object {"source column": "field"}; a field may be "attribute" or "ignore". '
         "Columns not named are detected.",
     )
-    units = serializers.CharField(required=False, default="{}", help_text='JSON object, e.g. {"annual_income": 1000}.')
-    dayfirst = serializers.BooleanField(required=False, default=False)
-    decimal_comma = serializers.BooleanField(required=False, default=False)
-    anonymous = serializers.ChoiceField(choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), default=ANONYMOUS_KEEP)
+    units = serializers.CharField(
+        required=False, default=None, help_text='JSON object, e.g. {"annual_income": 1000}. Default: the preset\'s, or none.'
+    )
+    dayfirst = serializers.BooleanField(
+        required=False, default=None, allow_null=True, help_text="Dates are day first. Default: the preset's, or false."
+    )
+    decimal_comma = serializers.BooleanField(
+        required=False, default=None, allow_null=True,
+        help_text='Numbers like "1.234,5". Default: the preset\'s, or false.',
+    )
+    anonymous = serializers.ChoiceField(
+        choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), required=False, default=None, allow_null=True,
+        help_text="Rows without a customer id: keep (default) or reject.",
+    )
+    preset = serializers.CharField(
+        required=False, default="", allow_blank=True,
+        help_text="Name or id of a saved mapping preset: its mapping and options apply under what this request gives.",
+    )
+    save_preset = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=100,
+        help_text="Save this import's mapping and options as a preset with this name (replacing one of that name).",
+    )
 
     def _json_object(self, value, name):
         try:
@@ -36,6 +54,8 @@ class ImportCreateSerializer(serializers.Serializer):
         return parsed
 
     def validate_units(self, value):
+        if value is None:
+            return None
         parsed = self._json_object(value, "units")
         try:
             units = {str(k): float(v) for k, v in parsed.items()}
@@ -44,6 +64,24 @@ class ImportCreateSerializer(serializers.Serializer):
         if any(v <= 0 for v in units.values()):
             raise serializers.ValidationError("units maps fields to positive numbers.")
         return units
+
+
+class ImportPresetSerializer(serializers.ModelSerializer):
+    mapping = serializers.DictField(
+        child=serializers.CharField(), required=False, default=dict,
+        help_text='{"source column": "field"}; a field may be "attribute" or "ignore".',
+    )
+    units = serializers.DictField(child=serializers.FloatField(), required=False, default=dict)
+    anonymous = serializers.ChoiceField(choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), default=ANONYMOUS_KEEP)
+    created_by = serializers.StringRelatedField(read_only=True)
+
+    class Meta:
+        model = ImportPreset
+        fields = ["id", "name", "kind", "mapping", "units", "dayfirst", "decimal_comma", "anonymous",
+                  "created_by", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        # (kind, name) is checked by preset_save, which replaces a preset of the same name
+        validators = []
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -57,7 +95,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "kind", "status", "progress", "stage", "error", "original_name", "size_bytes",
             "mapping", "options", "rows_read", "accepted", "created", "updated", "unchanged", "rejected",
-            "anonymous", "customers_created", "report", "rejected_rows_url", "created_by", "created_at",
+            "anonymous", "customers_created", "report", "preset", "rejected_rows_url", "created_by", "created_at",
             "started_at", "finished_at",
         ]
 

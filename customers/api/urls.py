@@ -1,7 +1,8 @@
 from rest_framework.routers import SimpleRouter
 
-from customers.api.views import ImportViewSet
+from customers.api.views import ImportPresetViewSet, ImportViewSet
 
 router = SimpleRouter()
 router.register("imports", ImportViewSet, basename="import")
+router.register("import-presets", ImportPresetViewSet, basename="import-preset")
 urlpatterns = router.urls

@@ -1,3 +1,4 @@
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -10,11 +11,13 @@ from rest_framework.response import Response
 from custseg_site.api import require
 from custseg_site.csv_export import csv_response
 from customers import selectors
-from customers.api.serializers import ImportCreateSerializer, ImportJobSerializer
+from customers.api.serializers import ImportCreateSerializer, ImportJobSerializer, ImportPresetSerializer
 from customers.importing.mapping import MappingError, parse_map_options
 from customers.importing.sources import Source, SourceError
 from customers.importing.validate import ImportOptions
+from customers.models import ImportPreset
 from customers.services import imports
+from customers.services.presets import preset_delete, preset_find, preset_options, preset_overrides, preset_save
 
 RUN_IMPORT = "customers.run_import"
 VIEW_IMPORTS = "customers.view_importjob"
@@ -35,7 +38,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return selectors.import_list()
 
     def get_permissions(self):
-        return [require(RUN_IMPORT if self.action == "create" else VIEW_IMPORTS)()]
+        return [require(RUN_IMPORT if self.action in ("create", "cancel") else VIEW_IMPORTS)()]
 
     @extend_schema(request={"multipart/form-data": ImportCreateSerializer}, responses={202: ImportJobSerializer})
     def create(self, request):
@@ -45,14 +48,22 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         data = options.validated_data
         path = imports.import_store_upload(data["file"])
         try:
-            header = Source(path).info.header
-            overrides = parse_map_options([f"{k}={v}" for k, v in data["mapping"].items()], header, data["kind"])
-            job = imports.import_create(
-                kind=data["kind"], upload_path=path, original_name=data["file"].name,
-                overrides=overrides, created_by=request.user,
-                options=ImportOptions(dayfirst=data["dayfirst"], decimal_comma=data["decimal_comma"],
-                                      units=data["units"], anonymous=data["anonymous"]),
-            )
+            with transaction.atomic():
+                preset = preset_find(name_or_id=data["preset"], kind=data["kind"]) if data["preset"].strip() else None
+                header = Source(path).info.header
+                overrides = parse_map_options([f"{k}={v}" for k, v in data["mapping"].items()], header, data["kind"])
+                import_options = preset_options(
+                    preset, dayfirst=data["dayfirst"], decimal_comma=data["decimal_comma"],
+                    units=data["units"], anonymous=data["anonymous"],
+                )
+                if data["save_preset"].strip():
+                    mapping = preset_overrides(preset, header, overrides) if preset else overrides
+                    preset = preset_save(name=data["save_preset"], kind=data["kind"], mapping=mapping,
+                                         options=import_options, created_by=request.user)
+                job = imports.import_create(
+                    kind=data["kind"], upload_path=path, original_name=data["file"].name,
+                    overrides=overrides, created_by=request.user, options=import_options, preset=preset,
+                )
         except (SourceError, MappingError) as error:
             raise ValidationError({"file": [str(error)]}) from error
         finally:
@@ -60,9 +71,49 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         body = ImportJobSerializer(job, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
+    @extend_schema(request=None, responses={200: ImportJobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a pending or running import; nothing from it is kept."""
+        job = self.get_object()
+        if not imports.import_cancel(job=job):
+            job.refresh_from_db()
+            raise ValidationError({"status": [f"The import has already finished ({job.status})."]})
+        job.refresh_from_db()
+        return Response(ImportJobSerializer(job, context={"request": request}).data)
+
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], url_path="rejected")
     def rejected(self, request, pk=None):
         """The rejected rows as CSV: line, reason, the row as read."""
         job = self.get_object()
         return csv_response(f"import-{job.pk}-rejected.csv", ["line", "reason", "row"], selectors.import_rejected_rows(job=job))
+
+
+class ImportPresetViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Saved column mappings and reading options, by kind. Creating one with the name of an
+    existing preset of the same kind replaces it."""
+
+    serializer_class = ImportPresetSerializer
+    pagination_class = None  # a team keeps a handful
+    queryset = ImportPreset.objects.select_related("created_by")
+
+    def get_permissions(self):
+        return [require(RUN_IMPORT if self.action in ("create", "destroy") else VIEW_IMPORTS)()]
+
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        preset = preset_save(
+            name=data["name"], kind=data["kind"], mapping=data["mapping"], created_by=request.user,
+            options=ImportOptions(dayfirst=data.get("dayfirst", False), decimal_comma=data.get("decimal_comma", False),
+                                  units=data["units"], anonymous=data["anonymous"]),
+        )
+        return Response(self.get_serializer(preset).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        preset_delete(preset=instance)

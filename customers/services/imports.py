@@ -37,8 +37,19 @@ from customers.importing.mapping import (
     detect_mapping,
 )
 from customers.importing.sources import Source, SourceError
+from customers.importing.report import ValueRanges
 from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT, ImportOptions, validate
-from customers.models import Customer, ImportJob, ImportRejectedRow, ImportStagedTransaction, Transaction
+from customers.models import (
+    Customer,
+    ImportJob,
+    ImportPreset,
+    ImportRejectedRow,
+    ImportStagedCustomer,
+    ImportStagedTransaction,
+    Transaction,
+)
+from customers.services.attributes import attribute_types_known, attributes_register
+from customers.services.presets import preset_options, preset_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +57,8 @@ logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 500
 # Customer ids looked up per query (SQLite allows 32,766 bound variables).
 LOOKUP_BATCH = 5_000
+# Staged customers merged per round trip: bounds the merge's memory at any file size.
+MERGE_CHUNK_ROWS = 20_000
 CUSTOMER_FIELDS = ["name", "email", "gender", "age", "birth_year", "annual_income", "country", "city", "signup_date"]
 
 
@@ -68,10 +81,18 @@ def import_dir() -> Path:
     return path
 
 
-def import_inspect(*, path: Path, kind: str, overrides: dict[str, str] | None = None) -> tuple[Source, Mapping]:
-    """Open the file and work out its mapping; raises ValidationError for the user."""
+def import_inspect(
+    *, path: Path, kind: str, overrides: dict[str, str] | None = None, preset: ImportPreset | None = None
+) -> tuple[Source, Mapping]:
+    """Open the file and work out its mapping; raises ValidationError for the user.
+
+    Detected columns, then the preset's mapping (for the columns this file has), then the
+    caller's overrides: the later wins.
+    """
     if kind not in KINDS:
         raise ValidationError({"kind": [f"Choose one of {', '.join(KINDS)}."]})
+    if preset is not None and preset.kind != kind:
+        raise ValidationError({"preset": [f"The preset {preset.name!r} is for {preset.kind}, not {kind}."]})
     size = path.stat().st_size
     if size > settings.IMPORT_MAX_BYTES:
         raise ValidationError(
@@ -80,10 +101,15 @@ def import_inspect(*, path: Path, kind: str, overrides: dict[str, str] | None = 
     try:
         source = Source(path)
         mapping = detect_mapping(source.info.header, kind, source.preview(PREVIEW_ROWS))
+        if preset is not None:
+            overrides = preset_overrides(preset, source.info.header, overrides)
         if overrides:
             mapping = apply_overrides(mapping, overrides)
     except (SourceError, MappingError) as error:
         raise ValidationError({"file": [str(error)]}) from error
+    if kind == CUSTOMERS:
+        # an attribute keeps the type its first import gave it
+        mapping.attributes.update(attribute_types_known(mapping.attributes))
     missing = mapping.missing_required()
     if missing:
         raise ValidationError(
@@ -100,16 +126,19 @@ def import_create(
     original_name: str,
     overrides: dict[str, str] | None = None,
     options: ImportOptions | None = None,
+    preset: ImportPreset | None = None,
     created_by=None,
 ) -> ImportJob:
     """Check the file and its mapping, keep a copy, store a pending job and enqueue it.
 
-    Nothing is stored when the file or mapping is refused.
+    `overrides` (column -> field) win over the columns detected; a preset's mapping is
+    applied under them, to the columns this file has. Nothing is stored when the file
+    or mapping is refused.
     """
-    options = options or ImportOptions()
+    options = options or preset_options(preset)
     if options.anonymous not in (ANONYMOUS_KEEP, ANONYMOUS_REJECT):
         raise ValidationError({"anonymous": ["Choose keep or reject."]})
-    source, mapping = import_inspect(path=upload_path, kind=kind, overrides=overrides)
+    source, mapping = import_inspect(path=upload_path, kind=kind, overrides=overrides, preset=preset)
     stored = import_dir() / f"{uuid.uuid4().hex}-{Path(original_name).name[-100:]}"
     shutil.copyfile(upload_path, stored)
     with transaction.atomic():
@@ -120,6 +149,7 @@ def import_create(
             size_bytes=stored.stat().st_size,
             mapping={"fields": mapping.fields, "attributes": mapping.attributes, "unit_hints": mapping.unit_hints},
             options=asdict(options),
+            preset=preset,
             created_by=created_by if created_by is not None and created_by.is_authenticated else None,
             stage="Waiting for a worker",
             report={"format": source.info.format, "encoding": source.info.encoding,
@@ -147,7 +177,26 @@ def import_mark_failed(*, job_id: int, error: str) -> None:
     ImportJob.objects.filter(pk=job_id, status__in=ImportJob.ACTIVE_STATUSES).update(
         status=ImportJob.Status.FAILED, error=error[:2000], stage="Failed", finished_at=timezone.now()
     )
+    _drop_staged(job_id)
+
+
+def import_cancel(*, job: ImportJob) -> bool:
+    """Stop a pending or running import; False when it had already finished.
+
+    The worker notices at its next progress report (or before committing the merge) and
+    leaves the database as it was.
+    """
+    cancelled = ImportJob.objects.filter(pk=job.pk, status__in=ImportJob.ACTIVE_STATUSES).update(
+        status=ImportJob.Status.CANCELLED, stage="Cancelled", finished_at=timezone.now()
+    )
+    if cancelled:
+        logger.info("customers.import_cancelled job_id=%s", job.pk)
+    return bool(cancelled)
+
+
+def _drop_staged(job_id: int) -> None:
     ImportStagedTransaction.objects.filter(job_id=job_id).delete()
+    ImportStagedCustomer.objects.filter(job_id=job_id).delete()
 
 
 # A job whose worker died this many times fails instead of being tried again.
@@ -169,7 +218,7 @@ def _claim(job_id: int) -> ImportJob | None:
         job.started_at = job.started_at or timezone.now()
         job.save(update_fields=["status", "stage", "progress", "attempts", "started_at"])
     # A redelivered job starts over: what an interrupted attempt left is not counted.
-    ImportStagedTransaction.objects.filter(job_id=job_id).delete()
+    _drop_staged(job_id)
     ImportRejectedRow.objects.filter(job_id=job_id).delete()
     return job
 
@@ -197,7 +246,7 @@ def import_execute(*, job_id: int) -> None:
         totals = Counter()
         reasons = Counter()
         missing = Counter()
-        seen_customer_ids: dict[str, int] = {}
+        ranges = ValueRanges()
         for chunk in source.chunks():
             read = len(chunk.frame) + len(chunk.problems)
             totals["rows_read"] += read
@@ -211,53 +260,67 @@ def import_execute(*, job_id: int) -> None:
                 ignore_index=True,
             )
             if job.kind == CUSTOMERS:
-                rows, duplicates = _drop_repeated_customers(validated.rows, seen_customer_ids)
-                rejected = pd.concat([rejected, duplicates], ignore_index=True)
-                counts = _upsert_customers(rows)
-                for key, value in counts.items():
-                    totals[key] += value
+                _stage_customers(job.pk, validated.rows)
             else:
                 _stage_transactions(job.pk, validated.rows)
                 totals["anonymous"] += validated.anonymous
+            ranges.update(validated.rows, attributes=mapping.attributes)
             _write_rejected(job.pk, rejected)
             totals["rejected"] += len(rejected)
             reasons.update(rejected["reason"].str.replace(r"line \d+", "line N", regex=True))
             _progress(job_id, 5 + int(80 * chunk.fraction_read),
                       f"Read {totals['rows_read']:,} rows", rows_read=totals["rows_read"], rejected=totals["rejected"])
         read_seconds = time.monotonic() - started
-        if job.kind == TRANSACTIONS:
-            _progress(job_id, 88, "Merging into the transactions")
-            counts = _merge_transactions(job.pk)
+        target = "customers" if job.kind == CUSTOMERS else "transactions"
+        _progress(job_id, 88, f"Merging into the {target}")
+        # The merge and the job's success commit together: a cancel that lands before
+        # the commit rolls the whole merge back, so the database is as it was.
+        with transaction.atomic():
+            counts = _merge_customers(job.pk) if job.kind == CUSTOMERS else _merge_transactions(job.pk)
             duplicates = counts.pop("duplicates_in_file")
             totals["rejected"] += duplicates
             if duplicates:
                 reasons["duplicate of line N"] += duplicates
             for key, value in counts.items():
                 totals[key] += value
-        report = {
-            **job.report,
-            "rejected_by_reason": dict(reasons.most_common()),
-            "missing_by_column": {k: v for k, v in missing.items() if v},
-            "seconds": round(time.monotonic() - started, 2),
-            # read, validate and stage (or upsert) vs the set-based merge
-            "read_seconds": round(read_seconds, 2),
-        }
-        accepted = totals["created"] + totals["updated"] + totals["unchanged"]
-        assert accepted + totals["rejected"] == totals["rows_read"], (accepted, totals)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
-            rows_read=totals["rows_read"], created=totals["created"], updated=totals["updated"],
-            unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
-            customers_created=totals["customers_created"], report=report,
-        )
+            report = {
+                **job.report,
+                "rejected_by_reason": dict(reasons.most_common()),
+                "missing_by_column": {k: v for k, v in missing.items() if v},
+                "ranges": ranges.as_report(),
+                "seconds": round(time.monotonic() - started, 2),
+                # read, validate and stage vs the set-based merge
+                "read_seconds": round(read_seconds, 2),
+            }
+            accepted = totals["created"] + totals["updated"] + totals["unchanged"]
+            assert accepted + totals["rejected"] == totals["rows_read"], (accepted, totals)
+            if job.kind == CUSTOMERS:
+                attributes_register(attributes=mapping.attributes, job=job)
+            status = ImportJob.objects.select_for_update().filter(pk=job_id).values_list("status", flat=True).first()
+            if status != ImportJob.Status.RUNNING:
+                raise ImportCancelled
+            ImportJob.objects.filter(pk=job_id).update(
+                status=ImportJob.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
+                rows_read=totals["rows_read"], created=totals["created"], updated=totals["updated"],
+                unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
+                customers_created=totals["customers_created"], report=report,
+            )
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {Customer._meta.db_table}, {Transaction._meta.db_table}")
         logger.info("customers.import_succeeded job_id=%s totals=%s", job_id, dict(totals))
     except ImportCancelled:
-        ImportStagedTransaction.objects.filter(job_id=job_id).delete()
+        # raised only once the row said so; repeated in case that write shared our rollback
+        ImportJob.objects.filter(pk=job_id, status__in=ImportJob.ACTIVE_STATUSES).update(
+            status=ImportJob.Status.CANCELLED, stage="Cancelled", finished_at=timezone.now()
+        )
+        _drop_staged(job_id)
+        logger.info("customers.import_stopped_after_cancel job_id=%s", job_id)
     except (SourceError, ValueError, KeyError) as error:
         import_mark_failed(job_id=job_id, error=str(error))
+    except (OSError, EOFError) as error:  # a truncated or damaged file, found part way
+        import_mark_failed(job_id=job_id, error=f"The file could not be read to its end ({error}). "
+                           "Nothing from it was kept; check the file and import it again.")
     except SoftTimeLimitExceeded:
         import_mark_failed(job_id=job_id, error="The import took longer than its time limit.")
 
@@ -281,20 +344,50 @@ def _write_rejected(job_id: int, rejected: pd.DataFrame) -> None:
     insert_frame(ImportRejectedRow, frame[["job_id", "line", "reason", "raw"]])
 
 
-def _drop_repeated_customers(rows: pd.DataFrame, seen: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A customer id met again later in the file is rejected, naming the first line."""
-    first_line = rows.groupby("external_id")["line"].transform("min")
-    earlier = rows["external_id"].map(seen)
-    repeated = (rows["line"] != first_line) | earlier.notna()
-    reference = earlier.where(earlier.notna(), first_line)
-    duplicates = pd.DataFrame({
-        "line": rows.loc[repeated, "line"],
-        "reason": "duplicate of line " + reference[repeated].astype("int64").astype(str),
-        "raw": "",
-    })
-    kept = rows[~repeated]
-    seen.update(zip(kept["external_id"], kept["line"]))
-    return kept, duplicates
+STAGED_CUSTOMER_COLUMNS = ["line", "external_id", *CUSTOMER_FIELDS, "attributes"]
+
+
+def _stage_customers(job_id: int, rows: pd.DataFrame) -> None:
+    if rows.empty:
+        return
+    frame = rows[STAGED_CUSTOMER_COLUMNS].assign(job_id=job_id)
+    frame["age"] = frame["age"].astype("Int64")
+    frame["birth_year"] = frame["birth_year"].astype("Int64")
+    insert_frame(ImportStagedCustomer, frame)
+
+
+def _merge_customers(job_id: int) -> dict:
+    """A customer id repeated in the file is rejected (naming its first line); the rest
+    upsert by external id, in file order, chunk by chunk, inside the caller's transaction."""
+    staged = ImportStagedCustomer._meta.db_table
+    rejected = ImportRejectedRow._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {rejected} (job_id, line, reason, raw) "
+            f"SELECT s.job_id, s.line, 'duplicate of line ' || CAST(f.first_line AS VARCHAR(20)), '' "
+            f"FROM {staged} s JOIN (SELECT external_id, MIN(line) AS first_line FROM {staged} "
+            f"WHERE job_id = %s GROUP BY external_id HAVING COUNT(*) > 1) f ON f.external_id = s.external_id "
+            f"WHERE s.job_id = %s AND s.line > f.first_line",
+            [job_id, job_id],
+        )
+        duplicates_in_file = cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {staged} WHERE job_id = %s AND EXISTS (SELECT 1 FROM {staged} e "
+            f"WHERE e.job_id = %s AND e.external_id = {staged}.external_id AND e.line < {staged}.line)",
+            [job_id, job_id],
+        )
+    counts = Counter()
+    after = 0
+    rows = ImportStagedCustomer.objects.filter(job_id=job_id).order_by("line")
+    while True:
+        batch = list(rows.filter(line__gt=after).values(*STAGED_CUSTOMER_COLUMNS)[:MERGE_CHUNK_ROWS])
+        if not batch:
+            break
+        after = batch[-1]["line"]
+        counts.update(_upsert_customers(pd.DataFrame.from_records(batch, columns=STAGED_CUSTOMER_COLUMNS)))
+    ImportStagedCustomer.objects.filter(job_id=job_id).delete()
+    return {"duplicates_in_file": duplicates_in_file, "created": counts["created"],
+            "updated": counts["updated"], "unchanged": counts["unchanged"]}
 
 
 def _upsert_customers(rows: pd.DataFrame) -> Counter:

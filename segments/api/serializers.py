@@ -78,3 +78,4 @@ class FeatureSerializer(serializers.Serializer):
     label = serializers.CharField()
     help = serializers.CharField()
     unit = serializers.CharField()
+    attribute_key = serializers.CharField(help_text="The custom attribute's column name; empty for computed features.")

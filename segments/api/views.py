@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from custseg_site import roles
 from custseg_site.api import require
-from customers.features import FEATURES
+from customers.selectors import feature_catalogue
 from segments import selectors, services
 from segments.api.serializers import (
     FeatureSerializer,
@@ -111,4 +111,4 @@ class FeatureListView(APIView):
 
     @extend_schema(responses={200: FeatureSerializer(many=True)})
     def get(self, request):
-        return Response(FeatureSerializer(FEATURES.values(), many=True).data)
+        return Response(FeatureSerializer(feature_catalogue().values(), many=True).data)

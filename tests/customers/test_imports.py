@@ -138,3 +138,59 @@ def test_cli_no_wait_prints_the_queued_import(tmp_path, capsys, django_capture_o
     assert summary["status"] == "pending" and ImportJob.objects.get().pk == summary["import_id"]
     assert "--unit annual_income=1000" in captured.err  # the thousands hint
     assert len(callbacks) == 1
+
+
+def test_a_file_damaged_part_way_fails_and_keeps_nothing(tmp_path):
+    # given a gzip file whose first 50,000-row chunk reads fine and whose end is cut off
+    rows = "".join(f"{n},Female,{20 + n % 50},{n % 120},{n % 100}\n" for n in range(60_000))
+    data = gzip.compress(("CustomerID,Genre,Age,Annual Income (k$),Spending Score (1-100)\n" + rows).encode())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(data[: int(len(data) * 0.9)])
+    job = import_create(kind="customers", upload_path=path, original_name=path.name)
+    # when it is imported
+    import_execute(job_id=job.pk)
+    # then it fails with a reason, and not one customer of the first chunk was kept
+    job.refresh_from_db()
+    assert job.status == "failed" and "could not be read to its end" in job.error
+    assert Customer.objects.count() == 0
+
+
+def test_a_cancel_that_lands_during_the_merge_rolls_it_back(tmp_path, monkeypatch):
+    from customers.services import imports
+
+    run_import("customers", write(tmp_path, "mall.csv", MALL))
+    before = sorted(Customer.objects.values_list("external_id", "age"))
+    merge = imports._merge_customers
+
+    def merge_then_cancelled(job_id):
+        counts = merge(job_id)  # the real merge writes its rows...
+        assert imports.import_cancel(job=ImportJob.objects.get(pk=job_id))  # ...as someone cancels
+        return counts
+
+    monkeypatch.setattr(imports, "_merge_customers", merge_then_cancelled)
+    changed = MALL.replace("1,Male,19", "1,Male,33") + "99,Female,50,80,10\n"
+    job = import_create(kind="customers", upload_path=write(tmp_path, "mall2.csv", changed), original_name="mall2.csv")
+    import_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert sorted(Customer.objects.values_list("external_id", "age")) == before  # as it was
+
+
+def test_cancel_is_refused_once_an_import_has_finished(tmp_path):
+    from customers.services.imports import import_cancel
+
+    job = run_import("customers", write(tmp_path, "mall.csv", MALL))
+    assert import_cancel(job=job) is False
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+
+
+def test_the_report_gives_value_ranges_of_fields_and_number_attributes(tmp_path):
+    job = run_import("customers", write(tmp_path, "mall.csv", MALL), units={"annual_income": 1000})
+    ranges = job.report["ranges"]
+    assert ranges["age"] == {"count": 3, "min": 19, "max": 21, "mean": 20.0}
+    assert (ranges["annual_income"]["min"], ranges["annual_income"]["max"]) == (15_000, 16_000)
+    assert ranges["Spending Score (1-100)"] == {"count": 4, "min": 6, "max": 81, "mean": 50.75}
+    retail = run_import("transactions", write(tmp_path, "retail.csv", RETAIL))
+    assert retail.report["ranges"]["timestamp"]["min"].startswith("2010-12-01T08:26:00")
+    assert retail.report["ranges"]["quantity"]["min"] == -1

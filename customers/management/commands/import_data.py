@@ -5,13 +5,15 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from custseg_site.cli import follow_job
 from customers.importing.mapping import KINDS, MappingError, parse_map_options
 from customers.importing.sources import Source, SourceError
-from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT, ImportOptions
+from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT
 from customers.models import ImportJob
 from customers.services.imports import import_create
+from customers.services.presets import preset_find, preset_options, preset_overrides, preset_save
 
 
 class Command(BaseCommand):
@@ -32,11 +34,20 @@ class Command(BaseCommand):
             "--unit", action="append", default=[], metavar="FIELD=MULTIPLIER",
             help="Convert units, e.g. --unit annual_income=1000 for incomes in thousands.",
         )
-        parser.add_argument("--dayfirst", action="store_true", help="Read 03/02/2024 as 3 February.")
-        parser.add_argument("--decimal-comma", action="store_true", help='Numbers like "1.234,5".')
+        parser.add_argument("--dayfirst", action="store_true", default=None, help="Read 03/02/2024 as 3 February.")
+        parser.add_argument("--decimal-comma", action="store_true", default=None, help='Numbers like "1.234,5".')
         parser.add_argument(
-            "--anonymous", choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), default=ANONYMOUS_KEEP,
+            "--anonymous", choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), default=None,
             help="Transactions without a customer id: keep them as anonymous (default) or reject them.",
+        )
+        parser.add_argument(
+            "--preset", metavar="NAME",
+            help="Use a saved mapping preset (name or id): its columns, units and formats apply "
+            "unless --map, --unit or the flags above say otherwise.",
+        )
+        parser.add_argument(
+            "--save-preset", metavar="NAME",
+            help="Save this import's mapping and options as a preset (replaces one of that name).",
         )
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--no-wait", action="store_true")
@@ -47,30 +58,41 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"No such file: {path}")
         try:
-            header = Source(file).info.header
-            overrides = parse_map_options(options["map"], header, kind)
-            units = _parse_units(options["unit"])
-            job = import_create(
-                kind=kind, upload_path=file, original_name=file.name, overrides=overrides,
-                options=ImportOptions(
-                    dayfirst=options["dayfirst"], decimal_comma=options["decimal_comma"],
-                    units=units, anonymous=options["anonymous"],
-                ),
-            )
+            with transaction.atomic():
+                preset = preset_find(name_or_id=options["preset"], kind=kind) if options["preset"] else None
+                header = Source(file).info.header
+                overrides = parse_map_options(options["map"], header, kind)
+                units = _parse_units(options["unit"])
+                import_options = preset_options(
+                    preset, dayfirst=options["dayfirst"], decimal_comma=options["decimal_comma"],
+                    units=units or None, anonymous=options["anonymous"],
+                )
+                if options["save_preset"]:
+                    mapping = preset_overrides(preset, header, overrides) if preset else overrides
+                    preset = preset_save(name=options["save_preset"], kind=kind, mapping=mapping,
+                                         options=import_options)
+                job = import_create(
+                    kind=kind, upload_path=file, original_name=file.name, overrides=overrides,
+                    options=import_options, preset=preset,
+                )
         except (SourceError, MappingError) as error:
             raise CommandError(str(error)) from error
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
         self.stderr.write(f"Import #{job.pk} queued: {kind} from {file.name}")
         self.stderr.write(f"Mapping: {job.mapping['fields']}; custom attributes: {job.mapping['attributes']}")
+        if preset is not None:
+            self.stderr.write(f"Preset: {preset.name}")
         for field, factor in job.mapping.get("unit_hints", {}).items():
-            if field not in units:
+            if field not in job.options.get("units", {}):
                 self.stderr.write(f"Note: {field} looks like it is in thousands; pass --unit {field}={factor} to convert.")
         if not options["no_wait"]:
             job = self._follow(job, options["timeout"])
         self._summary(job, options["json"])
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(f"Import #{job.pk} failed: {job.error}")
+        if job.status == ImportJob.Status.CANCELLED:
+            raise CommandError(f"Import #{job.pk} was cancelled; nothing from it was kept.")
 
     def _follow(self, job, timeout):
         return follow_job(
@@ -84,6 +106,7 @@ class Command(BaseCommand):
             "updated": job.updated, "unchanged": job.unchanged, "rejected": job.rejected,
             "anonymous": job.anonymous, "customers_created": job.customers_created,
             "rejected_by_reason": job.report.get("rejected_by_reason", {}), "error": job.error or None,
+            "preset": job.preset.name if job.preset_id else None,
         }
         if as_json:
             self.stdout.write(json.dumps(summary))

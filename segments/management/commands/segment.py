@@ -20,7 +20,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--features", default=",".join(DEFAULT_FEATURES),
-            help=f"Comma-separated features. Available: {', '.join(FEATURES)}.",
+            help=f"Comma-separated features: {', '.join(FEATURES)}, and attr_* for each number "
+            "column that a customers import kept as a custom attribute (GET /api/v1/features/ lists them).",
         )
         parser.add_argument("--algorithm", default="kmeans", choices=ml.ALGORITHMS)
         parser.add_argument("--k", type=int, default=4, help="Number of segments.")

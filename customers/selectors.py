@@ -211,15 +211,22 @@ def import_quality(*, job) -> dict:
         top_reason, top_count, _ = max(reasons, key=lambda item: item[1]) if reasons else ("", 0, 0)
         problems.append(
             f"{job.rejected:,} of {rows:,} rows ({share(job.rejected):.1%}) were rejected"
-            + (f"; most often “{top_reason}” ({top_count:,} rows)." if top_reason else ".")
+            + (f"; most often “{top_reason}” ({_rows(top_count)})." if top_reason else ".")
         )
+    customer_column = next((c for c, f in (job.mapping or {}).get("fields", {}).items() if f == "customer_external_id"), None)
     for column, count, fraction in missing:
+        if column == customer_column and job.anonymous:
+            continue  # said below, with what happened to those rows
         if fraction > MOSTLY_EMPTY_SHARE:
-            problems.append(f"“{column}” is empty in {fraction:.0%} of rows ({count:,}).")
+            problems.append(f"“{column}” is empty in {fraction:.0%} of rows ({_rows(count)}).")
     if job.kind == "transactions" and job.anonymous:
-        problems.append(f"{job.anonymous:,} rows ({share(job.anonymous):.1%}) have no customer id; they were "
-                        "kept as anonymous transactions (they count in revenue, not in any customer's features).")
+        problems.append(f"{_rows(job.anonymous)} ({share(job.anonymous):.1%}) had no customer id and "
+                        "were kept as anonymous transactions (they count in revenue, not in any customer's features).")
     return {"reasons": reasons, "missing": missing, "ranges": ranges, "problems": problems[:4]}
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
 
 
 def import_rejected_rows(*, job):

@@ -65,6 +65,11 @@ def test_report_lists_rejection_reasons_and_links_the_rejected_rows(client, anal
     import_execute(job_id=job.pk)
     html = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
     assert "7 rows read = 4 accepted + 3 rejected." in html and "negative unit price" in html
+    # the top problems in words, and the value ranges of what was accepted
+    assert "3 of 7 rows (42.9%) were rejected" in html
+    assert "1 row (14.3%) had no customer id and were kept as anonymous transactions" in html
+    ranges = html[html.index('id="ranges"'):]
+    assert "2010-12-01T08:26:00+00:00" in ranges and "2011-08-12" not in ranges  # the rejected line's date
     csv_text = b"".join(client.get(reverse("customers:import-rejected", args=[job.pk])).streaming_content).decode()
     assert csv_text.splitlines()[0] == "line,reason,row" and len(csv_text.splitlines()) == 4
 
@@ -98,3 +103,21 @@ def test_other_roles_cannot_import_but_can_read(client, request, role):
 def test_import_list_empty_state(client, analyst):
     client.force_login(analyst)
     assert b"No imports yet" in client.get(reverse("customers:import-list")).content
+
+
+def test_a_running_import_can_be_cancelled_from_its_page_and_keeps_nothing(client, analyst, manager):
+    client.force_login(analyst)
+    client.post(reverse("customers:import-create"), confirm_data(upload(client, MALL)))
+    job = ImportJob.objects.get()
+    page = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
+    assert "Cancel the import" in page
+    client.force_login(manager)
+    assert client.post(reverse("customers:import-cancel", args=[job.pk])).status_code == 403
+    client.force_login(analyst)
+    response = client.post(reverse("customers:import-cancel", args=[job.pk]), follow=True)
+    assert "was cancelled. Nothing from it was kept." in response.content.decode()
+    import_execute(job_id=job.pk)  # a worker that gets the job afterwards leaves it alone
+    job.refresh_from_db()
+    assert job.status == "cancelled" and Customer.objects.count() == 0
+    again = client.post(reverse("customers:import-cancel", args=[job.pk]), follow=True)
+    assert "had already finished" in again.content.decode()

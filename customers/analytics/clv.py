@@ -186,10 +186,13 @@ def _fit_gamma_gamma(frequency, monetary, config: CLVConfig) -> tuple[GammaGamma
     model = GammaGammaFitter(penalizer_coef=config.penalizer)
     try:
         with _quiet_fit():
-            # q > 1 keeps the population mean spend (p v / (q - 1)) finite
-            model.fit(rows[:, 0], rows[:, 1], weights=weights, q_constraint=True)
+            # not q_constraint=True: that path uses L-BFGS-B with an option scipy 1.18 drops
+            model.fit(rows[:, 0], rows[:, 1], weights=weights)
     except ConvergenceError:
         return None, "The spend (Gamma-Gamma) model did not converge on this data."
+    if model.params_["q"] <= 1:
+        # the population mean spend, p v / (q - 1), is infinite then
+        return None, "The spend (Gamma-Gamma) model fitted q <= 1: spend varies too much to predict."
     return model, ""
 
 

@@ -41,3 +41,23 @@ def random_transactions(*, customers: int, lines: int, seed: int) -> pd.DataFram
 @pytest.fixture
 def as_of():
     return pd.Timestamp("2024-02-01", tz="UTC")
+
+
+def bgnbd_transactions(*, customers: int, days: int, seed: int, start="2024-01-01") -> pd.DataFrame:
+    """One-line invoices drawn from the BG/NBD story (purchase rate ~ Gamma(r=0.5, scale 1/20)
+    a day, drop-out after each purchase with p ~ Beta(1, 3)) and the Gamma-Gamma one (spend
+    ~ Gamma(shape 6, rate nu), nu ~ Gamma(shape 4, rate 15)): data the models can fit."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for customer_id in range(1, customers + 1):
+        rate, dropout, spend_rate = rng.gamma(0.5, 1 / 20), rng.beta(1.0, 3.0), rng.gamma(4.0, 1 / 15)
+        day = rng.uniform(0, days * 0.7)  # first purchase somewhere in the first 70%
+        n = 0
+        while day < days:
+            rows.append((customer_id, f"I{customer_id}-{n}", pd.Timestamp(start, tz="UTC") + pd.Timedelta(days=day),
+                         1, float(rng.gamma(6.0, 1 / spend_rate)), "p", "c", "online", False))
+            n += 1
+            if rng.random() < dropout:
+                break
+            day += rng.exponential(1 / rate)
+    return transactions(rows)

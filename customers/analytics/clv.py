@@ -13,7 +13,8 @@ Known rough edges of lifetimes, handled here: it sets a pandas option that panda
 remove (a warning at import today, silenced below; an import error on pandas 4, when this
 module must move to pymc-marketing or to the closed-form likelihoods with scipy), it turns
 FutureWarnings off process-wide while fitting (the fits run inside catch_warnings, which
-restores the filters) and it prints the optimiser's report when a fit fails (captured).
+restores the filters), it prints the optimiser's report when a fit fails (captured), and
+its q_constraint Gamma-Gamma path uses an L-BFGS-B option scipy 1.18 removes (not used).
 docs/clv.md says the same for readers of the docs.
 
 Which customers get a number (`clv_status`)

@@ -53,6 +53,13 @@ MAX_INFERRED_CHANNELS = 20
 # Up to this many customer x value cells (8 bytes each: 128 MB) a dense bincount replaces
 # hashing (customer, value) pairs; it suits categories (tens) for a chunk of customers.
 DENSE_CELLS_MAX = 16_000_000
+# Above this many distinct values (products, usually) a dense block would hold too few
+# customers to pay off, and distinct counts use a sort instead.
+DENSE_VALUES_MAX = 256
+# (customer, value) keys are structured integers (customer * width + value) that pandas'
+# integer hash spreads badly; multiplying by this odd constant (wrapping, so one-to-one)
+# scatters them first. It is 2**64 divided by the golden ratio, the usual Fibonacci hash.
+_KEY_MIXER = np.int64(-7046029254386353131)
 _INT64_MAX = np.iinfo(np.int64).max
 _INT64_MIN = np.iinfo(np.int64).min
 
@@ -228,8 +235,9 @@ def _distinct_per_customer(values: pd.Series, cust, bought, amount, n_cust, *, w
     `with_top`, the gross spend of the customer's biggest value and the customer's gross
     spend over all bought lines (blank value or not, so unnamed spend lowers the top share).
 
-    Few distinct values (categories) go through one dense customers x values bincount;
-    many (products) through a hash of (customer, value) pairs.
+    Few distinct values (categories) go through dense customers x values bincounts, a block
+    of customers at a time; many (products) through a sort of (customer, value) keys;
+    unsorted input with many customers through a hash of the pairs.
     """
     codes, uniques = pd.factorize(values)
     codes = codes.astype(np.int64)
@@ -238,28 +246,43 @@ def _distinct_per_customer(values: pd.Series, cust, bought, amount, n_cust, *, w
     if blank.any():
         named &= ~blank[np.where(codes >= 0, codes, 0)]
     width = max(len(uniques), 1)
-    keys = cust[named] * width + codes[named]
     gross = np.bincount(cust, weights=np.where(bought, amount, 0.0), minlength=n_cust) if with_top else None
-    if n_cust * width <= DENSE_CELLS_MAX:
-        # bought lines are positive, so a pair has spend > 0 exactly when it was bought
-        spend = np.bincount(keys, weights=amount[named], minlength=n_cust * width).reshape(n_cust, width)
-        distinct = np.count_nonzero(spend > 0, axis=1).astype(np.int64)
-        return distinct, (spend.max(axis=1) if with_top else None), gross
-    if not with_top:
-        # a sort, not a hash: (customer, value) keys are structured integers that hash
-        # badly, and with lines grouped by customer the stable sort finds long sorted runs
-        ordered = np.sort(keys, kind="stable")
+    named_cust, named_codes, named_amount = cust[named], codes[named], amount[named]
+
+    if not with_top and width > DENSE_VALUES_MAX:
+        # a sort, not a hash; with lines grouped by customer the stable sort finds long runs
+        ordered = np.sort(named_cust * width + named_codes, kind="stable")
         first_of_pair = np.empty(len(ordered), dtype=bool)
         first_of_pair[:1] = True
         np.not_equal(ordered[1:], ordered[:-1], out=first_of_pair[1:])
         return np.bincount(ordered[first_of_pair] // width, minlength=n_cust).astype(np.int64), None, None
-    pair, pairs = pd.factorize(keys)
-    pair_cust = pairs // width
+
+    block = max(DENSE_CELLS_MAX // width, 1)
+    if n_cust <= block or np.all(named_cust[1:] >= named_cust[:-1]):
+        # bought lines are positive, so a pair has spend > 0 exactly when it was bought
+        distinct = np.zeros(n_cust, dtype=np.int64)
+        top = np.zeros(n_cust)
+        for low in range(0, n_cust, block):
+            high = min(low + block, n_cust)
+            start, stop = np.searchsorted(named_cust, [low, high]) if n_cust > block else (0, len(named_cust))
+            spend = np.bincount(
+                (named_cust[start:stop] - low) * width + named_codes[start:stop],
+                weights=named_amount[start:stop], minlength=(high - low) * width,
+            ).reshape(high - low, width)
+            distinct[low:high] = np.count_nonzero(spend > 0, axis=1)
+            top[low:high] = spend.max(axis=1)
+        return distinct, (top if with_top else None), gross
+
+    with np.errstate(over="ignore"):
+        pair, _ = pd.factorize((named_cust * width + named_codes) * _KEY_MIXER)
+    n_pairs = int(pair.max()) + 1 if len(pair) else 0
+    pair_cust = np.empty(n_pairs, dtype=np.int64)
+    pair_cust[pair] = named_cust
     distinct = np.bincount(pair_cust, minlength=n_cust).astype(np.int64)
-    pair_spend = np.bincount(pair, weights=amount[named], minlength=len(pairs))
+    pair_spend = np.bincount(pair, weights=named_amount, minlength=n_pairs)
     top = np.zeros(n_cust)
     np.maximum.at(top, pair_cust, pair_spend)
-    return distinct, top, gross
+    return distinct, (top if with_top else None), gross
 
 
 def _channel_columns(channel: pd.Series, channels, invoice, occasion):
@@ -295,16 +318,21 @@ def _clv_summary(*, inv_cust, inv_time, inv_net, occasion, first_us, has_purchas
     after_first = has_purchase[inv_cust] & (inv_day >= first_day[inv_cust])
     day_offset = inv_day - first_day[inv_cust]
     width = int(day_offset[after_first].max()) + 1 if after_first.any() else 1
-    key = inv_cust[after_first] * width + day_offset[after_first]
-    day_code, day_keys = pd.factorize(key)
-    day_cust = day_keys // width
-    is_purchase_day = np.bincount(day_code[occasion[after_first]], minlength=len(day_keys)) > 0
-    day_net = np.bincount(day_code, weights=inv_net[after_first], minlength=len(day_keys))
-    repeat = is_purchase_day & (day_keys % width != 0)
+    key_cust, key_offset = inv_cust[after_first], day_offset[after_first]
+    with np.errstate(over="ignore"):
+        day_code, _ = pd.factorize((key_cust * width + key_offset) * _KEY_MIXER)
+    n_keys = int(day_code.max()) + 1 if len(day_code) else 0
+    day_cust = np.empty(n_keys, dtype=np.int64)
+    day_cust[day_code] = key_cust
+    offset_of_key = np.empty(n_keys, dtype=np.int64)
+    offset_of_key[day_code] = key_offset
+    is_purchase_day = np.bincount(day_code[occasion[after_first]], minlength=n_keys) > 0
+    day_net = np.bincount(day_code, weights=inv_net[after_first], minlength=n_keys)
+    repeat = is_purchase_day & (offset_of_key != 0)
 
     purchase_days = np.bincount(day_cust[is_purchase_day], minlength=n_cust)
     last_offset = np.zeros(n_cust, dtype=np.int64)
-    np.maximum.at(last_offset, day_cust[is_purchase_day], day_keys[is_purchase_day] % width)
+    np.maximum.at(last_offset, day_cust[is_purchase_day], offset_of_key[is_purchase_day])
     repeat_days = np.bincount(day_cust[repeat], minlength=n_cust)
     repeat_net = np.bincount(day_cust[repeat], weights=day_net[repeat], minlength=n_cust)
     first_midnight_us = first_day * MICROSECONDS_PER_DAY

@@ -131,3 +131,16 @@ def test_every_column_is_documented(as_of):
         assert help_text and unit
     assert set(FEATURE_DOCS) <= set(features.columns)
     assert channel_column(" Mobile-App ") == "channel_mobile_app"
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["sorted: dense blocks", "unsorted: pair hash"])
+def test_small_dense_blocks_give_the_same_features(monkeypatch, shuffle):
+    frame = random_transactions(customers=60, lines=1_500, seed=4)
+    if shuffle:
+        frame = frame.sample(frac=1.0, random_state=1)
+    as_of = pd.Timestamp("2025-06-01", tz="UTC")
+    expected = customer_features(frame, as_of=as_of)
+    # blocks of 2 customers (4 categories each), and products through the same paths
+    monkeypatch.setattr("customers.analytics.features.DENSE_CELLS_MAX", 8)
+    monkeypatch.setattr("customers.analytics.features.DENSE_VALUES_MAX", 1_000)
+    pd.testing.assert_frame_equal(customer_features(frame, as_of=as_of), expected)

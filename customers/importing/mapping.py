@@ -67,6 +67,9 @@ class Mapping:
     fields: dict[str, str]  # source column -> custseg field
     attributes: dict[str, str] = field(default_factory=dict)  # source column -> attribute type
     unit_hints: dict[str, int] = field(default_factory=dict)  # field -> suggested multiplier
+    # every column's type as inferred from the sample: a column the user turns into an
+    # attribute keeps it (not stored with the job)
+    column_types: dict[str, str] = field(default_factory=dict)
 
     def column_for(self, field_name: str) -> str | None:
         for column, mapped in self.fields.items():
@@ -105,9 +108,10 @@ def detect_mapping(header: list[str], kind: str, sample: pd.DataFrame | None = N
         if field_name in MONEY_FIELDS and THOUSANDS_HINT.search(column):
             mapping.unit_hints[field_name] = 1000
     for column in header:
+        values = sample[column] if sample is not None and column in sample else pd.Series([], dtype=object)
+        mapping.column_types[column] = infer_attribute_type(values)
         if column not in fields:
-            values = sample[column] if sample is not None and column in sample else pd.Series([], dtype=object)
-            mapping.attributes[column] = infer_attribute_type(values)
+            mapping.attributes[column] = mapping.column_types[column]
     return mapping
 
 
@@ -152,15 +156,17 @@ def apply_overrides(mapping: Mapping, overrides: dict[str, str]) -> Mapping:
     attributes = dict(mapping.attributes)
     for column, target in overrides.items():
         fields.pop(column, None)
-        attributes.pop(column, None)
+        detected = attributes.pop(column, None)
         if target in ("ignore",):
             continue
         if target == "attribute":
-            attributes[column] = "category"
+            # the type detected from the column's values, not text by default
+            attributes[column] = detected or mapping.column_types.get(column, "category")
             continue
         for other, mapped in list(fields.items()):
             if mapped == target:
                 del fields[other]
-                attributes[other] = "category"
+                attributes[other] = mapping.column_types.get(other, "category")
         fields[column] = target
-    return Mapping(kind=mapping.kind, fields=fields, attributes=attributes, unit_hints=mapping.unit_hints)
+    return Mapping(kind=mapping.kind, fields=fields, attributes=attributes, unit_hints=mapping.unit_hints,
+                   column_types=mapping.column_types)

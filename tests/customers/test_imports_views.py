@@ -45,6 +45,10 @@ def test_upload_shows_the_detected_mapping_with_a_preview_then_imports(client, a
     report = client.get(response["Location"]).content.decode()
     assert "4 rows read = 4 accepted + 0 rejected." in report
     assert Customer.objects.get(external_id="1").annual_income == 15_000
+    # confirming "keep as custom attribute" keeps the detected number type: it is a feature
+    assert Customer.objects.get(external_id="1").attributes == {"Spending Score (1-100)": 39}
+    form = client.get(reverse("segments:run-create")).content.decode()
+    assert 'value="attr_spending_score_1_100"' in form and "Spending Score (1-100)" in form
 
 
 def test_the_user_can_change_a_column_mapping(client, analyst):

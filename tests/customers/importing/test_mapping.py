@@ -91,3 +91,11 @@ def test_bad_map_options_are_explained(option, message):
 )
 def test_custom_attribute_types_are_inferred(values, kind):
     assert infer_attribute_type(pd.Series(values, dtype=object)) == kind
+
+
+def test_a_column_the_user_keeps_as_an_attribute_keeps_its_detected_type():
+    header = ["CustomerID", "Age", "Score"]
+    sample = pd.DataFrame({"CustomerID": ["1", "2"], "Age": ["19", "21"], "Score": ["39", "81"]})
+    mapping = apply_overrides(detect_mapping(header, "customers", sample),
+                              {"Score": "attribute", "Age": "attribute", "CustomerID": "external_id"})
+    assert mapping.attributes == {"Score": "number", "Age": "number"}

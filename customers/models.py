@@ -270,3 +270,91 @@ class ImportStagedTransaction(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["job", "row_hash", "line"], name="staged_txn_job_hash_idx")]
+
+
+class FeatureSnapshot(models.Model):
+    """One computation of every customer's features as of a date: the job row, and what
+    pages, API and segmentation read once it has succeeded (the newest succeeded one)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    # None: the day after the last transaction, fixed when the job starts
+    requested_as_of = models.DateTimeField(null=True, blank=True)
+    as_of = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    trigger = models.CharField(max_length=100, blank=True)  # "page", "api", "cli", "import #12"
+    customers = models.BigIntegerField(default=0)
+    # fitted lifetime-value models: {"bgnbd": {...}, "gamma_gamma": {...}, "diagnostics": {...}}
+    clv = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)  # RFM segment counts, timings
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("compute_features", "Can compute customer features")]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="snapshot_progress_0_100"),
+        ]
+        indexes = [models.Index(fields=["status", "-finished_at"], name="snapshot_status_idx")]
+
+    def __str__(self):
+        return f"features #{self.pk} as of {self.as_of:%Y-%m-%d}" if self.as_of else f"features #{self.pk}"
+
+
+class CustomerFeatures(models.Model):
+    """One customer's features in one snapshot. Returns and cancellations count as in
+    customers.analytics.features (README: "How returns and cancellations count")."""
+
+    snapshot = models.ForeignKey(FeatureSnapshot, on_delete=models.CASCADE, related_name="rows", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="feature_rows", db_index=False)
+    recency = models.FloatField(null=True)
+    frequency = models.FloatField(null=True)
+    monetary = models.FloatField(null=True)
+    avg_order_value = models.FloatField(null=True)
+    tenure = models.FloatField(null=True)
+    mean_days_between = models.FloatField(null=True)
+    return_rate = models.FloatField(null=True)
+    distinct_products = models.FloatField(null=True)
+    distinct_categories = models.FloatField(null=True)
+    top_category_share = models.FloatField(null=True)
+    channel_mix = models.JSONField(default=dict, blank=True)  # channel -> share of purchase occasions
+    first_purchase = models.DateTimeField(null=True)
+    last_purchase = models.DateTimeField(null=True)
+    r_score = models.PositiveSmallIntegerField(null=True)
+    f_score = models.PositiveSmallIntegerField(null=True)
+    m_score = models.PositiveSmallIntegerField(null=True)
+    rfm_code = models.CharField(max_length=3, blank=True)
+    rfm_segment = models.CharField(max_length=40, blank=True)
+    p_alive = models.FloatField(null=True)
+    expected_purchases = models.FloatField(null=True)
+    clv = models.FloatField(null=True)
+    clv_status = models.CharField(max_length=40, blank=True)  # "ok" or why there is no number
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "customer"], name="features_one_row_per_customer"),
+            models.CheckConstraint(
+                condition=Q(r_score__isnull=True) | Q(r_score__gte=1, r_score__lte=5), name="features_r_score_1_5"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "snapshot"], name="features_customer_idx"),
+            models.Index(fields=["snapshot", "rfm_segment"], name="features_snapshot_rfm_idx"),
+        ]

@@ -232,3 +232,197 @@ def _rows(count: int) -> str:
 def import_rejected_rows(*, job):
     """The rejected rows of an import, in file order, streamed (never all in memory)."""
     return job.rejected_rows.order_by("line").values_list("line", "reason", "raw").iterator(chunk_size=5000)
+
+
+# Customers whose transactions are read and turned into features at a time (by id range):
+# ~500,000 transaction rows, some tens of MB of frame, whatever the database's size.
+FEATURE_CHUNK_CUSTOMERS = 50_000
+TRANSACTION_FRAME_COLUMNS = [
+    "customer_id", "invoice_id", "timestamp", "quantity", "amount", "product", "category", "channel",
+    "is_cancellation",
+]
+
+
+def customer_id_bounds() -> tuple[int, int] | None:
+    bounds = Customer.objects.aggregate(low=Min("id"), high=Max("id"))
+    return None if bounds["low"] is None else (bounds["low"], bounds["high"])
+
+
+def transaction_frames(*, chunk_customers: int = FEATURE_CHUNK_CUSTOMERS):
+    """The transactions of identified customers as DataFrames, one per range of customer ids
+    (so each customer's rows are all in one frame), with the share of ids covered so far.
+
+    PostgreSQL streams each range with COPY ... TO STDOUT into pandas' C CSV parser; other
+    databases go through the cursor. Anonymous transactions are not read.
+    """
+    bounds = customer_id_bounds()
+    if bounds is None:
+        return
+    low, high = bounds
+    table = Transaction._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(c) for c in TRANSACTION_FRAME_COLUMNS)
+    for start in range(low, high + 1, chunk_customers):
+        end = start + chunk_customers
+        where = f"customer_id >= {int(start)} AND customer_id < {int(end)}"
+        if connection.vendor == "postgresql":
+            frame = _copy_frame(f"SELECT {columns} FROM {table} WHERE {where}")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {columns} FROM {table} WHERE {where}")
+                frame = pd.DataFrame.from_records(cursor.fetchall(), columns=TRANSACTION_FRAME_COLUMNS)
+        yield _typed_transactions(frame), min(1.0, (end - low) / (high - low + 1))
+
+
+def _copy_frame(select_sql: str) -> pd.DataFrame:
+    import io
+
+    buffer = io.BytesIO()
+    connection.ensure_connection()
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    return pd.read_csv(
+        buffer, names=TRANSACTION_FRAME_COLUMNS, header=None, keep_default_na=False, na_values={"customer_id": [""]},
+        dtype={"customer_id": "int64", "invoice_id": str, "quantity": "int64", "amount": "float64",
+               "product": str, "category": str, "channel": str, "is_cancellation": str, "timestamp": str},
+    )
+
+
+def _typed_transactions(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame["amount"] = pd.to_numeric(frame["amount"]).astype("float64")
+    frame["quantity"] = pd.to_numeric(frame["quantity"]).astype("int64")
+    cancelled = frame["is_cancellation"]
+    frame["is_cancellation"] = cancelled.isin([True, 1, "t", "true", "True"]) if len(frame) else cancelled.astype(bool)
+    for name in ("invoice_id", "product", "category", "channel"):
+        frame[name] = frame[name].fillna("").astype(str)
+    return frame
+
+
+# Channels given a share column of their own: shops use a handful; a free-text column
+# imported as the channel should not make hundreds of feature columns.
+MAX_CHANNELS = 20
+
+
+def transaction_channels() -> list[str]:
+    """The channel values in use (most purchase lines first), at most MAX_CHANNELS."""
+    rows = (Transaction.objects.exclude(channel="").values("channel").annotate(lines=Count("id"))
+            .order_by("-lines", "channel")[:MAX_CHANNELS])
+    return [row["channel"] for row in rows]
+
+
+def all_customer_ids() -> np.ndarray:
+    """Every customer id, ordered: 8 bytes a customer (1M customers: 8 MB)."""
+    ids = Customer.objects.order_by("id").values_list("id", flat=True).iterator(chunk_size=FEATURE_FETCH_CHUNK)
+    return np.fromiter(ids, dtype="int64")
+
+
+def feature_snapshot_current():
+    """The newest succeeded feature snapshot, or None: what pages and the API read."""
+    from customers.models import FeatureSnapshot
+
+    return (FeatureSnapshot.objects.filter(status=FeatureSnapshot.Status.SUCCEEDED)
+            .order_by("-finished_at", "-id").first())
+
+
+def customer_by_external_id(*, external_id: str):
+    return Customer.objects.filter(external_id=external_id).first()
+
+
+def customer_search(*, query: str, limit: int = 20):
+    """Customers whose external id starts with the query (the index serves a prefix match)."""
+    query = query.strip()
+    if not query:
+        return Customer.objects.none()
+    return Customer.objects.filter(external_id__startswith=query).order_by("external_id")[:limit]
+
+
+def customer_features_current(*, customer_id: int):
+    """The customer's row in the current feature snapshot, or None."""
+    from customers.models import CustomerFeatures
+
+    snapshot = feature_snapshot_current()
+    if snapshot is None:
+        return None
+    return CustomerFeatures.objects.filter(snapshot=snapshot, customer_id=customer_id).select_related("snapshot").first()
+
+
+def customer_transactions(*, customer_id: int):
+    return Transaction.objects.filter(customer_id=customer_id).order_by("-timestamp", "-id")
+
+
+def rfm_segment_counts(*, snapshot) -> dict[str, dict]:
+    """Per named RFM segment: customers, their total net spend and mean lifetime value."""
+    from django.db.models import Avg
+
+    from customers.models import CustomerFeatures
+
+    rows = (CustomerFeatures.objects.filter(snapshot=snapshot).values("rfm_segment")
+            .annotate(customers=Count("id"), spend=Sum("monetary"), clv=Avg("clv")))
+    return {row["rfm_segment"]: row for row in rows}
+
+
+def rfm_grid(*, snapshot) -> list[dict]:
+    """Customers per (R score, F score) cell, with their mean net spend: the RFM heatmap."""
+    from django.db.models import Avg
+
+    from customers.models import CustomerFeatures
+
+    return list(CustomerFeatures.objects.filter(snapshot=snapshot, r_score__isnull=False)
+                .values("r_score", "f_score").annotate(customers=Count("id"), spend=Avg("monetary"))
+                .order_by("r_score", "f_score"))
+
+
+def feature_snapshot_list():
+    from customers.models import FeatureSnapshot
+
+    return FeatureSnapshot.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def feature_snapshot_active():
+    from customers.models import FeatureSnapshot
+
+    return FeatureSnapshot.objects.filter(status__in=FeatureSnapshot.ACTIVE_STATUSES).order_by("-id").first()
+
+
+# Customers drawn for the exploration page's charts: enough for smooth histograms and a
+# stable correlation, small enough to send to a browser.
+EXPLORE_SAMPLE = 5_000
+EXPLORE_COLUMNS = [
+    "recency", "frequency", "monetary", "avg_order_value", "tenure", "mean_days_between", "return_rate",
+    "distinct_products", "distinct_categories", "top_category_share", "p_alive", "expected_purchases", "clv",
+]
+
+
+def feature_sample(*, snapshot, size: int = EXPLORE_SAMPLE, seed: int = 0) -> pd.DataFrame:
+    """A uniform random sample of the snapshot's rows, read by primary key: a snapshot's rows
+    are written in one COPY, so their ids are (nearly) contiguous and the cost is the sample's,
+    not the snapshot's."""
+    from customers.models import CustomerFeatures
+
+    rows = CustomerFeatures.objects.filter(snapshot=snapshot)
+    bounds = rows.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return pd.DataFrame(columns=EXPLORE_COLUMNS)
+    span = bounds["high"] - bounds["low"] + 1
+    if span <= size:
+        picked = rows
+    else:
+        ids = np.random.default_rng(seed).choice(span, size=size, replace=False) + bounds["low"]
+        picked = rows.filter(id__in=ids.tolist())
+    return pd.DataFrame.from_records(list(picked.values_list(*EXPLORE_COLUMNS)), columns=EXPLORE_COLUMNS).astype("float64")
+
+
+def feature_aggregates(*, snapshot) -> dict[str, dict]:
+    """Exact count, mean, smallest and largest of each feature over the whole snapshot (SQL)."""
+    from django.db.models import Avg
+
+    from customers.models import CustomerFeatures
+
+    aggregates = {}
+    for name in EXPLORE_COLUMNS:
+        aggregates.update({f"{name}__count": Count(name), f"{name}__mean": Avg(name),
+                           f"{name}__min": Min(name), f"{name}__max": Max(name)})
+    values = CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates)
+    return {name: {stat: values[f"{name}__{stat}"] for stat in ("count", "mean", "min", "max")} for name in EXPLORE_COLUMNS}

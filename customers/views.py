@@ -5,16 +5,20 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from custseg_site import roles
 from custseg_site.csv_export import csv_response
-from customers import selectors
+from customers import charts, selectors
 from customers.forms import ImportConfirmForm, ImportUploadForm
 from customers.importing.validate import ImportOptions
 from customers.models import ImportJob, ImportPreset
 from customers.services import imports
+from customers.services.features import features_compute_create, rfm_segment_rules
 from customers.services.presets import preset_delete, preset_options, preset_save
+from segments.selectors import customer_published_segment
 
 RUN_IMPORT = "customers.run_import"
 VIEW_IMPORTS = "customers.view_importjob"
@@ -177,3 +181,99 @@ def preset_delete_view(request, pk):
 def import_rejected_csv(request, pk):
     job = get_object_or_404(ImportJob, pk=pk)
     return csv_response(f"import-{job.pk}-rejected.csv", ["line", "reason", "row"], selectors.import_rejected_rows(job=job))
+
+
+RFM_COLOURS = {
+    "Champions": "#1a7f37", "Loyal": "#2f855a", "Potential Loyalist": "#59a14f", "New Customers": "#4e79a7",
+    "Promising": "#76b7b2", "Need Attention": "#edc948", "About to Sleep": "#f28e2b", "At Risk": "#e15759",
+    "Can't Lose Them": "#b0413e", "Hibernating": "#9c755f", "Lost": "#7f7f7f", "No purchases": "#bab0ac",
+}
+
+
+@login_required
+@permission_required(roles.VIEW_FEATURES, raise_exception=True)
+def features_overview(request):
+    """The current feature snapshot: lifetime-value models, RFM segments and their rules."""
+    snapshot = selectors.feature_snapshot_current()
+    active = selectors.feature_snapshot_active()
+    context = {"snapshot": snapshot, "active": active, "recent": selectors.feature_snapshot_list()[:8],
+               "rules": rfm_segment_rules()}
+    if snapshot is not None:
+        counts = selectors.rfm_segment_counts(snapshot=snapshot)
+        total = snapshot.customers or 1
+        segments = []
+        for rule in [*rfm_segment_rules(), None]:
+            name = rule.name if rule is not None else "No purchases"
+            row = counts.get(name, {})
+            segments.append({"name": name, "rule": rule, "customers": row.get("customers", 0),
+                             "share": row.get("customers", 0) / total, "spend": row.get("spend"),
+                             "clv": row.get("clv"), "colour": RFM_COLOURS.get(name, "#4e79a7")})
+        context.update(segments=segments, segments_chart=charts.rfm_segments_figure(segments),
+                       grid_chart=charts.rfm_grid_figure(selectors.rfm_grid(snapshot=snapshot)))
+    return render(request, "customers/features.html", context)
+
+
+@login_required
+@permission_required(roles.COMPUTE_FEATURES, raise_exception=True)
+@require_POST
+def features_compute(request):
+    snapshot = features_compute_create(trigger="page", created_by=request.user)
+    messages.success(request, f"Computing features #{snapshot.pk} in the background.")
+    return redirect("customers:features")
+
+
+@login_required
+@permission_required(roles.VIEW_CUSTOMERS, raise_exception=True)
+def customer_search(request):
+    query = request.GET.get("q", "").strip()
+    exact = selectors.customer_by_external_id(external_id=query) if query else None
+    if exact is not None:
+        return redirect("customers:customer-detail", external_id=exact.external_id)
+    results = list(selectors.customer_search(query=query)) if query else []
+    return render(request, "customers/customer_search.html", {"query": query, "results": results})
+
+
+@login_required
+@permission_required(roles.VIEW_CUSTOMERS, raise_exception=True)
+def customer_detail(request, external_id):
+    customer = selectors.customer_by_external_id(external_id=external_id)
+    if customer is None:
+        raise Http404(f"No customer {external_id!r}")
+    segment, personas = customer_published_segment(customer_id=customer.pk)
+    page = Paginator(selectors.customer_transactions(customer_id=customer.pk), 25).get_page(request.GET.get("page"))
+    context = {"customer": customer, "features": selectors.customer_features_current(customer_id=customer.pk),
+               "segment": segment, "personas": personas, "page": page,
+               "rules": {rule.name: rule for rule in rfm_segment_rules()}}
+    return render(request, "customers/customer_detail.html", context)
+
+
+FEATURE_LABELS = {
+    "recency": "Recency (days)", "frequency": "Frequency", "monetary": "Net spend", "avg_order_value": "Avg order value",
+    "tenure": "Tenure (days)", "mean_days_between": "Days between purchases", "return_rate": "Return rate",
+    "distinct_products": "Distinct products", "distinct_categories": "Distinct categories",
+    "top_category_share": "Top category share", "p_alive": "P(alive)", "expected_purchases": "Expected purchases",
+    "clv": "Predicted CLV",
+}
+SCATTER_MATRIX_FEATURES = ["recency", "frequency", "monetary", "clv"]
+
+
+@login_required
+@permission_required(roles.VIEW_FEATURES, raise_exception=True)
+def features_explore(request):
+    """Distributions and relations of the features, from a sample; exact summaries from SQL."""
+    snapshot = selectors.feature_snapshot_current()
+    context = {"snapshot": snapshot}
+    if snapshot is not None:
+        sample = selectors.feature_sample(snapshot=snapshot)
+        aggregates = selectors.feature_aggregates(snapshot=snapshot)
+        quantiles = sample.quantile([0.25, 0.5, 0.75])
+        context.update(
+            sample_size=len(sample),
+            summary=[{"name": name, "label": FEATURE_LABELS.get(name, name), **aggregates[name],
+                      "q1": quantiles.at[0.25, name], "median": quantiles.at[0.5, name],
+                      "q3": quantiles.at[0.75, name]} for name in sample.columns],
+            histograms_chart=charts.histograms_figure(sample, FEATURE_LABELS),
+            correlation_chart=charts.correlation_figure(sample, FEATURE_LABELS),
+            scatter_chart=charts.scatter_matrix_figure(sample, SCATTER_MATRIX_FEATURES, FEATURE_LABELS),
+        )
+    return render(request, "customers/features_explore.html", context)

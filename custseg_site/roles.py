@@ -21,11 +21,14 @@ READ_ALL = [
     "segments.view_membership",
     "segments.view_persona",
     "customers.view_importjob",
+    "customers.view_featuresnapshot",
     "campaigns.view_campaign",
 ]
 
 ROLE_PERMISSIONS = {
-    ANALYST: READ_ALL + ["segments.run_segmentation", "segments.publish_run", "customers.run_import"],
+    ANALYST: READ_ALL + [
+        "segments.run_segmentation", "segments.publish_run", "customers.run_import", "customers.compute_features",
+    ],
     MARKETER: READ_ALL
     + [
         "segments.add_persona",
@@ -39,6 +42,9 @@ ROLE_PERMISSIONS = {
 START_RUN = "segments.run_segmentation"
 PUBLISH_RUN = "segments.publish_run"
 VIEW_RUNS = "segments.view_segmentationrun"
+COMPUTE_FEATURES = "customers.compute_features"
+VIEW_FEATURES = "customers.view_featuresnapshot"
+VIEW_CUSTOMERS = "customers.view_customer"
 
 
 def sync_role_groups(sender=None, using="default", **kwargs):

@@ -45,3 +45,12 @@ def segment_summaries(*, run: SegmentationRun) -> list[dict]:
         }
         for segment in run_segments(run=run)
     ]
+
+
+def customer_published_segment(*, customer_id: int) -> tuple[Segment | None, list]:
+    """The customer's segment in the published run, and the personas linked to it."""
+    segment = (
+        Segment.objects.filter(run__published=True, memberships__customer_id=customer_id)
+        .select_related("run").prefetch_related("personas").first()
+    )
+    return segment, (list(segment.personas.all()) if segment else [])

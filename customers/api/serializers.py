@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from customers.importing.mapping import KINDS
 from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT
-from customers.models import ImportJob, ImportPreset
+from customers.models import Customer, CustomerFeatures, FeatureSnapshot, ImportJob, ImportPreset
 
 
 class ImportCreateSerializer(serializers.Serializer):
@@ -103,3 +103,53 @@ class ImportJobSerializer(serializers.ModelSerializer):
         path = f"/api/v1/imports/{job.pk}/rejected/"
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+
+class FeatureSnapshotSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:feature-snapshot-detail")
+    created_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = FeatureSnapshot
+        fields = ["id", "url", "status", "progress", "stage", "error", "as_of", "requested_as_of", "trigger",
+                  "customers", "clv", "summary", "created_by", "created_at", "started_at", "finished_at"]
+
+
+class FeatureComputeSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="Compute as of this moment (ISO 8601). Default: the day after the last transaction.",
+    )
+
+
+class CustomerFeaturesSerializer(serializers.ModelSerializer):
+    as_of = serializers.DateTimeField(source="snapshot.as_of")
+    snapshot_id = serializers.IntegerField()
+
+    class Meta:
+        model = CustomerFeatures
+        exclude = ["id", "snapshot", "customer"]
+
+
+class CustomerDetailSerializer(serializers.ModelSerializer):
+    features = serializers.SerializerMethodField()
+    segment = serializers.SerializerMethodField()
+    personas = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = ["external_id", "name", "email", "gender", "age", "birth_year", "annual_income", "country", "city",
+                  "signup_date", "attributes", "created_at", "updated_at", "features", "segment", "personas"]
+
+    def get_features(self, customer) -> dict | None:
+        row = self.context["features"]
+        return CustomerFeaturesSerializer(row).data if row is not None else None
+
+    def get_segment(self, customer) -> dict | None:
+        segment = self.context["segment"]
+        if segment is None:
+            return None
+        return {"id": segment.pk, "name": segment.display_name, "run_id": segment.run_id}
+
+    def get_personas(self, customer) -> list[dict]:
+        return [{"id": p.pk, "name": p.name} for p in self.context["personas"]]

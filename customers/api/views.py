@@ -1,23 +1,35 @@
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from custseg_site import roles
 from custseg_site.api import require
 from custseg_site.csv_export import csv_response
 from customers import selectors
-from customers.api.serializers import ImportCreateSerializer, ImportJobSerializer, ImportPresetSerializer
+from customers.api.serializers import (
+    CustomerDetailSerializer,
+    FeatureComputeSerializer,
+    FeatureSnapshotSerializer,
+    ImportCreateSerializer,
+    ImportJobSerializer,
+    ImportPresetSerializer,
+)
 from customers.importing.mapping import MappingError, parse_map_options
 from customers.importing.sources import Source, SourceError
 from customers.importing.validate import ImportOptions
-from customers.models import ImportPreset
+from customers.models import Customer, FeatureSnapshot, ImportPreset
 from customers.services import imports
+from customers.services.features import features_compute_create
 from customers.services.presets import preset_delete, preset_find, preset_options, preset_overrides, preset_save
+from segments.selectors import customer_published_segment
 
 RUN_IMPORT = "customers.run_import"
 VIEW_IMPORTS = "customers.view_importjob"
@@ -117,3 +129,70 @@ class ImportPresetViewSet(
 
     def perform_destroy(self, instance):
         preset_delete(preset=instance)
+
+
+class FeatureSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Feature snapshots: the job that computes every customer's features, RFM and lifetime
+    value, and what it found (fitted model parameters, RFM segment counts)."""
+
+    serializer_class = FeatureSnapshotSerializer
+    pagination_class = ImportPagination
+    queryset = FeatureSnapshot.objects.select_related("created_by")
+
+    def get_permissions(self):
+        return [require(roles.VIEW_FEATURES)()]
+
+    @extend_schema(responses={200: FeatureSnapshotSerializer, 404: None})
+    @action(detail=False, methods=["get"])
+    def current(self, request):
+        """The snapshot that pages and the API read now (the newest that succeeded)."""
+        snapshot = selectors.feature_snapshot_current()
+        if snapshot is None:
+            raise NotFound("No features have been computed yet. POST /api/v1/features/compute/ to compute them.")
+        return Response(self.get_serializer(snapshot).data)
+
+
+class FeatureComputeView(APIView):
+    """Compute every customer's features now, in the background: 202 with the snapshot to poll.
+    While one is pending or running, that one is returned."""
+
+    def get_permissions(self):
+        return [require(roles.COMPUTE_FEATURES)()]
+
+    @extend_schema(request=FeatureComputeSerializer, responses={202: FeatureSnapshotSerializer})
+    def post(self, request):
+        options = FeatureComputeSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        snapshot = features_compute_create(as_of=options.validated_data["as_of"], trigger="api", created_by=request.user)
+        body = FeatureSnapshotSerializer(snapshot, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
+
+
+class CustomerViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One customer by external id: record, current features, RFM, lifetime value, the segment
+    in the published run and its personas."""
+
+    serializer_class = CustomerDetailSerializer
+    queryset = Customer.objects.all()
+    lookup_field = "external_id"
+    lookup_value_regex = "[^/]+"
+
+    def get_permissions(self):
+        return [require(roles.VIEW_CUSTOMERS)()]
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "kwargs", None) and "external_id" in self.kwargs:
+            customer = self.get_object_cached()
+            segment, personas = customer_published_segment(customer_id=customer.pk)
+            context.update(features=selectors.customer_features_current(customer_id=customer.pk),
+                           segment=segment, personas=personas)
+        return context
+
+    def get_object_cached(self):
+        if not hasattr(self, "_customer"):
+            self._customer = get_object_or_404(Customer, external_id=self.kwargs["external_id"])
+        return self._customer
+
+    def get_object(self):
+        return self.get_object_cached()

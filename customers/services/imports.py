@@ -309,6 +309,11 @@ def import_execute(*, job_id: int) -> None:
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {Customer._meta.db_table}, {Transaction._meta.db_table}")
         logger.info("customers.import_succeeded job_id=%s totals=%s", job_id, dict(totals))
+        if totals["created"] or totals["updated"]:
+            # new data: refresh the features (the previous snapshot stays readable meanwhile)
+            from customers.services.features import features_compute_create
+
+            features_compute_create(trigger=f"import #{job_id}")
     except ImportCancelled:
         # raised only once the row said so; repeated in case that write shared our rollback
         ImportJob.objects.filter(pk=job_id, status__in=ImportJob.ACTIVE_STATUSES).update(

@@ -1,0 +1,79 @@
+"""Plotly figures for the customer and feature pages, as JSON-able dicts. No Django here."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from segments.charts import _as_dict, _layout
+
+
+def rfm_segments_figure(segments: list[dict]) -> dict:
+    """Customers per named RFM segment, in the order of the rules (best to worst)."""
+    shown = [s for s in segments if s["customers"]]
+    figure = go.Figure(go.Bar(
+        x=[s["customers"] for s in shown], y=[s["name"] for s in shown], orientation="h",
+        marker_color=[s["colour"] for s in shown],
+        text=[f"{s['customers']:,} ({s['share']:.0%})" for s in shown], textposition="auto",
+        hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+    ))
+    figure.update_layout(**_layout(height=max(180, 34 * len(shown) + 70), xaxis_title="customers",
+                                   yaxis=dict(autorange="reversed")))
+    return _as_dict(figure)
+
+
+def rfm_grid_figure(cells: list[dict]) -> dict:
+    """Recency score against frequency score: how many customers sit in each cell."""
+    counts = [[0] * 5 for _ in range(5)]
+    spend = [[None] * 5 for _ in range(5)]
+    for cell in cells:
+        counts[cell["f_score"] - 1][cell["r_score"] - 1] = cell["customers"]
+        spend[cell["f_score"] - 1][cell["r_score"] - 1] = round(cell["spend"] or 0, 2)
+    figure = go.Figure(go.Heatmap(
+        z=counts, x=[1, 2, 3, 4, 5], y=[1, 2, 3, 4, 5], colorscale="Blues", customdata=spend,
+        hovertemplate="R %{x}, F %{y}: %{z:,} customers, mean net spend %{customdata:,.2f}<extra></extra>",
+        colorbar=dict(title="customers"),
+    ))
+    figure.update_layout(**_layout(height=380, xaxis_title="recency score (5 = most recent)",
+                                   yaxis_title="frequency score (5 = most often)"))
+    return _as_dict(figure)
+
+
+def histograms_figure(sample, labels: dict[str, str]) -> dict:
+    """One histogram per feature, in a grid, from a sample."""
+    from plotly.subplots import make_subplots
+
+    columns = [c for c in sample.columns if sample[c].notna().any()]
+    per_row = 3
+    rows = max(1, -(-len(columns) // per_row))
+    figure = make_subplots(rows=rows, cols=per_row, subplot_titles=[labels.get(c, c) for c in columns],
+                           vertical_spacing=0.5 / rows)
+    for position, name in enumerate(columns):
+        values = sample[name].dropna()
+        # clip the long right tail of money and counts at the 99th percentile, so the bulk shows
+        high = values.quantile(0.99)
+        figure.add_trace(go.Histogram(x=values.clip(upper=high), nbinsx=40, marker_color="#4e79a7", showlegend=False,
+                                      hovertemplate="%{x}: %{y:,} customers<extra></extra>"),
+                         row=position // per_row + 1, col=position % per_row + 1)
+    figure.update_layout(**_layout(height=230 * rows, bargap=0.05))
+    return _as_dict(figure)
+
+
+def correlation_figure(sample, labels: dict[str, str]) -> dict:
+    columns = [c for c in sample.columns if sample[c].notna().sum() > 2 and sample[c].std() > 0]
+    matrix = sample[columns].corr(method="spearman").round(2)
+    names = [labels.get(c, c) for c in columns]
+    figure = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu",
+                                  text=matrix.to_numpy(), texttemplate="%{text}",
+                                  hovertemplate="%{x} / %{y}: %{z}<extra></extra>"))
+    figure.update_layout(**_layout(height=120 + 38 * len(columns), yaxis=dict(autorange="reversed")))
+    return _as_dict(figure)
+
+
+def scatter_matrix_figure(sample, columns: list[str], labels: dict[str, str], points: int = 2_000) -> dict:
+    shown = sample[columns].dropna().head(points)
+    figure = go.Figure(go.Splom(
+        dimensions=[dict(label=labels.get(c, c), values=shown[c]) for c in columns],
+        marker=dict(size=3, opacity=0.5, color="#4e79a7"), diagonal_visible=False, showupperhalf=False,
+    ))
+    figure.update_layout(**_layout(height=650))
+    return _as_dict(figure)

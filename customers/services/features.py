@@ -1,0 +1,238 @@
+"""Feature snapshots: every customer's features, RFM and lifetime value, as of a date.
+
+The job streams transactions by ranges of customer ids (each customer's rows arrive
+together), computes each range's features with customers.analytics (set-based pandas),
+then scores RFM over everyone, fits the lifetime-value models, and writes one row per
+customer. The snapshot turns "succeeded" in the same transaction that writes its rows, so
+pages and the API go on reading the previous snapshot until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from custseg_site.bulk import insert_frame
+from customers import selectors
+from customers.analytics.clv import STATUS_NOT_ENOUGH_DATA, CLVConfig, CLVFitError, fit_clv
+from customers.analytics.features import customer_features
+from customers.analytics.rfm import RFM_SEGMENTS, rfm_scores
+from customers.models import CustomerFeatures, FeatureSnapshot
+
+logger = logging.getLogger(__name__)
+
+# A job whose worker died this many times fails instead of being tried again.
+MAX_ATTEMPTS = 3
+# Succeeded snapshots kept with their rows: the current one and the one before it (pages
+# may still be reading it while a new one lands); older rows are deleted.
+KEEP_SNAPSHOTS = 2
+
+FLOAT_COLUMNS = [
+    "recency", "frequency", "monetary", "avg_order_value", "tenure", "mean_days_between", "return_rate",
+    "distinct_products", "distinct_categories", "top_category_share", "p_alive", "expected_purchases", "clv",
+]
+
+
+class FeaturesCancelled(Exception):
+    pass
+
+
+def features_compute_create(*, as_of: datetime | None = None, trigger: str = "", created_by=None) -> FeatureSnapshot:
+    """Store a pending snapshot and enqueue its job once committed.
+
+    A snapshot already pending or running is returned instead of a second one.
+    """
+    if as_of is not None and timezone.is_naive(as_of):
+        raise ValidationError({"as_of": ["Give the as-of date with a time zone (or a plain date)."]})
+    with transaction.atomic():
+        active = FeatureSnapshot.objects.select_for_update().filter(status__in=FeatureSnapshot.ACTIVE_STATUSES).first()
+        if active is not None:
+            return active
+        snapshot = FeatureSnapshot.objects.create(
+            requested_as_of=as_of, trigger=trigger[:100], stage="Waiting for a worker",
+            created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        )
+        transaction.on_commit(lambda: _enqueue(snapshot.pk))
+    logger.info("customers.features_requested snapshot_id=%s trigger=%s", snapshot.pk, trigger)
+    return snapshot
+
+
+def _enqueue(snapshot_id: int) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from customers.tasks import compute_features
+
+    try:
+        compute_features.delay(snapshot_id)
+    except BrokerError:
+        logger.exception("customers.features_enqueue_failed snapshot_id=%s", snapshot_id)
+        features_mark_failed(snapshot_id=snapshot_id, error="The job queue (Redis) could not be reached, so the "
+                             "features were not computed. Check that Redis and a worker are running, then try again.")
+
+
+def features_mark_failed(*, snapshot_id: int, error: str) -> None:
+    FeatureSnapshot.objects.filter(pk=snapshot_id, status__in=FeatureSnapshot.ACTIVE_STATUSES).update(
+        status=FeatureSnapshot.Status.FAILED, error=error[:2000], stage="Failed", finished_at=timezone.now()
+    )
+
+
+def _claim(snapshot_id: int) -> FeatureSnapshot | None:
+    with transaction.atomic():
+        snapshot = FeatureSnapshot.objects.select_for_update().filter(pk=snapshot_id).first()
+        if snapshot is None or snapshot.status not in FeatureSnapshot.ACTIVE_STATUSES:
+            return None
+        if snapshot.attempts >= MAX_ATTEMPTS:
+            snapshot.status, snapshot.stage, snapshot.finished_at = FeatureSnapshot.Status.FAILED, "Failed", timezone.now()
+            snapshot.error = f"The worker stopped {snapshot.attempts} times while computing these features."
+            snapshot.save(update_fields=["status", "stage", "finished_at", "error"])
+            return None
+        snapshot.status, snapshot.stage, snapshot.progress = FeatureSnapshot.Status.RUNNING, "Starting", 1
+        snapshot.attempts += 1
+        snapshot.started_at = snapshot.started_at or timezone.now()
+        snapshot.save(update_fields=["status", "stage", "progress", "attempts", "started_at"])
+    return snapshot
+
+
+def _progress(snapshot_id: int, percent: int, stage: str) -> None:
+    updated = FeatureSnapshot.objects.filter(pk=snapshot_id, status=FeatureSnapshot.Status.RUNNING).update(
+        progress=max(0, min(100, percent)), stage=stage[:200]
+    )
+    if not updated:
+        raise FeaturesCancelled
+
+
+def features_cancel(*, snapshot: FeatureSnapshot) -> bool:
+    return bool(FeatureSnapshot.objects.filter(pk=snapshot.pk, status__in=FeatureSnapshot.ACTIVE_STATUSES).update(
+        status=FeatureSnapshot.Status.CANCELLED, stage="Cancelled", finished_at=timezone.now()
+    ))
+
+
+def features_execute(*, snapshot_id: int) -> None:
+    """The job body. Safe to call twice: a finished snapshot is left alone."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    snapshot = _claim(snapshot_id)
+    if snapshot is None:
+        return
+    started = time.monotonic()
+    try:
+        as_of = snapshot.requested_as_of or selectors.feature_as_of()
+        if as_of is None:
+            as_of = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
+        timings = {}
+
+        _progress(snapshot_id, 2, "Reading transactions")
+        # one list for every chunk, so each chunk has the same channel columns
+        channels = selectors.transaction_channels()
+        parts = []
+        for frame, fraction in selectors.transaction_frames():
+            frame = frame[frame["timestamp"] < as_of_ts]  # as of that date: later rows are not known yet
+            if not frame.empty:
+                parts.append(customer_features(frame, as_of=as_of_ts, channels=channels))
+            _progress(snapshot_id, 2 + int(68 * fraction), f"Features of customers: {fraction:.0%}")
+        timings["features_seconds"] = round(time.monotonic() - started, 2)
+
+        ids = selectors.all_customer_ids()
+        features = pd.concat(parts) if parts else pd.DataFrame()
+        features = features.reindex(pd.Index(ids, name="customer_id"))
+
+        _progress(snapshot_id, 72, "Scoring RFM")
+        scores = rfm_scores(features)
+        _progress(snapshot_id, 76, "Fitting lifetime-value models")
+        clv_started = time.monotonic()
+        config = CLVConfig()
+        clv_report = {"horizon_days": config.horizon_days, "discount_rate_annual": config.discount_rate_annual}
+        try:
+            clv = fit_clv(features, config)
+        except CLVFitError as error:
+            # too little history for the models: every customer says so, the rest stands
+            clv_report.update(bgnbd={}, gamma_gamma={}, diagnostics={"message": str(error)})
+            per_customer = pd.DataFrame({"clv_status": STATUS_NOT_ENOUGH_DATA}, index=features.index)
+        else:
+            clv_report.update(bgnbd=clv.bgnbd_params, gamma_gamma=clv.gg_params, diagnostics=clv.diagnostics)
+            per_customer = clv.per_customer
+        timings["clv_seconds"] = round(time.monotonic() - clv_started, 2)
+
+        rows = _rows(snapshot_id, features, scores, per_customer)
+        summary = {
+            "rfm_segments": {k: int(v) for k, v in rows["rfm_segment"].value_counts().items()},
+            "customers_with_purchases": int(features["frequency"].fillna(0).gt(0).sum()) if "frequency" in features else 0,
+            **timings,
+        }
+        _progress(snapshot_id, 85, f"Writing {len(rows):,} customers")
+        with transaction.atomic():
+            insert_frame(CustomerFeatures, rows)
+            status = FeatureSnapshot.objects.select_for_update().filter(pk=snapshot_id).values_list("status", flat=True).first()
+            if status != FeatureSnapshot.Status.RUNNING:
+                raise FeaturesCancelled
+            summary["seconds"] = round(time.monotonic() - started, 2)
+            FeatureSnapshot.objects.filter(pk=snapshot_id).update(
+                status=FeatureSnapshot.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
+                as_of=as_of, customers=len(rows), summary=_json_safe(summary), clv=_json_safe(clv_report),
+            )
+        _prune()
+        logger.info("customers.features_succeeded snapshot_id=%s customers=%s seconds=%s",
+                    snapshot_id, len(rows), summary["seconds"])
+    except FeaturesCancelled:
+        CustomerFeatures.objects.filter(snapshot_id=snapshot_id).delete()
+    except SoftTimeLimitExceeded:
+        features_mark_failed(snapshot_id=snapshot_id, error="Computing the features took longer than its time limit.")
+
+
+def _rows(snapshot_id: int, features: pd.DataFrame, scores: pd.DataFrame, clv: pd.DataFrame) -> pd.DataFrame:
+    table = features.join(scores, how="left").join(clv, how="left")
+    rows = pd.DataFrame({"customer_id": table.index.to_numpy(dtype="int64"), "snapshot_id": snapshot_id})
+    for name in FLOAT_COLUMNS:
+        rows[name] = table[name].to_numpy(dtype="float64") if name in table else np.nan
+    for name in ("first_purchase", "last_purchase"):
+        rows[name] = table[name].to_numpy() if name in table else pd.NaT
+    for name in ("r_score", "f_score", "m_score"):
+        rows[name] = table[name].astype("Int64").to_numpy() if name in table else pd.NA
+    rows["rfm_code"] = table["rfm_code"].fillna("").to_numpy() if "rfm_code" in table else ""
+    rows["rfm_segment"] = table["rfm_segment"].fillna("").to_numpy() if "rfm_segment" in table else ""
+    rows["clv_status"] = table["clv_status"].fillna("").to_numpy() if "clv_status" in table else ""
+    channels = [c for c in table.columns if c.startswith("channel_")]
+    if channels:
+        shares = table[channels].rename(columns=lambda c: c.removeprefix("channel_"))
+        rows["channel_mix"] = [
+            {k: round(float(v), 4) for k, v in row.items() if v == v and v > 0} for row in shares.to_dict("records")
+        ]
+    else:
+        rows["channel_mix"] = [{} for _ in range(len(rows))]
+    for name in ("first_purchase", "last_purchase"):
+        rows[name] = pd.to_datetime(rows[name], utc=True)
+    return rows
+
+
+def _json_safe(value):
+    """numpy numbers as Python ones, NaN and infinities as None: JSON columns refuse them."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _prune() -> None:
+    keep = list(FeatureSnapshot.objects.filter(status=FeatureSnapshot.Status.SUCCEEDED)
+                .order_by("-finished_at", "-id").values_list("pk", flat=True)[:KEEP_SNAPSHOTS])
+    CustomerFeatures.objects.exclude(snapshot_id__in=keep).delete()
+
+
+def rfm_segment_rules():
+    """The named RFM segments with their rules, for the pages and the API."""
+    return RFM_SEGMENTS

@@ -1,6 +1,6 @@
 from django import forms
 
-from customers.importing.mapping import ALIASES, KINDS
+from customers.importing.mapping import ALIASES, KINDS, field_label
 from customers.models import ImportPreset
 
 
@@ -29,7 +29,7 @@ class ImportUploadForm(forms.Form):
 def field_choices(kind: str) -> list[tuple[str, str]]:
     return (
         [("attribute", "keep as custom attribute"), ("ignore", "ignore this column")]
-        + [(name, name.replace("_", " ")) for name in ALIASES[kind]]
+        + [(name, field_label(name)) for name in ALIASES[kind]]
     )
 
 
@@ -46,8 +46,8 @@ class ImportConfirmForm(forms.Form):
     preset = forms.ModelChoiceField(queryset=ImportPreset.objects.all(), required=False, widget=forms.HiddenInput)
     save_preset = forms.CharField(
         max_length=100, required=False, label="Save this mapping as a preset named (optional)",
-        help_text="Next time, choose it when you upload a file from the same export. "
-        "An existing preset with this name is replaced.",
+        help_text="Next time, choose it when you upload a file from the same export. Giving the "
+        "name of an existing preset replaces it.",
     )
 
     def __init__(self, *args, header=(), mapping=None, unit_hints=None, units_on=None, **kwargs):
@@ -61,14 +61,15 @@ class ImportConfirmForm(forms.Form):
             initial = (mapping or {}).get("fields", {}).get(column) or (
                 "attribute" if column in (mapping or {}).get("attributes", {}) else "ignore")
             self.fields[name] = forms.ChoiceField(choices=field_choices(kind), initial=initial, label=column)
+            self.fields[name].widget.attrs["aria-label"] = f"Field for the column “{column}”"
             self.column_fields.append((column, name))
         self.unit_fields = []
         for field_name, factor in (unit_hints or {}).items():
             name = f"unit_{field_name}"
             self.fields[name] = forms.BooleanField(
                 required=False, initial=units_on is None or field_name in units_on,
-                label=f"{field_name.replace('_', ' ')} is in thousands: multiply by {factor:,}"
-                if float(factor) == 1000 else f"multiply {field_name.replace('_', ' ')} by {factor:,}",
+                label=f"{field_label(field_name).capitalize()} is in thousands: multiply by 1,000"
+                if float(factor) == 1000 else f"Multiply {field_label(field_name)} by {float(factor):,g}",
             )
             self.unit_fields.append((field_name, name, factor))
 

@@ -147,6 +147,10 @@ class ImportJob(models.Model):
     def accepted(self) -> int:
         return self.created + self.updated + self.unchanged
 
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected / self.rows_read if self.rows_read else 0.0
+
 
 class ImportPreset(models.Model):
     """A saved column mapping and reading options, reused for files from the same export."""

@@ -208,11 +208,15 @@ def import_quality(*, job) -> dict:
     ]
     problems = []
     if job.rejected:
-        top_reason, top_count, _ = max(reasons, key=lambda item: item[1]) if reasons else ("", 0, 0)
-        problems.append(
-            f"{job.rejected:,} of {rows:,} rows ({share(job.rejected):.1%}) were rejected"
-            + (f"; most often “{top_reason}” ({_rows(top_count)})." if top_reason else ".")
-        )
+        ranked = sorted(reasons, key=lambda item: -item[1])
+        text = f"{job.rejected:,} of {rows:,} rows ({share(job.rejected):.1%}) were rejected"
+        if len(ranked) == 1:
+            text += f": “{ranked[0][0]}”."
+        elif ranked and ranked[0][1] > ranked[1][1]:
+            text += f"; most often “{ranked[0][0]}” ({_rows(ranked[0][1])})."
+        else:
+            text += f", for {len(ranked)} different reasons (below)."
+        problems.append(text)
     customer_column = next((c for c, f in (job.mapping or {}).get("fields", {}).items() if f == "customer_external_id"), None)
     for column, count, fraction in missing:
         if column == customer_column and job.anonymous:
@@ -222,7 +226,9 @@ def import_quality(*, job) -> dict:
     if job.kind == "transactions" and job.anonymous:
         problems.append(f"{_rows(job.anonymous)} ({share(job.anonymous):.1%}) had no customer id and "
                         "were kept as anonymous transactions (they count in revenue, not in any customer's features).")
-    return {"reasons": reasons, "missing": missing, "ranges": ranges, "problems": problems[:4]}
+    attributes = sorted((job.mapping or {}).get("attributes", {}).items())
+    return {"reasons": reasons, "missing": missing, "ranges": ranges, "problems": problems[:4],
+            "attributes": attributes, "rejected_share": share(job.rejected)}
 
 
 def _rows(count: int) -> str:

@@ -13,6 +13,7 @@ from custseg_site import roles
 from custseg_site.csv_export import csv_response
 from customers import charts, selectors
 from customers.forms import ImportConfirmForm, ImportUploadForm
+from customers.importing.mapping import field_label
 from customers.importing.validate import ImportOptions
 from customers.models import ImportJob, ImportPreset
 from customers.services import imports
@@ -48,7 +49,7 @@ def import_create(request):
         preset = form.cleaned_data["preset"]
         path = imports.import_store_upload(uploaded)
         try:
-            source, mapping = imports.import_inspect(path=path, kind=kind, preset=preset)
+            source, mapping = imports.import_inspect(path=path, kind=kind, preset=preset, require_complete=False)
         except ValidationError as error:
             path.unlink(missing_ok=True)
             _add_errors(form, error)
@@ -62,21 +63,22 @@ def import_create(request):
                 initial={"token": token, "original_name": uploaded.name, "kind": kind,
                          "preset": preset.pk if preset else None, "dayfirst": options.dayfirst,
                          "decimal_comma": options.decimal_comma, "anonymous": options.anonymous,
-                         "save_preset": preset.name if preset else ""},
+                         "save_preset": ""},
                 header=source.info.header,
                 mapping={"fields": mapping.fields, "attributes": mapping.attributes},
                 unit_hints=_unit_choices(mapping.unit_hints, preset),
                 units_on=set(options.units) if preset else None,
             )
-            return _render_confirm(request, confirm, source, kind, uploaded.name)
+            return _render_confirm(request, confirm, source, kind, uploaded.name, preset=preset,
+                                   missing=[field_label(name) for name in mapping.missing_required()])
     status = 400 if request.method == "POST" else 200
     return render(request, "customers/import_upload.html", {"form": form}, status=status)
 
 
-def _render_confirm(request, form, source, kind, name, status=200):
+def _render_confirm(request, form, source, kind, name, status=200, preset=None, missing=()):
     preview = source.preview(PREVIEW_ROWS)
     context = {
-        "form": form, "kind": kind, "name": name, "info": source.info,
+        "form": form, "kind": kind, "name": name, "info": source.info, "preset": preset, "missing": missing,
         "preview_rows": preview.astype(object).where(preview.notna(), "").values.tolist(),
     }
     return render(request, "customers/import_confirm.html", context, status=status)
@@ -116,7 +118,8 @@ def _confirm(request):
             path.unlink(missing_ok=True)
             messages.success(request, f"Import #{job.pk} started. It runs in the background.")
             return redirect("customers:import-detail", pk=job.pk)
-    return _render_confirm(request, form, source, request.POST.get("kind", ""), request.POST.get("original_name", ""), 400)
+    return _render_confirm(request, form, source, request.POST.get("kind", ""), request.POST.get("original_name", ""), 400,
+                           preset=form.cleaned_data.get("preset") if hasattr(form, "cleaned_data") else None)
 
 
 def _unit_hints(source, data):

@@ -99,7 +99,7 @@ def run_create(
     """Validate, store a pending run and enqueue its job once the row is committed."""
     config = run_validate(features=features, k=k, algorithm=algorithm, seed=seed)
     run = SegmentationRun.objects.create(
-        name=name.strip() or f"{algorithm} k={k} on {', '.join(config['features'])}",
+        name=name.strip() or _default_name(config),
         config=config,
         created_by=created_by if created_by and created_by.is_authenticated else None,
         stage="Waiting for a worker",
@@ -107,6 +107,12 @@ def run_create(
     transaction.on_commit(lambda: _enqueue(run.pk))
     logger.info("segments.run_created run_id=%s config=%s", run.pk, config)
     return run
+
+
+def _default_name(config: dict) -> str:
+    catalogue = feature_catalogue()
+    labels = [catalogue[name].label if name in catalogue else name for name in config["features"]]
+    return f"{config['algorithm']} k={config['k']} on {', '.join(labels)}"[:200]
 
 
 def _enqueue(run_id: int) -> None:

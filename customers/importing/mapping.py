@@ -48,6 +48,18 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     CUSTOMERS: ("external_id",),
     TRANSACTIONS: ("invoice_id", "timestamp", "quantity"),
 }
+# How the fields are named to people (pages, messages); the rest read well as they are.
+FIELD_LABELS = {
+    "external_id": "customer id", "customer_external_id": "customer id", "invoice_id": "invoice id",
+    "timestamp": "date and time", "unit_price": "unit price", "annual_income": "annual income",
+    "birth_year": "birth year", "signup_date": "signup date", "product": "product (code)",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " "))
+
+
 # A money column named like "(k$)", "in thousands", "000s" is probably in thousands.
 THOUSANDS_HINT = re.compile(r"\bk\s*\$|\(k\)|\bk€|thousand|\b000s?\b|\bk\s*(usd|eur|gbp)\b", re.I)
 MONEY_FIELDS = ("annual_income", "unit_price", "amount")
@@ -83,6 +95,14 @@ class Mapping:
         if self.kind == TRANSACTIONS and not ({"unit_price", "amount"} & mapped):
             missing.append("unit_price or amount")
         return missing
+
+    def missing_message(self, header: list[str]) -> str:
+        """What is missing, in words, with the field names the API and CLI take."""
+        missing = self.missing_required()
+        wanted = ", ".join(f"{' or '.join(field_label(n) for n in name.split(' or '))} ({name})" for name in missing)
+        return (f"No column is mapped to: {wanted}. Columns in the file: {', '.join(header)}. "
+                "Choose the column that holds it (with the API or CLI: a mapping such as "
+                f"\"{header[0] if header else 'Column'}={missing[0].split(' or ')[0]}\").")
 
 
 class MappingError(ValueError):

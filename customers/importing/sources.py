@@ -279,6 +279,12 @@ class Source:
     def chunks(self) -> Iterator[Chunk]:
         return self._xlsx_chunks() if self.format == "xlsx" else self._csv_chunks()
 
+    def has_records(self) -> bool:
+        """Whether anything follows the header (a row, or a line that is not one)."""
+        for _ in Source(self.path, chunk_rows=1).chunks():
+            return True
+        return False
+
     def preview(self, rows: int = 10) -> pd.DataFrame:
         for chunk in Source(self.path, chunk_rows=rows).chunks():
             return chunk.frame.head(rows)

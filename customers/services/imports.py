@@ -82,12 +82,14 @@ def import_dir() -> Path:
 
 
 def import_inspect(
-    *, path: Path, kind: str, overrides: dict[str, str] | None = None, preset: ImportPreset | None = None
+    *, path: Path, kind: str, overrides: dict[str, str] | None = None, preset: ImportPreset | None = None,
+    require_complete: bool = True,
 ) -> tuple[Source, Mapping]:
     """Open the file and work out its mapping; raises ValidationError for the user.
 
     Detected columns, then the preset's mapping (for the columns this file has), then the
-    caller's overrides: the later wins.
+    caller's overrides: the later wins. With require_complete=False a mapping that lacks a
+    required field is returned (the upload page lets the user pick the column).
     """
     if kind not in KINDS:
         raise ValidationError({"kind": [f"Choose one of {', '.join(KINDS)}."]})
@@ -105,17 +107,17 @@ def import_inspect(
             overrides = preset_overrides(preset, source.info.header, overrides)
         if overrides:
             mapping = apply_overrides(mapping, overrides)
+        has_records = source.has_records()
     except (SourceError, MappingError) as error:
         raise ValidationError({"file": [str(error)]}) from error
+    if not has_records:
+        raise ValidationError({"file": ["The file has a header and no rows: there is nothing to import."]})
     if kind == CUSTOMERS:
         # an attribute keeps the type its first import gave it
         mapping.attributes.update(attribute_types_known(mapping.attributes))
     missing = mapping.missing_required()
-    if missing:
-        raise ValidationError(
-            {"mapping": [f"No column is mapped to: {', '.join(missing)}. "
-                         f"Columns in the file: {', '.join(source.info.header)}."]}
-        )
+    if missing and require_complete:
+        raise ValidationError({"mapping": [mapping.missing_message(source.info.header)]})
     return source, mapping
 
 

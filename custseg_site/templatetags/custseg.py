@@ -1,3 +1,5 @@
+import re
+
 from django import template
 
 register = template.Library()
@@ -22,3 +24,37 @@ def number(value, digits=2):
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def stat(value):
+    """A statistic for a table: numbers with thousands separators, anything else as it is."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        text = str(value)
+        text = re.sub(r"^(\d{4}-\d\d-\d\d)T00:00:00(\+00:00)?$", r"\1", text)  # a date
+        return re.sub(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)\+00:00$", r"\1 \2 UTC", text)
+    return f"{value:,}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+@register.filter
+def field_label(name):
+    from customers.importing.mapping import field_label as label
+
+    return {"attribute": "custom attribute", "ignore": "ignored"}.get(name) or label(name)
+
+
+@register.filter
+def preset_options(preset):
+    """A preset's reading options, in words."""
+    options = []
+    if preset.dayfirst:
+        options.append("dates day first")
+    if preset.decimal_comma:
+        options.append("decimal comma")
+    for field, factor in preset.units.items():
+        options.append(f"{field_label(field)} × {float(factor):,g}")
+    if preset.kind == "transactions" and preset.anonymous == "reject":
+        options.append("rows without a customer id rejected")
+    return options

@@ -102,7 +102,8 @@ def test_rejecting_anonymous_rows_is_a_choice(tmp_path):
     "text, message",
     [
         ("", "empty"),
-        ("InvoiceNo,Quantity\n1,2\n", "No column is mapped to: timestamp"),
+        ("InvoiceNo,Quantity\n1,2\n", "No column is mapped to: date and time \\(timestamp\\)"),
+        ("InvoiceNo,InvoiceDate,Quantity,Price\n", "header and no rows"),
     ],
 )
 def test_unusable_files_are_refused_and_nothing_is_stored(tmp_path, text, message):

@@ -81,8 +81,10 @@ def feature_as_of():
 
 
 def feature_catalogue() -> dict[str, FeatureDefinition]:
-    """Every feature a run can use: the computed ones, then each number custom attribute."""
-    catalogue = dict(FEATURES)
+    """Every feature a run can use: the computed ones (those only a snapshot has, once one
+    exists), then each number custom attribute."""
+    has_snapshot = feature_snapshot_current() is not None
+    catalogue = {name: f for name, f in FEATURES.items() if has_snapshot or not f.snapshot_only}
     for name, key in CustomAttribute.objects.filter(type=CustomAttribute.Type.NUMBER).values_list("feature_name", "key"):
         catalogue[name] = attribute_feature(name=name, key=key)
     return catalogue
@@ -93,22 +95,26 @@ def customer_feature_frame(
 ) -> pd.DataFrame:
     """One row per customer (index: customer id, ordered), one column per feature.
 
-    Aggregation happens in the database; rows stream in chunks into typed numpy arrays,
-    so memory stays at a few dozen bytes per customer and feature. `progress(rows)` is
-    called after each chunk (and may raise to stop the load).
+    Transaction features come from the current feature snapshot when there is one, else
+    they are aggregated in the database (see customers.features). Rows stream in chunks
+    into typed numpy arrays, so memory stays at a few dozen bytes per customer and feature.
+    `progress(rows)` is called after each chunk (and may raise to stop the load).
     """
-    features = list(features)
+    requested = list(features)
     catalogue = feature_catalogue()
+    snapshot = feature_snapshot_current()
+    from_snapshot = [name for name in requested if snapshot is not None and catalogue[name].in_snapshot]
+    features = [name for name in requested if name not in from_snapshot]
     columns: dict[str, str] = {}
     queryset = Customer.objects.order_by("id")
     needs_transactions = any(catalogue[name].needs_transactions for name in features)
     if needs_transactions:
+        # the nearest SQL equivalent of customers.analytics: dated by purchase lines only
+        purchase = Q(transactions__amount__gt=0, transactions__is_cancellation=False)
         queryset = queryset.annotate(
-            first_purchase=Min("transactions__timestamp"),
-            last_purchase=Max("transactions__timestamp"),
-            purchases=Count(
-                "transactions__invoice_id", distinct=True, filter=Q(transactions__amount__gt=0)
-            ),
+            first_purchase=Min("transactions__timestamp", filter=purchase),
+            last_purchase=Max("transactions__timestamp", filter=purchase),
+            purchases=Count("transactions__invoice_id", distinct=True, filter=purchase),
             net_spend=Sum("transactions__amount"),
         )
         columns.update(
@@ -143,7 +149,7 @@ def customer_feature_frame(
     if batch:
         chunks.append(_typed_chunk(batch, fields))
     if not chunks:
-        return pd.DataFrame(columns=features, dtype="float64")
+        return pd.DataFrame(columns=requested, dtype="float64")
     raw = pd.concat(chunks)
 
     frame = pd.DataFrame(index=raw.index)
@@ -166,7 +172,27 @@ def customer_feature_frame(
     for name in features:
         source = derived[name] if name in derived else raw[attribute_columns.get(name, name)]
         frame[name] = pd.to_numeric(source, errors="coerce").astype("float64")
-    return frame
+    if from_snapshot:
+        # customers who arrived after the snapshot have no row there: missing, like any gap
+        frame = frame.join(_snapshot_columns(snapshot=snapshot, names=from_snapshot))
+    return frame[requested]
+
+
+def _snapshot_columns(*, snapshot, names: list[str]) -> pd.DataFrame:
+    """Feature columns of a snapshot, streamed in chunks into float arrays (index: customer id)."""
+    from customers.models import CustomerFeatures
+
+    rows = (CustomerFeatures.objects.filter(snapshot=snapshot).order_by("customer_id")
+            .values_list("customer_id", *names).iterator(chunk_size=FEATURE_FETCH_CHUNK))
+    parts, batch = [], []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= FEATURE_FETCH_CHUNK:
+            parts.append(pd.DataFrame.from_records(batch, columns=["id", *names]))
+            batch = []
+    if batch or not parts:
+        parts.append(pd.DataFrame.from_records(batch, columns=["id", *names]))
+    return pd.concat(parts).set_index("id").astype("float64")
 
 
 def _typed_chunk(batch: list[tuple], fields: list[str]) -> pd.DataFrame:

@@ -138,3 +138,18 @@ def test_pages_features_explore_and_customer(shop, client, analyst, manager):
     detail = client.get(found["Location"]).content.decode()
     assert "Customer REG" in detail and "A3R" in detail and "RFM segment" in detail
     assert "No customer has an id starting with" in client.get(reverse("customers:customer-search"), {"q": "ZZ"}).content.decode()
+
+
+def test_segmentation_reads_the_snapshot_and_offers_its_extra_features(shop):
+    from customers.selectors import customer_feature_frame, feature_catalogue
+
+    assert "clv" not in feature_catalogue()  # only once a snapshot exists
+    live = customer_feature_frame(features=["frequency", "monetary"])
+    snapshot = compute()
+    assert {"clv", "p_alive", "return_rate"} <= set(feature_catalogue())
+    frame = customer_feature_frame(features=["frequency", "return_rate", "age"])
+    regular = shop["regular"].pk
+    assert frame.loc[regular, "frequency"] == row(snapshot, shop["regular"]).frequency == live.loc[regular, "frequency"]
+    assert frame.loc[regular, "return_rate"] == pytest.approx(5 / 105)
+    assert frame.loc[regular, "age"] == shop["regular"].age
+    assert list(frame.columns) == ["frequency", "return_rate", "age"] and len(frame) == 3

@@ -195,7 +195,7 @@ def _rows(snapshot_id: int, features: pd.DataFrame, scores: pd.DataFrame, clv: p
     for name in ("first_purchase", "last_purchase"):
         rows[name] = table[name].to_numpy() if name in table else pd.NaT
     for name in ("r_score", "f_score", "m_score"):
-        rows[name] = table[name].astype("Int64").to_numpy() if name in table else pd.NA
+        rows[name] = pd.array(table[name].to_numpy(), dtype="Int64") if name in table else pd.NA
     rows["rfm_code"] = table["rfm_code"].fillna("").to_numpy() if "rfm_code" in table else ""
     rows["rfm_segment"] = table["rfm_segment"].fillna("").to_numpy() if "rfm_segment" in table else ""
     rows["clv_status"] = table["clv_status"].fillna("").to_numpy() if "clv_status" in table else ""

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from custseg_site import roles
 from customers.selectors import customer_count
+from customers.services.features import features_compute_create
 
 DEMO_PASSWORD = "custseg-demo"
 DEMO_USERS = {"analyst": roles.ANALYST, "marketer": roles.MARKETER, "manager": roles.MANAGER}
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role))
         if customer_count() == 0:
             call_command("demo_data", customers=customers, seed=0)
+            # queued now, computed by the worker as soon as it starts
+            features_compute_create(trigger="demo data")
         self.stdout.write("")
         self.stdout.write("Demo users (password for each: %s):" % DEMO_PASSWORD)
         for username, role in DEMO_USERS.items():

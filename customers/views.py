@@ -62,7 +62,8 @@ def import_create(request):
             confirm = ImportConfirmForm(
                 initial={"token": token, "original_name": uploaded.name, "kind": kind,
                          "preset": preset.pk if preset else None, "dayfirst": options.dayfirst,
-                         "decimal_comma": options.decimal_comma, "anonymous": options.anonymous,
+                         "decimal_comma": options.decimal_comma if preset else mapping.decimal_comma_hint,
+                         "anonymous": options.anonymous,
                          "save_preset": ""},
                 header=source.info.header,
                 mapping={"fields": mapping.fields, "attributes": mapping.attributes},
@@ -70,15 +71,16 @@ def import_create(request):
                 units_on=set(options.units) if preset else None,
             )
             return _render_confirm(request, confirm, source, kind, uploaded.name, preset=preset,
-                                   missing=[field_label(name) for name in mapping.missing_required()])
+                                   missing=[field_label(name) for name in mapping.missing_required()],
+                                   decimal_comma_hint=mapping.decimal_comma_hint and not preset)
     status = 400 if request.method == "POST" else 200
     return render(request, "customers/import_upload.html", {"form": form}, status=status)
 
 
-def _render_confirm(request, form, source, kind, name, status=200, preset=None, missing=()):
+def _render_confirm(request, form, source, kind, name, status=200, preset=None, missing=(), decimal_comma_hint=False):
     preview = source.preview(PREVIEW_ROWS)
     context = {
-        "form": form, "kind": kind, "name": name, "info": source.info, "preset": preset, "missing": missing,
+        "form": form, "kind": kind, "name": name, "info": source.info, "preset": preset, "missing": missing, "decimal_comma_hint": decimal_comma_hint,
         "preview_rows": preview.astype(object).where(preview.notna(), "").values.tolist(),
     }
     return render(request, "customers/import_confirm.html", context, status=status)

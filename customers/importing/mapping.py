@@ -82,6 +82,8 @@ class Mapping:
     # every column's type as inferred from the sample: a column the user turns into an
     # attribute keeps it (not stored with the job)
     column_types: dict[str, str] = field(default_factory=dict)
+    # the sample's numbers read as decimal-comma numbers ("52.000,50"): suggest the option
+    decimal_comma_hint: bool = False
 
     def column_for(self, field_name: str) -> str | None:
         for column, mapped in self.fields.items():

@@ -43,16 +43,44 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), "").astype(str).str.strip()
 
 
+# Fields read as numbers (the decimal-comma suggestion looks at their cells).
+NUMBER_FIELDS = ("age", "birth_year", "annual_income", "quantity", "unit_price", "amount")
+
+# A number as written with "," between thousands and "." before the decimals, or the other
+# way round: a separator anywhere else (52.000,50 read the first way) makes it no number,
+# rejected with a reason instead of silently read as 52.0005.
+POINT_NUMBER = r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?$"
+COMMA_NUMBER = r"^[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d*)?$"
+
+
 def parse_numbers(series: pd.Series, *, decimal_comma: bool) -> pd.Series:
-    """Numbers as exported: "1,234.56", "1.234,56" (decimal_comma), " 12 ", numbers from XLSX."""
+    """Numbers as exported: "1,234.56", "1.234,56" (decimal_comma), " 12 ", numbers from XLSX.
+
+    Text that is not a number in the chosen convention is NaN (the caller rejects the row).
+    """
     if pd.api.types.is_numeric_dtype(series):
         return series.astype("float64")
     text = _text(series).str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+    well_formed = text.str.match(COMMA_NUMBER if decimal_comma else POINT_NUMBER) & text.str.contains(r"\d")
     if decimal_comma:
         text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         text = text.str.replace(",", "", regex=False)
-    return pd.to_numeric(text.where(text != ""), errors="coerce")
+    return pd.to_numeric(text.where(well_formed & (text != "")), errors="coerce")
+
+
+def looks_like_decimal_comma(values: pd.Series) -> bool:
+    """Whether a sample of number cells reads as decimal-comma numbers and not as the usual kind
+    (for example "52.000,50" or "4,5"): the upload page then suggests that option."""
+    text = _text(values).str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+    text = text[text.str.contains(r"\d") & text.str.contains(r"[.,]")]
+    if text.empty:
+        return False
+    comma_only = text.str.match(COMMA_NUMBER) & ~text.str.match(POINT_NUMBER)
+    point_only = text.str.match(POINT_NUMBER) & ~text.str.match(COMMA_NUMBER)
+    # "4,5" fits both (4.5, or 45 with a thousands comma that lacks digits): count it as comma
+    ambiguous_comma = text.str.match(r"^[+-]?\d+,\d{1,2}$")
+    return int((comma_only | ambiguous_comma).sum()) > int(point_only.sum())
 
 
 def parse_dates(series: pd.Series, *, dayfirst: bool) -> pd.Series:

@@ -38,7 +38,14 @@ from customers.importing.mapping import (
 )
 from customers.importing.sources import Source, SourceError
 from customers.importing.report import ValueRanges
-from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT, ImportOptions, validate
+from customers.importing.validate import (
+    ANONYMOUS_KEEP,
+    ANONYMOUS_REJECT,
+    NUMBER_FIELDS,
+    ImportOptions,
+    looks_like_decimal_comma,
+    validate,
+)
 from customers.models import (
     Customer,
     ImportJob,
@@ -102,11 +109,17 @@ def import_inspect(
         )
     try:
         source = Source(path)
-        mapping = detect_mapping(source.info.header, kind, source.preview(PREVIEW_ROWS))
+        sample = source.preview(PREVIEW_ROWS)
+        mapping = detect_mapping(source.info.header, kind, sample)
         if preset is not None:
             overrides = preset_overrides(preset, source.info.header, overrides)
         if overrides:
             mapping = apply_overrides(mapping, overrides)
+        numeric = [c for c, f in mapping.fields.items() if f in NUMBER_FIELDS]
+        numeric += [c for c, t in mapping.attributes.items() if t == "number"]
+        mapping.decimal_comma_hint = bool(numeric) and looks_like_decimal_comma(
+            pd.concat([sample[c] for c in numeric if c in sample], ignore_index=True) if numeric else pd.Series([])
+        )
         has_records = source.has_records()
     except (SourceError, MappingError) as error:
         raise ValidationError({"file": [str(error)]}) from error
@@ -149,7 +162,8 @@ def import_create(
             file_path=str(stored),
             original_name=original_name[:255],
             size_bytes=stored.stat().st_size,
-            mapping={"fields": mapping.fields, "attributes": mapping.attributes, "unit_hints": mapping.unit_hints},
+            mapping={"fields": mapping.fields, "attributes": mapping.attributes, "unit_hints": mapping.unit_hints,
+                     "decimal_comma_hint": mapping.decimal_comma_hint},
             options=asdict(options),
             preset=preset,
             created_by=created_by if created_by is not None and created_by.is_authenticated else None,

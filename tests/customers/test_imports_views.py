@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -142,3 +143,14 @@ def test_columns_that_were_not_recognised_are_chosen_on_the_second_step(client, 
     assert client.post(reverse("customers:import-create"), data).status_code == 302
     import_execute(job_id=ImportJob.objects.get().pk)
     assert Customer.objects.get(external_id="K2").age == 40
+
+
+def test_decimal_comma_numbers_are_noticed_and_the_option_ticked(client, analyst):
+    client.force_login(analyst)
+    page = upload(client, "CustomerID;Income\n1;52.000,50\n2;4,5\n", name="eu.csv")
+    assert "look like they use a decimal comma" in page.content.decode()
+    data = confirm_data(page)
+    assert data["decimal_comma"] == "on"
+    client.post(reverse("customers:import-create"), data)
+    import_execute(job_id=ImportJob.objects.get().pk)
+    assert Customer.objects.get(external_id="1").annual_income == Decimal("52000.50")

@@ -83,6 +83,9 @@ class Command(BaseCommand):
         self.stderr.write(f"Mapping: {job.mapping['fields']}; custom attributes: {job.mapping['attributes']}")
         if preset is not None:
             self.stderr.write(f"Preset: {preset.name}")
+        if job.mapping.get("decimal_comma_hint") and not job.options.get("decimal_comma"):
+            self.stderr.write("Note: the numbers look like they use a decimal comma (\"1.234,5\"); if so, import "
+                              "again with --decimal-comma (numbers that do not read as numbers are rejected).")
         for field, factor in job.mapping.get("unit_hints", {}).items():
             if field not in job.options.get("units", {}):
                 self.stderr.write(f"Note: {field} looks like it is in thousands; pass --unit {field}={factor} to convert.")

@@ -4,7 +4,13 @@ import pandas as pd
 import pytest
 
 from customers.importing.mapping import detect_mapping
-from customers.importing.validate import ImportOptions, parse_dates, parse_numbers, validate
+from customers.importing.validate import (
+    ImportOptions,
+    looks_like_decimal_comma,
+    parse_dates,
+    parse_numbers,
+    validate,
+)
 
 RETAIL = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
 MALL = ["CustomerID", "Genre", "Age", "Annual Income (k$)", "Spending Score (1-100)"]
@@ -106,6 +112,22 @@ def test_number_formats():
     assert parse_numbers(values, decimal_comma=False).tolist()[:2] == [1234.5, 7.0]
     assert pd.isna(parse_numbers(values, decimal_comma=False)[2])
     assert parse_numbers(pd.Series(["1.234,5"]), decimal_comma=True)[0] == 1234.5
+
+
+def test_a_number_in_the_other_convention_is_rejected_not_misread():
+    # "52.000,50" read with a thousands comma would silently become 52.0005
+    frame = pd.DataFrame({"CustomerID": ["1", "2"], "Income": ["52.000,50", "61.500"]})
+    mapping = detect_mapping(list(frame.columns), "customers", frame)
+    as_points = validate("customers", frame, [2, 3], mapping, ImportOptions())
+    assert as_points.rejected["reason"].tolist() == ["annual income is not a number"]
+    as_commas = validate("customers", frame, [2, 3], mapping, ImportOptions(decimal_comma=True))
+    assert as_commas.rows["annual_income"].tolist() == [52000.5, 61500.0]
+
+
+def test_decimal_comma_is_recognised_in_a_sample():
+    assert looks_like_decimal_comma(pd.Series(["52.000,50", "4,5", "10"]))
+    assert not looks_like_decimal_comma(pd.Series(["1,234.50", "4.5", "10"]))
+    assert not looks_like_decimal_comma(pd.Series(["10", "20"]))
 
 
 def test_dates_in_several_formats():

@@ -475,7 +475,8 @@ def _merge_transactions(job_id: int) -> dict:
         if connection.vendor == "postgresql":
             # The staging table has no index: the planner needs its fresh row count to
             # choose hash joins, and the sorts and hashes of a large file need more than
-            # the default 4 MB to stay in memory (this transaction only).
+            # the default 4 MB to stay in memory (this transaction only). ANALYZE's lock
+            # lasts until commit: the merges of two transactions files run one at a time.
             cursor.execute(f"ANALYZE {staged}")
             cursor.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
         # 1. a line repeated within the file: the first stays, the others are rejected

@@ -70,6 +70,8 @@ class Transaction(models.Model):
     is_cancellation = models.BooleanField(default=False, db_default=False)
     # Identity of an imported line (see customers.importing.validate.row_hashes): a second
     # import of the same line is recognised and adds nothing. Empty for demo data.
+    # Migration 0005 drops the LIKE (varchar_pattern_ops) index Django adds for a unique
+    # CharField: nothing searches hashes by prefix, and each imported line paid for it.
     row_hash = models.CharField(max_length=32, null=True, blank=True, unique=True)
 
     class Meta:

@@ -70,6 +70,8 @@ class Transaction(models.Model):
     is_cancellation = models.BooleanField(default=False, db_default=False)
     # Identity of an imported line (see customers.importing.validate.row_hashes): a second
     # import of the same line is recognised and adds nothing. Empty for demo data.
+    # Migration 0005 drops the LIKE (varchar_pattern_ops) index Django adds for a unique
+    # CharField: nothing searches hashes by prefix, and each imported line paid for it.
     row_hash = models.CharField(max_length=32, null=True, blank=True, unique=True)
 
     class Meta:
@@ -253,10 +255,13 @@ class ImportStagedTransaction(models.Model):
     """Validated lines of a transactions import, before the set-based merge.
 
     Rows live here only while their job runs: the merge finds duplicates within the file
-    and against the database in SQL, then moves the rest into Transaction.
+    and against the database in SQL, then moves the rest into Transaction. Built for a
+    fast COPY: no index and no foreign-key constraint (the merge reads a job's rows in
+    one pass; jobs are deleted through Django, which cascades), and on PostgreSQL the
+    table is UNLOGGED (no WAL; a crash empties it, and an interrupted job starts over).
     """
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, db_index=False)
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, db_index=False, db_constraint=False)
     line = models.BigIntegerField()
     row_hash = models.CharField(max_length=32)
     customer_external_id = models.CharField(max_length=64, blank=True)
@@ -271,9 +276,6 @@ class ImportStagedTransaction(models.Model):
     channel = models.CharField(max_length=16, blank=True)
     country = models.CharField(max_length=64, blank=True)
     is_cancellation = models.BooleanField(default=False)
-
-    class Meta:
-        indexes = [models.Index(fields=["job", "row_hash", "line"], name="staged_txn_job_hash_idx")]
 
 
 class FeatureSnapshot(models.Model):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from customers.importing.mapping import CUSTOMERS, TRANSACTIONS, Mapping
 
@@ -86,6 +87,9 @@ def looks_like_decimal_comma(values: pd.Series) -> bool:
 def parse_dates(series: pd.Series, *, dayfirst: bool) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed = series
+    elif pd.api.types.infer_dtype(series, skipna=True) == "string":
+        text = series.astype("str").str.strip()  # one vectorised pass over text cells
+        parsed = pd.to_datetime(text.where(text != ""), errors="coerce", dayfirst=dayfirst, format="mixed")
     else:
         values = series.map(lambda v: v if not isinstance(v, str) else (v.strip() or None))
         parsed = pd.to_datetime(values, errors="coerce", dayfirst=dayfirst, format="mixed")
@@ -259,18 +263,25 @@ def row_hashes(rows: pd.DataFrame) -> pd.Series:
     """One line's identity (128 bits, hex): a second import of the same line is recognised.
 
     Two keyed 64-bit pandas hashes, vectorised; a collision among ten million lines has
-    a probability around 1e-25.
+    a probability around 1e-25. The value is stored with every imported line, so it must
+    not change between versions (tests/customers/importing/test_validate.py pins one).
     """
     if rows.empty:
-        return pd.Series([], dtype=object)
+        return pd.Series([], dtype="str")
     key = rows[ROW_IDENTITY]  # hashed by type: no text formatting of dates and numbers
     first = pd.util.hash_pandas_object(key, index=False, hash_key="custseg-row-id-1")
     second = pd.util.hash_pandas_object(key, index=False, hash_key="custseg-row-id-2")
-    return pd.Series(
-        np.char.add(np.char.zfill(np.char.mod("%x", first.to_numpy()), 16),
-                    np.char.zfill(np.char.mod("%x", second.to_numpy()), 16)),
-        index=rows.index, dtype=object,
-    )
+    # The same text as "%016x%016x" per row, without a Python call per row: each byte
+    # through a table of two hex digits, the 32 digits of a row laid end to end in one
+    # buffer that becomes an Arrow string array as it is.
+    pairs = np.column_stack([first.to_numpy(), second.to_numpy()]).astype(">u8")
+    digits = np.ascontiguousarray(_HEX_PAIRS[pairs.view(np.uint8)])  # (rows, 16) of 2 bytes
+    offsets = np.arange(0, 32 * (len(rows) + 1), 32, dtype=np.int32)
+    text = pa.StringArray.from_buffers(len(rows), pa.py_buffer(offsets), pa.py_buffer(digits))
+    return pd.Series(text, index=rows.index, dtype="str")
+
+
+_HEX_PAIRS = np.array([f"{byte:02x}".encode() for byte in range(256)], dtype="S2")
 
 
 def _split(out: pd.DataFrame, checks: _Checks) -> Validated:

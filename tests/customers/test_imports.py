@@ -1,5 +1,6 @@
 """Imports through the service and the CLI: every row accounted for, re-imports add nothing."""
 
+import functools
 import gzip
 import json
 
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from customers.importing.sources import Source
 from customers.importing.validate import ImportOptions
 from customers.models import Customer, ImportJob, ImportRejectedRow, Transaction
 from customers.services.imports import import_create, import_execute
@@ -90,6 +92,25 @@ def test_second_transactions_import_adds_nothing(tmp_path):
     again = run_import("transactions", path)
     assert (again.created, again.unchanged, again.customers_created) == (0, 4, 0)
     assert Transaction.objects.count() == 4 and Customer.objects.count() == 2
+
+
+def test_lines_repeated_across_chunks_name_the_first_and_a_grown_file_adds_only_its_new_lines(tmp_path, monkeypatch):
+    # given chunks of two rows, so that repeats fall in other chunks than their first line
+    monkeypatch.setattr("customers.services.imports.Source", functools.partial(Source, chunk_rows=2))
+    header, first, second, *_ = RETAIL.splitlines(keepends=True)
+    new = "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,17850,United Kingdom\n"
+    # when a file holds line 2 three times and line 3 twice
+    job = run_import("transactions", write(tmp_path, "repeats.csv", header + first + second + first + first + second))
+    # then each repeat is rejected naming the line it repeats, and the rest is imported once
+    reasons = list(ImportRejectedRow.objects.filter(job=job).order_by("line").values_list("line", "reason"))
+    assert reasons == [(4, "duplicate of line 2"), (5, "duplicate of line 2"), (6, "duplicate of line 3")]
+    assert (job.created, job.unchanged, job.rejected) == (2, 0, 3)
+    # when the same lines come back with a new one and a repeat of it
+    grown = run_import("transactions", write(tmp_path, "grown.csv", header + second + new + first + new))
+    # then only the new line is added
+    assert (grown.created, grown.unchanged, grown.rejected, grown.customers_created) == (1, 2, 1, 0)
+    assert ImportRejectedRow.objects.get(job=grown).reason == "duplicate of line 3"
+    assert Transaction.objects.count() == 3
 
 
 def test_rejecting_anonymous_rows_is_a_choice(tmp_path):

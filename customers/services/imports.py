@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
@@ -37,7 +37,7 @@ from customers.importing.mapping import (
     detect_mapping,
 )
 from customers.importing.sources import Source, SourceError
-from customers.importing.report import ValueRanges
+from customers.importing.report import value_ranges_report
 from customers.importing.validate import (
     ANONYMOUS_KEEP,
     ANONYMOUS_REJECT,
@@ -64,6 +64,9 @@ logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 500
 # Customer ids looked up per query (SQLite allows 32,766 bound variables).
 LOOKUP_BATCH = 5_000
+# How the report groups "duplicate of line 12", "duplicate of line 40", ... (each rejected
+# row keeps the line it repeats).
+DUPLICATE_REASON = "duplicate of an earlier line"
 # Staged customers merged per round trip: bounds the merge's memory at any file size.
 MERGE_CHUNK_ROWS = 20_000
 # work_mem of the transactions merge: its window sort and hash joins over a file's lines
@@ -265,7 +268,6 @@ def import_execute(*, job_id: int) -> None:
         totals = Counter()
         reasons = Counter()
         missing = Counter()
-        ranges = ValueRanges()
         for chunk in source.chunks():
             read = len(chunk.frame) + len(chunk.problems)
             totals["rows_read"] += read
@@ -283,10 +285,9 @@ def import_execute(*, job_id: int) -> None:
             else:
                 _stage_transactions(job.pk, validated.rows)
                 totals["anonymous"] += validated.anonymous
-            ranges.update(validated.rows, attributes=mapping.attributes)
             _write_rejected(job.pk, rejected)
             totals["rejected"] += len(rejected)
-            reasons.update(rejected["reason"].str.replace(r"line \d+", "line N", regex=True))
+            reasons.update(rejected["reason"].str.replace(r"duplicate of line \d+", DUPLICATE_REASON, regex=True))
             _progress(job_id, 5 + int(80 * chunk.fraction_read),
                       f"Read {totals['rows_read']:,} rows", rows_read=totals["rows_read"], rejected=totals["rejected"])
         read_seconds = time.monotonic() - started
@@ -295,18 +296,20 @@ def import_execute(*, job_id: int) -> None:
         # The merge and the job's success commit together: a cancel that lands before
         # the commit rolls the whole merge back, so the database is as it was.
         with transaction.atomic():
-            counts = _merge_customers(job.pk) if job.kind == CUSTOMERS else _merge_transactions(job.pk)
+            counts = (_merge_customers(job.pk, attributes=mapping.attributes) if job.kind == CUSTOMERS
+                      else _merge_transactions(job.pk))
+            ranges = counts.pop("ranges")
             duplicates = counts.pop("duplicates_in_file")
             totals["rejected"] += duplicates
             if duplicates:
-                reasons["duplicate of line N"] += duplicates
+                reasons[DUPLICATE_REASON] += duplicates
             for key, value in counts.items():
                 totals[key] += value
             report = {
                 **job.report,
                 "rejected_by_reason": dict(reasons.most_common()),
                 "missing_by_column": {k: v for k, v in missing.items() if v},
-                "ranges": ranges.as_report(),
+                "ranges": ranges,
                 "seconds": round(time.monotonic() - started, 2),
                 # read, validate and stage vs the set-based merge
                 "read_seconds": round(read_seconds, 2),
@@ -380,7 +383,37 @@ def _stage_customers(job_id: int, rows: pd.DataFrame) -> None:
     insert_frame(ImportStagedCustomer, frame)
 
 
-def _merge_customers(job_id: int) -> dict:
+def _staged_ranges(model, job_id: int, fields: tuple[str, ...], attributes: dict[str, str] | None = None) -> dict:
+    """Count, smallest, largest and mean of the staged lines' typed fields (and number or date
+    attributes), once the file's repeats are gone: the value ranges of what is accepted."""
+    from django.db.models import Avg, Count, FloatField, Max, Min
+    from django.db.models.fields.json import KeyTextTransform, KeyTransform
+    from django.db.models.functions import Cast
+
+    expressions, kinds = {}, {}
+    for name in fields:
+        is_date = isinstance(model._meta.get_field(name), (models.DateField, models.DateTimeField))
+        expressions[name], kinds[name] = name, "date" if is_date else "number"
+    for key, kind in (attributes or {}).items():
+        if kind == "number":
+            expressions[key], kinds[key] = Cast(KeyTransform(key, "attributes"), FloatField()), "number"
+        elif kind == "date":  # stored as ISO text, which sorts as the dates do
+            expressions[key], kinds[key] = KeyTextTransform(key, "attributes"), "date"
+    aggregates = {}
+    for position, (name, expression) in enumerate(expressions.items()):
+        aggregates.update({f"c{position}": Count(expression), f"lo{position}": Min(expression),
+                           f"hi{position}": Max(expression)})
+        if kinds[name] == "number":
+            aggregates[f"m{position}"] = Avg(expression)
+    values = model.objects.filter(job_id=job_id).aggregate(**aggregates)
+    return value_ranges_report({
+        name: {"kind": kinds[name], "count": values[f"c{i}"], "min": values[f"lo{i}"], "max": values[f"hi{i}"],
+               "mean": values.get(f"m{i}")}
+        for i, name in enumerate(expressions)
+    })
+
+
+def _merge_customers(job_id: int, *, attributes: dict[str, str] | None = None) -> dict:
     """A customer id repeated in the file is rejected (naming its first line); the rest
     upsert by external id, in file order, chunk by chunk, inside the caller's transaction."""
     staged = ImportStagedCustomer._meta.db_table
@@ -388,7 +421,8 @@ def _merge_customers(job_id: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {rejected} (job_id, line, reason, raw) "
-            f"SELECT s.job_id, s.line, 'duplicate of line ' || CAST(f.first_line AS VARCHAR(20)), '' "
+            f"SELECT s.job_id, s.line, 'duplicate of line ' || CAST(f.first_line AS VARCHAR(20)), "
+            f"'customer ' || s.external_id "
             f"FROM {staged} s JOIN (SELECT external_id, MIN(line) AS first_line FROM {staged} "
             f"WHERE job_id = %s GROUP BY external_id HAVING COUNT(*) > 1) f ON f.external_id = s.external_id "
             f"WHERE s.job_id = %s AND s.line > f.first_line",
@@ -400,6 +434,8 @@ def _merge_customers(job_id: int) -> dict:
             f"WHERE e.job_id = %s AND e.external_id = {staged}.external_id AND e.line < {staged}.line)",
             [job_id, job_id],
         )
+    ranges = _staged_ranges(ImportStagedCustomer, job_id, ("age", "birth_year", "annual_income", "signup_date"),
+                            attributes)
     counts = Counter()
     after = 0
     rows = ImportStagedCustomer.objects.filter(job_id=job_id).order_by("line")
@@ -411,7 +447,7 @@ def _merge_customers(job_id: int) -> dict:
         counts.update(_upsert_customers(pd.DataFrame.from_records(batch, columns=STAGED_CUSTOMER_COLUMNS)))
     ImportStagedCustomer.objects.filter(job_id=job_id).delete()
     return {"duplicates_in_file": duplicates_in_file, "created": counts["created"],
-            "updated": counts["updated"], "unchanged": counts["unchanged"]}
+            "updated": counts["updated"], "unchanged": counts["unchanged"], "ranges": ranges}
 
 
 def _upsert_customers(rows: pd.DataFrame) -> Counter:
@@ -496,8 +532,12 @@ def _merge_transactions(job_id: int) -> dict:
         # 1. a line repeated within the file: the first stays, the others are rejected
         cursor.execute(
             f"INSERT INTO {rejected} (job_id, line, reason, raw) "
-            f"SELECT job_id, line, 'duplicate of line ' || CAST(first_line AS VARCHAR(20)), '' FROM "
-            f"(SELECT job_id, line, MIN(line) OVER (PARTITION BY {same_hash}) AS first_line "
+            f"SELECT job_id, line, 'duplicate of line ' || CAST(first_line AS VARCHAR(20)), raw FROM "
+            f"(SELECT job_id, line, MIN(line) OVER (PARTITION BY {same_hash}) AS first_line, "
+            # the rejected-rows file shows what the line held (its cells as validated)
+            f"invoice_id || ',' || product || ',' || description || ',' || CAST(quantity AS VARCHAR(20)) || ',' "
+            f"|| CAST(timestamp AS VARCHAR(40)) || ',' || CAST(unit_price AS VARCHAR(20)) || ',' "
+            f"|| customer_external_id || ',' || country AS raw "
             f"FROM {staged} WHERE job_id = %s) d WHERE line > first_line",
             [job_id],
         )
@@ -509,6 +549,7 @@ def _merge_transactions(job_id: int) -> dict:
                 f"(SELECT line FROM {rejected} WHERE job_id = %s)",
                 [job_id, job_id],
             )
+        ranges = _staged_ranges(ImportStagedTransaction, job_id, ("timestamp", "quantity", "unit_price", "amount"))
         # 2. lines imported before: accepted, unchanged
         cursor.execute(
             f"DELETE FROM {staged} WHERE job_id = %s AND EXISTS "
@@ -543,4 +584,5 @@ def _merge_transactions(job_id: int) -> dict:
         "unchanged": unchanged,
         "customers_created": customers_created,
         "created": created,
+        "ranges": ranges,
     }

@@ -70,7 +70,9 @@ def test_second_customers_import_adds_nothing_and_a_change_is_an_update(tmp_path
 def test_repeated_customer_ids_in_a_file_are_rejected_naming_the_first_line(tmp_path):
     job = run_import("customers", write(tmp_path, "dup.csv", MALL + "2,Male,40,50,50\n"))
     assert (job.created, job.rejected) == (4, 1)
-    assert list(ImportRejectedRow.objects.filter(job=job).values_list("line", "reason")) == [(6, "duplicate of line 3")]
+    assert list(ImportRejectedRow.objects.filter(job=job).values_list("line", "reason", "raw")) == [
+        (6, "duplicate of line 3", "customer 2")]
+    assert job.report["ranges"]["age"]["max"] == 21  # the rejected repeat (age 40) is not counted
 
 
 def test_online_retail_excerpt_accounts_for_every_row(tmp_path):
@@ -79,7 +81,7 @@ def test_online_retail_excerpt_accounts_for_every_row(tmp_path):
     assert (job.created, job.rejected, job.anonymous, job.customers_created) == (4, 3, 1, 2)
     reasons = dict(ImportRejectedRow.objects.filter(job=job).values_list("line", "reason"))
     assert reasons == {4: "duplicate of line 3", 7: "negative unit price", 8: "expected 8 fields, found 5"}
-    assert job.report["rejected_by_reason"] == {"duplicate of line N": 1, "negative unit price": 1, "expected 8 fields, found 5": 1}
+    assert job.report["rejected_by_reason"] == {"duplicate of an earlier line": 1, "negative unit price": 1, "expected 8 fields, found 5": 1}
     cancellation = Transaction.objects.get(invoice_id="C536379")
     assert cancellation.is_cancellation and cancellation.amount < 0 and cancellation.customer.external_id == "14527"
     assert Transaction.objects.get(invoice_id="536414").customer is None  # kept, anonymous
@@ -184,8 +186,8 @@ def test_a_cancel_that_lands_during_the_merge_rolls_it_back(tmp_path, monkeypatc
     before = sorted(Customer.objects.values_list("external_id", "age"))
     merge = imports._merge_customers
 
-    def merge_then_cancelled(job_id):
-        counts = merge(job_id)  # the real merge writes its rows...
+    def merge_then_cancelled(job_id, **options):
+        counts = merge(job_id, **options)  # the real merge writes its rows...
         assert imports.import_cancel(job=ImportJob.objects.get(pk=job_id))  # ...as someone cancels
         return counts
 

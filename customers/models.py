@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
+
 
 class Customer(models.Model):
     class Gender(models.TextChoices):
@@ -94,15 +96,9 @@ class ImportJob(models.Model):
         CUSTOMERS = "customers", "Customers"
         TRANSACTIONS = "transactions", "Transactions"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
-    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    Status = JobStatus
+    ACTIVE_STATUSES = ACTIVE_STATUSES
+    FINISHED_STATUSES = FINISHED_STATUSES
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -282,15 +278,9 @@ class FeatureSnapshot(models.Model):
     """One computation of every customer's features as of a date: the job row, and what
     pages, API and segmentation read once it has succeeded (the newest succeeded one)."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
-    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    Status = JobStatus
+    ACTIVE_STATUSES = ACTIVE_STATUSES
+    FINISHED_STATUSES = FINISHED_STATUSES
 
     # None: the day after the last transaction, fixed when the job starts
     requested_as_of = models.DateTimeField(null=True, blank=True)

@@ -191,7 +191,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         # runs and imports share one set of job statuses
-        "JobStatusEnum": "segments.models.SegmentationRun.Status",
+        "JobStatusEnum": "custseg_site.job_status.JobStatus",
         "ImportKindEnum": "customers.models.ImportJob.Kind",
     },
 }

@@ -2,17 +2,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
+
 
 class SegmentationRun(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
-    FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    Status = JobStatus
+    ACTIVE_STATUSES = ACTIVE_STATUSES
+    FINISHED_STATUSES = FINISHED_STATUSES
 
     name = models.CharField(max_length=200)
     config = models.JSONField(default=dict)

@@ -532,12 +532,14 @@ def _merge_transactions(job_id: int) -> dict:
         # 1. a line repeated within the file: the first stays, the others are rejected
         cursor.execute(
             f"INSERT INTO {rejected} (job_id, line, reason, raw) "
-            f"SELECT job_id, line, 'duplicate of line ' || CAST(first_line AS VARCHAR(20)), raw FROM "
-            f"(SELECT job_id, line, MIN(line) OVER (PARTITION BY {same_hash}) AS first_line, "
-            # the rejected-rows file shows what the line held (its cells as validated)
+            # the rejected-rows file shows what the line held (its cells as validated), built
+            # for the repeats only
+            f"SELECT job_id, line, 'duplicate of line ' || CAST(first_line AS VARCHAR(20)), "
             f"invoice_id || ',' || product || ',' || description || ',' || CAST(quantity AS VARCHAR(20)) || ',' "
             f"|| CAST(timestamp AS VARCHAR(40)) || ',' || CAST(unit_price AS VARCHAR(20)) || ',' "
-            f"|| customer_external_id || ',' || country AS raw "
+            f"|| customer_external_id || ',' || country FROM "
+            f"(SELECT job_id, line, invoice_id, product, description, quantity, timestamp, unit_price, "
+            f"customer_external_id, country, MIN(line) OVER (PARTITION BY {same_hash}) AS first_line "
             f"FROM {staged} WHERE job_id = %s) d WHERE line > first_line",
             [job_id],
         )

@@ -75,6 +75,8 @@ class Transaction(models.Model):
     # Migration 0005 drops the LIKE (varchar_pattern_ops) index Django adds for a unique
     # CharField: nothing searches hashes by prefix, and each imported line paid for it.
     row_hash = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    # columns of the imported file that match no field, typed (see customers.importing)
+    attributes = models.JSONField(default=dict, blank=True, db_default={})
 
     class Meta:
         ordering = ["-timestamp"]
@@ -272,6 +274,7 @@ class ImportStagedTransaction(models.Model):
     channel = models.CharField(max_length=16, blank=True)
     country = models.CharField(max_length=64, blank=True)
     is_cancellation = models.BooleanField(default=False)
+    attributes = models.JSONField(default=dict, db_default={})
 
 
 class FeatureSnapshot(models.Model):

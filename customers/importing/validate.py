@@ -249,6 +249,8 @@ def validate_transactions(frame: pd.DataFrame, lines: list[int], mapping: Mappin
         out[name] = _text(source).str.slice(0, width) if source is not None else ""
     out["channel"] = out["channel"].str.lower()
 
+    if mapping.attributes:
+        out["attributes"] = _attributes(frame, mapping, options, checks)
     out["line"] = line
     validated = _split(out, checks)
     validated.rows["row_hash"] = row_hashes(validated.rows)

@@ -503,7 +503,9 @@ STAGED_COLUMNS = [
 def _stage_transactions(job_id: int, rows: pd.DataFrame) -> None:
     if rows.empty:
         return
-    frame = rows[STAGED_COLUMNS].assign(job_id=job_id)
+    # custom columns, when the file has any (the column defaults to {} otherwise)
+    columns = [*STAGED_COLUMNS, "attributes"] if "attributes" in rows else STAGED_COLUMNS
+    frame = rows[columns].assign(job_id=job_id)
     frame["quantity"] = frame["quantity"].astype("int64")
     insert_frame(ImportStagedTransaction, frame)
 
@@ -572,9 +574,9 @@ def _merge_transactions(job_id: int) -> dict:
         # 4. the rest become transactions
         cursor.execute(
             f"INSERT INTO {txn} (customer_id, invoice_id, timestamp, quantity, unit_price, amount, product, "
-            f"description, category, channel, is_cancellation, row_hash) "
+            f"description, category, channel, is_cancellation, row_hash, attributes) "
             f"SELECT c.id, s.invoice_id, s.timestamp, s.quantity, s.unit_price, s.amount, s.product, "
-            f"s.description, s.category, s.channel, s.is_cancellation, s.row_hash FROM {staged} s "
+            f"s.description, s.category, s.channel, s.is_cancellation, s.row_hash, s.attributes FROM {staged} s "
             f"LEFT JOIN {cust} c ON c.external_id = s.customer_external_id AND s.customer_external_id <> '' "
             f"WHERE s.job_id = %s",
             [job_id],

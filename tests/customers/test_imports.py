@@ -218,3 +218,13 @@ def test_the_report_gives_value_ranges_of_fields_and_number_attributes(tmp_path)
     retail = run_import("transactions", write(tmp_path, "retail.csv", RETAIL))
     assert retail.report["ranges"]["timestamp"]["min"].startswith("2010-12-01T08:26:00")
     assert retail.report["ranges"]["quantity"]["min"] == -1
+
+
+def test_extra_columns_of_a_transactions_file_are_kept_as_typed_attributes(tmp_path):
+    text = ("InvoiceNo,InvoiceDate,Quantity,UnitPrice,CustomerID,Store,Basket score\n"
+            "1,2024-01-02,2,5.00,C1,Leeds,7.5\n2,2024-01-03,1,3.00,C1,York,\n")
+    job = run_import("transactions", write(tmp_path, "shop.csv", text))
+    assert job.mapping["attributes"] == {"Store": "category", "Basket score": "number"}
+    assert Transaction.objects.get(invoice_id="1").attributes == {"Store": "Leeds", "Basket score": 7.5}
+    assert Transaction.objects.get(invoice_id="2").attributes == {"Store": "York"}
+    assert job.report["ranges"]["amount"]["max"] == 10

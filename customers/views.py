@@ -279,6 +279,8 @@ def features_explore(request):
                       "q3": quantiles.at[0.75, name]} for name in sample.columns],
             histograms_chart=charts.histograms_figure(sample, FEATURE_LABELS),
             correlation_chart=charts.correlation_figure(sample, FEATURE_LABELS),
-            scatter_chart=charts.scatter_matrix_figure(sample, SCATTER_MATRIX_FEATURES, FEATURE_LABELS),
+            # a feature nobody has a value for (CLV when the spend model could not be fitted) is left out
+            scatter_chart=charts.scatter_matrix_figure(
+                sample, [n for n in SCATTER_MATRIX_FEATURES if sample[n].notna().any()], FEATURE_LABELS),
         )
     return render(request, "customers/features_explore.html", context)

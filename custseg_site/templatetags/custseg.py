@@ -16,7 +16,7 @@ def percent(value, digits=0):
 @register.filter
 def number(value, digits=2):
     """A float with a fixed number of decimals and thousands separators."""
-    if value is None or value == "":
+    if value is None or value == "" or value != value:  # NaN too
         return "–"
     return f"{float(value):,.{int(digits)}f}"
 

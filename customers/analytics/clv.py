@@ -58,6 +58,12 @@ STEP_DAYS = 30
 DAYS_PER_YEAR = 365.0
 
 
+# When plain maximum likelihood does not converge on the spend model (spend per purchase far
+# from gamma-shaped, as in mixtures of big and small spenders), one retry with this small L2
+# penalty, as lifetimes itself suggests; the diagnostics say so.
+RETRY_PENALIZER = 0.001
+
+
 class CLVFitError(Exception):
     """The BG/NBD model cannot be fitted; the message says why in words."""
 
@@ -184,17 +190,25 @@ def _fit_gamma_gamma(frequency, monetary, config: CLVConfig) -> tuple[GammaGamma
     if len(frequency) < config.min_fit_customers:
         return None, f"{len(frequency)} customers with repeat purchases and positive spend; the spend model needs {config.min_fit_customers}."
     rows, weights = _weighted_unique(np.column_stack([frequency, monetary]))
-    model = GammaGammaFitter(penalizer_coef=config.penalizer)
-    try:
-        with _quiet_fit():
-            # not q_constraint=True: that path uses L-BFGS-B with an option scipy 1.18 drops
-            model.fit(rows[:, 0], rows[:, 1], weights=weights)
-    except ConvergenceError:
+    note = ""
+    for penalizer in dict.fromkeys((config.penalizer, max(config.penalizer, RETRY_PENALIZER))):
+        model = GammaGammaFitter(penalizer_coef=penalizer)
+        try:
+            with _quiet_fit():
+                # not q_constraint=True: that path uses L-BFGS-B with an option scipy 1.18 drops
+                model.fit(rows[:, 0], rows[:, 1], weights=weights)
+        except ConvergenceError:
+            continue
+        if penalizer != config.penalizer:
+            note = (f"The plain maximum-likelihood spend fit did not converge; fitted with an L2 "
+                    f"penalty of {penalizer} on the parameters.")
+        break
+    else:
         return None, "The spend (Gamma-Gamma) model did not converge on this data."
     if model.params_["q"] <= 1:
         # the population mean spend, p v / (q - 1), is infinite then
         return None, "The spend (Gamma-Gamma) model fitted q <= 1: spend varies too much to predict."
-    return model, ""
+    return model, note
 
 
 def _predict(bgf, ggf, frequency, recency, age, monetary, purchased, config: CLVConfig) -> pd.DataFrame:

@@ -108,3 +108,23 @@ def test_single_purchase_and_returns_only_customers_through_the_whole_path():
     ok = clv["clv_status"] == "ok"
     assert ok.sum() > 100 and (clv.loc[ok, "clv"] > 0).all()
     assert ((clv.loc[ok, "p_alive"] >= 0) & (clv.loc[ok, "p_alive"] <= 1)).all()
+
+
+def test_the_demo_datas_spend_gets_a_penalised_fit_when_plain_likelihood_does_not_converge():
+    """make run's demo data mixes big and small spenders: plain maximum likelihood does not
+    converge on its spend, the retry with a small penalty does, and customers get a CLV."""
+    import datetime
+
+    from customers.analytics.features import customer_features
+    from customers.synthetic import generate_demo_chunks
+
+    chunk = next(generate_demo_chunks(n_customers=5000, seed=0, end_date=datetime.date(2026, 11, 1)))
+    lines = chunk.transactions.rename(columns={"customer_external_id": "customer_id"})
+    lines["customer_id"] = lines["customer_id"].str.slice(1).astype("int64")
+    lines["is_cancellation"] = False
+    features = customer_features(lines, as_of=pd.Timestamp("2026-11-02", tz="UTC"))
+    result = fit_clv(features, CLVConfig())
+    assert "penalty of 0.001" in result.diagnostics["gg_message"]
+    assert result.gg_params["q"] > 1
+    ok = result.per_customer["clv_status"] == "ok"
+    assert ok.sum() > 1000 and (result.per_customer.loc[ok, "clv"] > 0).all()

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
+from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
 from customers import selectors
 from customers.analytics.clv import STATUS_NOT_ENOUGH_DATA, CLVConfig, CLVFitError, fit_clv
 from customers.analytics.features import customer_features
@@ -28,8 +29,6 @@ from customers.models import CustomerFeatures, FeatureSnapshot
 
 logger = logging.getLogger(__name__)
 
-# A job whose worker died this many times fails instead of being tried again.
-MAX_ATTEMPTS = 3
 # Succeeded snapshots kept with their rows: the current one and the one before it (pages
 # may still be reading it while a new one lands); older rows are deleted.
 KEEP_SNAPSHOTS = 2
@@ -78,40 +77,21 @@ def _enqueue(snapshot_id: int) -> None:
 
 
 def features_mark_failed(*, snapshot_id: int, error: str) -> None:
-    FeatureSnapshot.objects.filter(pk=snapshot_id, status__in=FeatureSnapshot.ACTIVE_STATUSES).update(
-        status=FeatureSnapshot.Status.FAILED, error=error[:2000], stage="Failed", finished_at=timezone.now()
-    )
+    job_mark_failed(FeatureSnapshot, snapshot_id, error=error)
 
 
 def _claim(snapshot_id: int) -> FeatureSnapshot | None:
-    with transaction.atomic():
-        snapshot = FeatureSnapshot.objects.select_for_update().filter(pk=snapshot_id).first()
-        if snapshot is None or snapshot.status not in FeatureSnapshot.ACTIVE_STATUSES:
-            return None
-        if snapshot.attempts >= MAX_ATTEMPTS:
-            snapshot.status, snapshot.stage, snapshot.finished_at = FeatureSnapshot.Status.FAILED, "Failed", timezone.now()
-            snapshot.error = f"The worker stopped {snapshot.attempts} times while computing these features."
-            snapshot.save(update_fields=["status", "stage", "finished_at", "error"])
-            return None
-        snapshot.status, snapshot.stage, snapshot.progress = FeatureSnapshot.Status.RUNNING, "Starting", 1
-        snapshot.attempts += 1
-        snapshot.started_at = snapshot.started_at or timezone.now()
-        snapshot.save(update_fields=["status", "stage", "progress", "attempts", "started_at"])
-    return snapshot
+    return job_claim(FeatureSnapshot, snapshot_id,
+                     gave_up="The worker stopped {attempts} times while computing these features.")
 
 
 def _progress(snapshot_id: int, percent: int, stage: str) -> None:
-    updated = FeatureSnapshot.objects.filter(pk=snapshot_id, status=FeatureSnapshot.Status.RUNNING).update(
-        progress=max(0, min(100, percent)), stage=stage[:200]
-    )
-    if not updated:
+    if not job_progress(FeatureSnapshot, snapshot_id, percent, stage):
         raise FeaturesCancelled
 
 
 def features_cancel(*, snapshot: FeatureSnapshot) -> bool:
-    return bool(FeatureSnapshot.objects.filter(pk=snapshot.pk, status__in=FeatureSnapshot.ACTIVE_STATUSES).update(
-        status=FeatureSnapshot.Status.CANCELLED, stage="Cancelled", finished_at=timezone.now()
-    ))
+    return job_cancel(FeatureSnapshot, snapshot.pk)
 
 
 def features_execute(*, snapshot_id: int) -> None:

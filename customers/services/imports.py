@@ -27,6 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
+from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
 from customers.importing.mapping import (
     CUSTOMERS,
     KINDS,
@@ -196,9 +197,7 @@ def _enqueue(job_id: int) -> None:
 
 
 def import_mark_failed(*, job_id: int, error: str) -> None:
-    ImportJob.objects.filter(pk=job_id, status__in=ImportJob.ACTIVE_STATUSES).update(
-        status=ImportJob.Status.FAILED, error=error[:2000], stage="Failed", finished_at=timezone.now()
-    )
+    job_mark_failed(ImportJob, job_id, error=error)
     _drop_staged(job_id)
 
 
@@ -208,12 +207,10 @@ def import_cancel(*, job: ImportJob) -> bool:
     The worker notices at its next progress report (or before committing the merge) and
     leaves the database as it was.
     """
-    cancelled = ImportJob.objects.filter(pk=job.pk, status__in=ImportJob.ACTIVE_STATUSES).update(
-        status=ImportJob.Status.CANCELLED, stage="Cancelled", finished_at=timezone.now()
-    )
+    cancelled = job_cancel(ImportJob, job.pk)
     if cancelled:
         logger.info("customers.import_cancelled job_id=%s", job.pk)
-    return bool(cancelled)
+    return cancelled
 
 
 def _drop_staged(job_id: int) -> None:
@@ -221,24 +218,10 @@ def _drop_staged(job_id: int) -> None:
     ImportStagedCustomer.objects.filter(job_id=job_id).delete()
 
 
-# A job whose worker died this many times fails instead of being tried again.
-MAX_ATTEMPTS = 3
-
-
 def _claim(job_id: int) -> ImportJob | None:
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status not in ImportJob.ACTIVE_STATUSES:
-            return None
-        if job.attempts >= MAX_ATTEMPTS:
-            job.status, job.stage, job.finished_at = ImportJob.Status.FAILED, "Failed", timezone.now()
-            job.error = f"The worker stopped {job.attempts} times during this import."
-            job.save(update_fields=["status", "stage", "finished_at", "error"])
-            return None
-        job.status, job.stage, job.progress = ImportJob.Status.RUNNING, "Starting", 1
-        job.attempts += 1
-        job.started_at = job.started_at or timezone.now()
-        job.save(update_fields=["status", "stage", "progress", "attempts", "started_at"])
+    job = job_claim(ImportJob, job_id, gave_up="The worker stopped {attempts} times during this import.")
+    if job is None:
+        return None
     # A redelivered job starts over: what an interrupted attempt left is not counted.
     _drop_staged(job_id)
     ImportRejectedRow.objects.filter(job_id=job_id).delete()
@@ -246,10 +229,7 @@ def _claim(job_id: int) -> ImportJob | None:
 
 
 def _progress(job_id: int, percent: int, stage: str, **counts) -> None:
-    updated = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
-        progress=max(0, min(100, percent)), stage=stage[:200], **counts
-    )
-    if not updated:
+    if not job_progress(ImportJob, job_id, percent, stage, **counts):
         raise ImportCancelled
 
 
@@ -338,9 +318,7 @@ def import_execute(*, job_id: int) -> None:
             features_compute_create(trigger=f"import #{job_id}")
     except ImportCancelled:
         # raised only once the row said so; repeated in case that write shared our rollback
-        ImportJob.objects.filter(pk=job_id, status__in=ImportJob.ACTIVE_STATUSES).update(
-            status=ImportJob.Status.CANCELLED, stage="Cancelled", finished_at=timezone.now()
-        )
+        job_cancel(ImportJob, job_id)
         _drop_staged(job_id)
         logger.info("customers.import_stopped_after_cancel job_id=%s", job_id)
     except (SourceError, ValueError, KeyError) as error:

@@ -72,6 +72,11 @@ def customer_external_ids(*, ids: list[int]) -> dict[int, str]:
     return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "external_id"))
 
 
+def customer_ids_by_external_id(*, external_ids: list[str]) -> dict[str, int]:
+    """Customer ids for a few thousand external ids (an IN list: keep it small)."""
+    return dict(Customer.objects.filter(external_id__in=external_ids).values_list("external_id", "pk"))
+
+
 def feature_as_of():
     """The day after the last transaction: recency is measured from there."""
     last = Transaction.objects.aggregate(last=Max("timestamp"))["last"]

@@ -85,3 +85,94 @@ def sizes_figure(segments: list[dict]) -> dict:
         )
     )
     return _as_dict(figure)
+
+
+SELECTION_METRICS = (
+    ("inertia", "Inertia (elbow)", "lower is tighter; look for the bend"),
+    ("silhouette", "Silhouette", "higher: segments more clearly apart"),
+    ("davies_bouldin", "Davies-Bouldin", "lower is better"),
+    ("calinski_harabasz", "Calinski-Harabasz", "higher is better"),
+    ("bic", "BIC", "lower is better"),
+    ("aic", "AIC", "lower is better"),
+)
+
+
+def selection_figure(selection: dict) -> dict | None:
+    """One small panel per model-selection curve over k, the chosen k marked in each."""
+    from plotly.subplots import make_subplots
+
+    ks = selection.get("ks") or []
+    panels = [(key, title, hint) for key, title, hint in SELECTION_METRICS
+              if any(value is not None for value in selection.get(key) or [])]
+    if len(ks) < 2 or not panels:
+        return None
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[f"{t} <sup>{h}</sup>" for _, t, h in panels],
+                           horizontal_spacing=0.08, vertical_spacing=0.2)
+    chosen, knee = selection.get("chosen_k"), selection.get("knee")
+    for position, (key, title, _) in enumerate(panels):
+        row, column = position // columns + 1, position % columns + 1
+        values = selection[key]
+        figure.add_trace(go.Scatter(x=ks, y=values, mode="lines+markers", name=title, showlegend=False,
+                                    line=dict(color=PALETTE[0]), hovertemplate=f"k = %{{x}}<br>{title}: %{{y:.4g}}<extra></extra>"),
+                         row=row, col=column)
+        marks = [(chosen, "chosen", PALETTE[2])]
+        if key == "inertia" and knee and knee != chosen:
+            marks.append((knee, "knee", PALETTE[1]))
+        for k, label, colour in marks:
+            if k in ks and values[ks.index(k)] is not None:
+                figure.add_trace(go.Scatter(x=[k], y=[values[ks.index(k)]], mode="markers+text", text=[label],
+                                            textposition="top center", marker=dict(size=12, color=colour),
+                                            showlegend=False, hoverinfo="skip"), row=row, col=column)
+    figure.update_xaxes(dtick=1, title_text="k")
+    figure.update_layout(**_layout(height=280 * rows))
+    return _as_dict(figure)
+
+
+def zscore_heatmap(segments: list[dict], features: list[tuple[str, str]]) -> dict | None:
+    """Segments x features, coloured by how far each segment's mean is from the average
+    customer (z-score): the profile of every segment at a glance."""
+    if not segments or not features:
+        return None
+    z = [[(s["zscore"].get(name)) for name, _ in features] for s in segments]
+    figure = go.Figure(go.Heatmap(
+        z=z, x=[label for _, label in features], y=[s["name"] for s in segments],
+        colorscale="RdBu", reversescale=True, zmid=0, zmin=-2, zmax=2,
+        text=[[("" if v is None else f"{v:+.1f}") for v in row] for row in z], texttemplate="%{text}",
+        hovertemplate="%{y}<br>%{x}: z = %{z:.2f}<extra></extra>",
+        colorbar=dict(title="z"),
+    ))
+    figure.update_layout(**_layout(height=max(220, 44 * len(segments) + 120), yaxis=dict(autorange="reversed")))
+    return _as_dict(figure)
+
+
+def stability_figure(segments: list[dict], threshold: float) -> dict | None:
+    """Bootstrap Jaccard per segment, with the line below which a segment is unstable."""
+    rows = [s for s in segments if s.get("stability") is not None]
+    if not rows:
+        return None
+    figure = go.Figure(go.Bar(
+        x=[s["stability"] for s in rows], y=[s["name"] for s in rows], orientation="h",
+        marker_color=[segment_colour(s["index"]) if s["stability"] >= threshold else "#bbbbbb" for s in rows],
+        text=[f"{s['stability']:.2f}" for s in rows], textposition="auto",
+        hovertemplate="%{y}: Jaccard %{x:.2f}<extra></extra>",
+    ))
+    figure.add_vline(x=threshold, line_dash="dash", line_color=PALETTE[2],
+                     annotation_text=f"unstable below {threshold:g}", annotation_position="top")
+    figure.update_layout(**_layout(height=max(160, 40 * len(rows) + 80), xaxis=dict(range=[0, 1], title="mean Jaccard over resamples"),
+                                   yaxis=dict(autorange="reversed")))
+    return _as_dict(figure)
+
+
+def migration_heatmap(comparison: dict) -> dict:
+    """Customers in segment i of run A (rows) and segment j of run B (columns)."""
+    figure = go.Figure(go.Heatmap(
+        z=comparison["matrix"],
+        x=[f"B: {s['name']}" for s in comparison["segments_b"]],
+        y=[f"A: {s['name']}" for s in comparison["segments_a"]],
+        colorscale="Blues", texttemplate="%{z:,}",
+        hovertemplate="%{y} → %{x}: %{z:,} customers<extra></extra>",
+    ))
+    figure.update_layout(**_layout(height=max(260, 44 * len(comparison["segments_a"]) + 140), yaxis=dict(autorange="reversed")))
+    return _as_dict(figure)

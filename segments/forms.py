@@ -2,11 +2,15 @@ from django import forms
 
 from customers.features import DEFAULT_FEATURES
 from customers.selectors import feature_catalogue
-from segments import ml
+from segments.options import OPTIONS
 
 
 class RunForm(forms.Form):
-    """Options for a new k-means run; checks against the data happen in run_validate."""
+    """Options for a new run, one field per segments.options.OPTIONS entry.
+
+    Fields take text as typed; segments.services.run_validate parses and checks them (the
+    same code the API and the CLI go through) and its messages come back per field.
+    """
 
     name = forms.CharField(
         max_length=200, required=False,
@@ -17,22 +21,40 @@ class RunForm(forms.Form):
         initial=list(DEFAULT_FEATURES),
         widget=forms.CheckboxSelectMultiple,
         help_text="What the segments are built on. Recency, frequency and monetary (RFM) "
-        "describe buying behaviour; age and income describe who the customers are.",
-    )
-    k = forms.IntegerField(
-        label="Number of segments (k)", initial=4, min_value=ml.MIN_K, max_value=ml.MAX_K,
-        help_text=f"Between {ml.MIN_K} and {ml.MAX_K}. Four to six segments are usually "
-        "as many as a team can name and act on.",
-    )
-    seed = forms.IntegerField(
-        initial=0, min_value=0, max_value=2**32 - 1, required=False,
-        help_text="Random seed: the same seed on the same data gives the same segments.",
+        "describe buying behaviour; age, income, gender and country describe who the customers are.",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.catalogue = feature_catalogue()
         self.fields["features"].choices = [(f.name, f.label) for f in self.catalogue.values()]
+        for option in OPTIONS:
+            self.fields[option.name] = _field(option)
 
     def feature_help(self):
         return {name: f.help for name, f in self.catalogue.items()}
+
+    def option_fields(self, *, advanced: bool):
+        """Bound fields of the run options, with the algorithms each applies to."""
+        for option in OPTIONS:
+            if option.advanced == advanced:
+                yield self[option.name], " ".join(option.algorithms)
+
+    def options(self) -> dict:
+        return {option.name: self.cleaned_data.get(option.name) for option in OPTIONS}
+
+
+def _field(option) -> forms.Field:
+    common = dict(label=option.label, help_text=option.help, required=False)
+    initial = "" if option.default is None else option.default
+    if option.kind == "choice":
+        return forms.ChoiceField(choices=option.choices, initial=initial, **common)
+    attrs = {"inputmode": "decimal"} if option.kind in ("int", "float") else {}
+    if option.kind in ("int", "float"):
+        attrs.update({key: value for key, value in (("min", option.min), ("max", option.max)) if value is not None})
+        attrs["step"] = "any" if option.kind == "float" else "1"
+        widget = forms.NumberInput(attrs=attrs)
+    else:
+        widget = forms.TextInput(attrs={"placeholder": str(initial)})
+    # CharField: the service parses the text, so "auto" and "12" go through one path
+    return forms.CharField(initial=initial, widget=widget, **common)

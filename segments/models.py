@@ -22,6 +22,18 @@ class SegmentationRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     # A sample of customers in two dimensions for the scatter plot (see segments.ml).
     projection = models.JSONField(default=dict, blank=True)
+    # model-selection curves over k and the rule that chose k (segments.ml.ModelSelection)
+    selection = models.JSONField(default=dict, blank=True)
+    # bootstrap stability: ARI per resample, Jaccard per segment (segments.ml.Stability)
+    stability = models.JSONField(default=dict, blank=True)
+    # how the data was prepared: imputed / dropped / clipped counts, log-transformed features
+    preprocessing = models.JSONField(default=dict, blank=True)
+    # things the run page must say, e.g. "agglomerative clustered a sample of 20,000"
+    notes = models.JSONField(default=list, blank=True)
+    # the fitted preprocessing and model (joblib), to assign new customers to this run
+    model_file = models.FileField(upload_to="segmentation-models/", blank=True, max_length=300)
+    # library versions the model was made with (a model is loaded only with the same ones)
+    model_info = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="segmentation_runs",
@@ -74,8 +86,16 @@ class Segment(models.Model):
     index = models.PositiveIntegerField()
     size = models.PositiveIntegerField()
     label = models.CharField(max_length=200, blank=True)
-    # centroid in feature units, per-feature mean/median and share of customers
+    # centroid in feature units, per-feature mean/median/z-score, category shares, share of
+    # customers and the top distinguishing features
     profile = models.JSONField(default=dict, blank=True)
+    # DBSCAN/HDBSCAN's customers in no dense group: shown as "Unassigned"
+    is_noise = models.BooleanField(default=False)
+    # surrogate decision-tree rules: [{text, precision, recall, support}]
+    rules = models.JSONField(default=list, blank=True)
+    # mean bootstrap Jaccard (1 = the segment comes back identical in every resample)
+    stability = models.FloatField(null=True, blank=True)
+    revenue_share = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "index"]
@@ -103,6 +123,10 @@ class Membership(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="memberships"
     )
+    # distance to the segment's centre in the run's scaled feature space, and the nearest
+    # other segment (its index in the run): how firmly the customer belongs
+    distance = models.FloatField(null=True, blank=True)
+    nearest_segment_index = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

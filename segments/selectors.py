@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from customers.models import Customer
-from segments.models import Segment, SegmentationRun
+from segments.models import Membership, Segment, SegmentationRun
 
 
 def run_list() -> QuerySet[SegmentationRun]:
@@ -41,7 +41,15 @@ def segment_summaries(*, run: SegmentationRun) -> list[dict]:
             "size": segment.size,
             "share": segment.profile.get("share", 0.0),
             "centroid": segment.profile.get("centroid", {}),
+            "mean": segment.profile.get("mean", {}),
+            "median": segment.profile.get("median", {}),
             "zscore": segment.profile.get("zscore", {}),
+            "categories": segment.profile.get("categories", {}),
+            "top_features": segment.profile.get("top_features", []),
+            "rules": segment.rules,
+            "stability": segment.stability,
+            "revenue_share": segment.revenue_share,
+            "is_noise": segment.is_noise,
         }
         for segment in run_segments(run=run)
     ]
@@ -49,8 +57,73 @@ def segment_summaries(*, run: SegmentationRun) -> list[dict]:
 
 def customer_published_segment(*, customer_id: int) -> tuple[Segment | None, list]:
     """The customer's segment in the published run, and the personas linked to it."""
-    segment = (
-        Segment.objects.filter(run__published=True, memberships__customer_id=customer_id)
-        .select_related("run").prefetch_related("personas").first()
+    membership = (
+        Membership.objects.filter(run__published=True, customer_id=customer_id)
+        .select_related("segment", "segment__run").first()
     )
-    return segment, (list(segment.personas.all()) if segment else [])
+    if membership is None:
+        return None, []
+    segment = membership.segment
+    # how firmly the customer belongs: distance to the centre, and the runner-up segment
+    segment.member_distance = membership.distance
+    segment.nearest_other = (
+        Segment.objects.filter(run_id=segment.run_id, index=membership.nearest_segment_index).first()
+        if membership.nearest_segment_index is not None else None
+    )
+    return segment, list(segment.personas.all())
+
+
+def run_comparison(*, run_a: SegmentationRun, run_b: SegmentationRun) -> dict:
+    """How two runs' segments relate: a migration matrix (customers in segment i of A and
+    segment j of B), the adjusted Rand index over the customers in both, and who is in only
+    one of them. One GROUP BY in the database; nothing per customer comes to Python."""
+    from django.db import connection
+
+    table = Membership._meta.db_table
+    with connection.cursor() as cursor:
+        # the unique (run, customer) index serves both sides of the join
+        cursor.execute(
+            f"SELECT a.segment_id, b.segment_id, COUNT(*) FROM {table} a "
+            f"JOIN {table} b ON b.customer_id = a.customer_id AND b.run_id = %s "
+            "WHERE a.run_id = %s GROUP BY a.segment_id, b.segment_id",
+            [run_b.pk, run_a.pk],
+        )
+        pairs = cursor.fetchall()
+    segments_a, segments_b = run_segments(run=run_a), run_segments(run=run_b)
+    position_a = {s.pk: i for i, s in enumerate(segments_a)}
+    position_b = {s.pk: j for j, s in enumerate(segments_b)}
+    matrix = [[0] * len(segments_b) for _ in segments_a]
+    for segment_a, segment_b, customers in pairs:
+        matrix[position_a[segment_a]][position_b[segment_b]] = int(customers)
+    in_both = sum(map(sum, matrix))
+    return {
+        "run_a": run_a.pk,
+        "run_b": run_b.pk,
+        "segments_a": [{"index": s.index, "name": s.display_name, "size": s.size} for s in segments_a],
+        "segments_b": [{"index": s.index, "name": s.display_name, "size": s.size} for s in segments_b],
+        "matrix": matrix,
+        "customers_in_both": in_both,
+        "only_in_a": sum(s.size for s in segments_a) - in_both,
+        "only_in_b": sum(s.size for s in segments_b) - in_both,
+        "adjusted_rand_index": adjusted_rand_index(matrix),
+    }
+
+
+def adjusted_rand_index(matrix: list[list[int]]) -> float | None:
+    """ARI (Hubert and Arabie) from a contingency table, so it needs no per-customer labels.
+    Same value as sklearn.metrics.adjusted_rand_score on the labels behind the table."""
+
+    def pairs(n: int) -> int:
+        return n * (n - 1) // 2
+
+    total = sum(map(sum, matrix))
+    if total < 2:
+        return None
+    index = sum(pairs(cell) for row in matrix for cell in row)
+    rows = sum(pairs(sum(row)) for row in matrix)
+    columns = sum(pairs(sum(column)) for column in zip(*matrix)) if matrix else 0
+    expected = rows * columns / pairs(total)
+    maximum = (rows + columns) / 2
+    if maximum == expected:
+        return 1.0  # both runs put everyone in one segment (or each in their own): identical
+    return float((index - expected) / (maximum - expected))

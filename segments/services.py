@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
+import math
 import time
 from dataclasses import asdict
 
+import joblib
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -19,9 +26,11 @@ from customers.selectors import (
     customer_count_up_to,
     customer_external_ids,
     customer_feature_frame,
+    customer_ids_by_external_id,
     has_transactions,
 )
 from segments import ml
+from segments.options import describe, engine_config, parse_options
 from segments.models import Membership, Segment, SegmentationRun
 
 logger = logging.getLogger(__name__)
@@ -31,16 +40,17 @@ class RunCancelled(Exception):
     """The run was cancelled while it was being computed."""
 
 
-MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's bound for a random seed
-
-
-def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed: int = 0) -> dict:
+def run_validate(*, features: list[str], **options) -> dict:
     """Check a run's options against the data; return the config to store.
 
-    Raises ValidationError with a message per field, meant for the person who asked.
+    `options` are the run options of segments.options (algorithm, k, k_min, ...), raw or
+    typed; missing ones take their defaults. Raises ValidationError with a message per
+    field, meant for the person who asked.
     """
-    errors: dict[str, list[str]] = {}
-    features = [name.strip() for name in features if name and name.strip()]
+    config, errors = parse_options(options)
+    if isinstance(features, str):
+        features = features.split(",")
+    features = [str(name).strip() for name in features if name and str(name).strip()]
     if not features:
         errors.setdefault("features", []).append("Choose at least one feature.")
     catalogue = feature_catalogue()
@@ -51,29 +61,25 @@ def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed
         )
     if len(set(features)) != len(features):
         errors.setdefault("features", []).append("Each feature can be chosen only once.")
-    if algorithm not in ml.ALGORITHMS:
-        errors.setdefault("algorithm", []).append(
-            f"Unknown algorithm {algorithm!r}. Available: {', '.join(ml.ALGORITHMS)}."
-        )
-    if k < ml.MIN_K:
-        errors.setdefault("k", []).append(f"k must be at least {ml.MIN_K}; got {k}.")
-    elif k > ml.MAX_K:
-        errors.setdefault("k", []).append(f"k must be at most {ml.MAX_K}; got {k}.")
-    if not 0 <= seed <= MAX_SEED:
-        errors.setdefault("seed", []).append(f"The seed must be between 0 and {MAX_SEED}.")
+    config["features"] = features
+    categorical = tuple(name for name in features if name in catalogue and _is_categorical(catalogue[name]))
     if not errors:
-        # Counting stops at k: no COUNT(*) over a million customers for this check.
-        customers = customer_count_up_to(k)
+        _check_options(config, categorical, errors)
+    if not errors:
+        k = config["k"] if config["algorithm"] in ml.K_ALGORITHMS else None
+        smallest = (config["k_min"] if k == "auto" else k) or ml.MIN_K
+        # Counting stops just past k: no COUNT(*) over a million customers for this check.
+        customers = customer_count_up_to(max(smallest, config["k_max"] if k == "auto" else smallest))
         if customers == 0:
             errors.setdefault("__all__", []).append(
                 "There are no customers yet. Import customers or load demo data "
                 "(python manage.py demo_data) first."
             )
-        elif k >= customers:
+        elif k is not None and smallest >= customers:
             errors.setdefault("k", []).append(
-                f"k = {k} is more than the {customers:,} customers there are."
-                if k > customers else
-                f"k = {k} would put each of the {customers:,} customers in a segment of its own."
+                f"k = {smallest} is more than the {customers:,} customers there are."
+                if smallest > customers else
+                f"k = {smallest} would put each of the {customers:,} customers in a segment of its own."
             )
         needs_purchases = [name for name in features if catalogue[name].needs_transactions]
         if customers and needs_purchases and not has_transactions():
@@ -83,21 +89,65 @@ def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed
             )
     if errors:
         raise ValidationError(errors)
-    return {"algorithm": algorithm, "features": features, "k": k, "seed": seed}
+    if config["algorithm"] not in ml.K_ALGORITHMS:
+        config["k"] = None
+    return config
+
+
+def _is_categorical(definition) -> bool:
+    return getattr(definition, "kind", "numeric") == "categorical"
+
+
+RFM_FEATURES = ("recency", "frequency", "monetary")
+
+
+def _check_options(config: dict, categorical: tuple[str, ...], errors: dict) -> None:
+    """Checks that need several options together; the engine repeats them on the data."""
+    algorithm, features = config["algorithm"], config["features"]
+    if config["k_min"] > config["k_max"]:
+        errors.setdefault("k_max", []).append(
+            f"The largest k ({config['k_max']}) is below the smallest ({config['k_min']})."
+        )
+    if config["k_rule"] in ("bic", "aic") and algorithm != "gmm" and config["k"] == "auto":
+        errors.setdefault("k_rule", []).append(
+            f"{config['k_rule'].upper()} needs a likelihood: choose the Gaussian mixture algorithm, "
+            "or another rule."
+        )
+    if algorithm == "kprototypes" and not categorical:
+        errors.setdefault("features", []).append(
+            "k-prototypes mixes numbers with categories: choose at least one categorical "
+            "feature (such as country or gender), or use k-means."
+        )
+    if algorithm == "kprototypes" and len(categorical) == len(features):
+        errors.setdefault("features", []).append(
+            "k-prototypes needs at least one number feature besides the categories."
+        )
+    if algorithm == "rfm":
+        missing = [name for name in RFM_FEATURES if name not in features]
+        if missing:
+            errors.setdefault("features", []).append(
+                f"RFM rules score recency, frequency and monetary: add {', '.join(missing)}."
+            )
+    log = config["log_features"]
+    if isinstance(log, list):
+        stray = [name for name in log if name not in features or name in categorical]
+        if stray:
+            errors.setdefault("log_features", []).append(
+                f"Only chosen number features can be log-transformed: {', '.join(stray)}."
+            )
+    try:
+        engine_config(
+            config, categorical=categorical, silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
+            scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
+        )
+    except ml.SegmentationError as exc:
+        errors.setdefault("__all__", []).append(str(exc))
 
 
 @transaction.atomic
-def run_create(
-    *,
-    features: list[str],
-    k: int,
-    algorithm: str = "kmeans",
-    seed: int = 0,
-    name: str = "",
-    created_by=None,
-) -> SegmentationRun:
+def run_create(*, features: list[str], name: str = "", created_by=None, **options) -> SegmentationRun:
     """Validate, store a pending run and enqueue its job once the row is committed."""
-    config = run_validate(features=features, k=k, algorithm=algorithm, seed=seed)
+    config = run_validate(features=features, **options)
     run = SegmentationRun.objects.create(
         name=name.strip() or _default_name(config),
         config=config,
@@ -112,7 +162,7 @@ def run_create(
 def _default_name(config: dict) -> str:
     catalogue = feature_catalogue()
     labels = [catalogue[name].label if name in catalogue else name for name in config["features"]]
-    return f"{config['algorithm']} k={config['k']} on {', '.join(labels)}"[:200]
+    return f"{describe(config)} on {', '.join(labels)}"[:200]
 
 
 def _enqueue(run_id: int) -> None:
@@ -171,6 +221,10 @@ def _claim(run_id: int) -> SegmentationRun | None:
         return run
 
 
+# Revenue per segment (share of revenue on the run page) is the customers' net spend.
+REVENUE_FEATURE = "monetary"
+
+
 def run_execute(*, run_id: int) -> None:
     """The job: load features, segment, write segments and memberships in one transaction.
 
@@ -187,11 +241,12 @@ def run_execute(*, run_id: int) -> None:
     started = time.monotonic()
     logger.info("segments.run_started run_id=%s attempt=%s", run_id, run.attempts)
     try:
-        config = ml.SegmentationConfig(
-            features=tuple(run.config["features"]),
-            k=int(run.config["k"]),
-            algorithm=run.config.get("algorithm", "kmeans"),
-            seed=int(run.config.get("seed", 0)),
+        catalogue = feature_catalogue()
+        features = list(run.config["features"])
+        categorical = tuple(name for name in features if name in catalogue and _is_categorical(catalogue[name]))
+        revenue = REVENUE_FEATURE if REVENUE_FEATURE in catalogue and has_transactions() else None
+        config = engine_config(
+            run.config, categorical=categorical, revenue=revenue,
             silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
             scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
         )
@@ -202,7 +257,8 @@ def run_execute(*, run_id: int) -> None:
             # loading is the first 2-10 % of the job; checks for cancel as it goes
             _set_progress(run_id, 2 + 8 * min(rows, total) // total, f"Loading customer features: {rows:,} of {total:,}")
 
-        frame = customer_feature_frame(features=config.features, progress=loading)
+        columns = features + ([revenue] if revenue and revenue not in features else [])
+        frame = customer_feature_frame(features=columns, progress=loading)
         loaded = time.monotonic()
 
         def report(percent: int, stage: str) -> None:
@@ -211,8 +267,10 @@ def run_execute(*, run_id: int) -> None:
 
         result = ml.segment(frame, config, progress=report)
         fitted = time.monotonic()
-        _set_progress(run_id, 88, f"Writing {len(frame):,} memberships")
-        _persist(run_id, frame.index, result, timings={
+        _set_progress(run_id, 86, "Saving the fitted model")
+        model_name = _save_model(run_id, result.model)
+        _set_progress(run_id, 88, f"Writing {int((result.labels >= 0).sum()):,} memberships")
+        _persist(run_id, frame.index, result, model_name=model_name, timings={
             "load_seconds": round(loaded - started, 3),
             "segment_seconds": round(fitted - loaded, 3),
         }, started=started)
@@ -230,43 +288,72 @@ def run_execute(*, run_id: int) -> None:
         run_mark_failed(run_id=run_id, error="The run took longer than its time limit.")
 
 
-def _persist(run_id, customer_ids: pd.Index, result: ml.SegmentationResult, *, timings, started):
+def _model_path(run_id: int) -> str:
+    return f"segmentation-models/run-{run_id}.joblib"
+
+
+def _save_model(run_id: int, model) -> str:
+    """Store the fitted preprocessing and model with the run (media storage), for assigning
+    new customers later. A redelivered job overwrites the file of its earlier attempt."""
+    if model is None:
+        return ""
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    name = _model_path(run_id)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(buffer.getvalue()))
+
+
+def _segment_row(run_id: int, profile) -> Segment:
+    return Segment(
+        run_id=run_id,
+        index=profile.index,
+        size=profile.size,
+        label=profile.label,
+        is_noise=profile.is_noise,
+        stability=profile.stability,
+        revenue_share=profile.revenue_share,
+        rules=[asdict(rule) for rule in profile.rules],
+        profile={
+            "share": profile.share,
+            "centroid": profile.centroid,
+            "mean": profile.mean,
+            "median": profile.median,
+            "zscore": profile.zscore,
+            "categories": profile.categories,
+            "top_features": [[name, z] for name, z in profile.top_features],
+        },
+    )
+
+
+def _persist(run_id, customer_ids: pd.Index, result, *, model_name: str, timings, started):
     """Write segments, memberships and the result in one transaction.
 
     The run's row is locked only at the end, after the bulk insert and its foreign-key
     checks, so a cancel request does not wait behind a million-row write.
     """
     with transaction.atomic():
-        segments = Segment.objects.bulk_create(
-            [
-                Segment(
-                    run_id=run_id,
-                    index=profile.index,
-                    size=profile.size,
-                    label=profile.label,
-                    profile={
-                        "share": profile.share,
-                        "centroid": profile.centroid,
-                        "mean": profile.mean,
-                        "median": profile.median,
-                        "zscore": profile.zscore,
-                    },
-                )
-                for profile in result.segments
-            ]
-        )
+        segments = Segment.objects.bulk_create([_segment_row(run_id, p) for p in result.segments])
         segment_ids = pd.Series([s.pk for s in segments], index=[s.index for s in segments])
         if segment_ids.isna().any():  # a backend that does not return ids from bulk inserts
             segment_ids = pd.Series(
                 dict(Segment.objects.filter(run_id=run_id).values_list("index", "pk"))
             )
+        labels = np.asarray(result.labels)
+        kept = labels >= 0  # customers left out for missing values have no membership
+        distance = np.asarray(result.distance, dtype="float64")[kept]
+        nearest = np.asarray(result.nearest_other)[kept]
         memberships = pd.DataFrame(
             {
                 "run_id": run_id,
-                "segment_id": segment_ids.reindex(result.labels).to_numpy(),
-                "customer_id": customer_ids.to_numpy(),
+                "segment_id": segment_ids.reindex(labels[kept]).to_numpy(),
+                "customer_id": customer_ids.to_numpy()[kept],
+                "distance": np.where(np.isfinite(distance), np.round(distance, 4), np.nan),
+                "nearest_segment_index": pd.array(np.where(nearest >= 0, nearest, -1), dtype="Int64"),
             }
         )
+        memberships.loc[memberships["nearest_segment_index"] < 0, "nearest_segment_index"] = pd.NA
         write_started = time.monotonic()
         insert_frame(Membership, memberships)
         if connection.vendor == "postgresql":
@@ -287,7 +374,13 @@ def _persist(run_id, customer_ids: pd.Index, result: ml.SegmentationResult, *, t
         if run.status != SegmentationRun.Status.RUNNING:
             raise RunCancelled  # rolls the writes back
         run.projection = projection
-        run.metrics = {
+        run.selection = _json_safe(asdict(result.selection)) if result.selection else {}
+        run.stability = _json_safe(asdict(result.stability)) if result.stability else {}
+        run.preprocessing = _json_safe(result.preprocessing or {})
+        run.notes = list(result.notes)
+        run.model_file = model_name
+        run.model_info = _json_safe(getattr(result.model, "versions", {}) or {})
+        run.metrics = _json_safe({
             **result.metrics,
             "timings": {
                 **timings,
@@ -295,12 +388,29 @@ def _persist(run_id, customer_ids: pd.Index, result: ml.SegmentationResult, *, t
                 "total_seconds": round(time.monotonic() - started, 3),
             },
             "sizes": [profile.size for profile in result.segments],
-        }
+        })
         run.status = SegmentationRun.Status.SUCCEEDED
         run.progress, run.stage = 100, "Done"
         run.finished_at = timezone.now()
         run.save()
     logger.info("segments.run_succeeded run_id=%s sizes=%s", run_id, run.metrics["sizes"])
+
+
+def _json_safe(value):
+    """numpy scalars, tuples and NaN made JSON-able (NaN and infinities become null)."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return [_json_safe(item) for item in value.tolist()]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
 def run_mark_failed(*, run_id: int, error: str) -> None:
@@ -355,3 +465,101 @@ def run_publish(*, run: SegmentationRun) -> SegmentationRun:
     run.save(update_fields=["published", "published_at"])
     logger.info("segments.run_published run_id=%s", run.pk)
     return run
+
+
+class AssignError(Exception):
+    """Customers cannot be assigned; the message is meant for the caller."""
+
+
+# One request assigns at most this many customers: a batch for an integration, small
+# enough that the request never holds more than a few MB.
+MAX_ASSIGN_BATCH = 1000
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(run_id: int, name: str):
+    with default_storage.open(name, "rb") as handle:
+        return joblib.load(handle)
+
+
+def _library_mismatch(model_info: dict) -> str:
+    import kmodes  # noqa: F401  (imported for its version)
+    import sklearn
+
+    current = {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}
+    stored = {key.replace("sklearn", "scikit-learn"): value for key, value in (model_info or {}).items()}
+    differing = [f"{lib} {stored[lib]} (this server has {version})" for lib, version in current.items()
+                 if lib in stored and stored[lib] != version]
+    return ", ".join(differing)
+
+
+def customers_assign(*, run: SegmentationRun, external_ids: list[str] | None = None,
+                     rows: list[dict] | None = None) -> list[dict]:
+    """Assign customers to the segments of `run` with its stored preprocessing and model.
+
+    `external_ids` are existing customers (their current features are read); `rows` are
+    feature values of customers not imported yet ({"recency": 12, "monetary": 340, ...};
+    a feature left out counts as missing and is filled the way the run filled gaps).
+    """
+    if run.status != SegmentationRun.Status.SUCCEEDED:
+        raise AssignError(f"Run #{run.pk} is {run.status}; only a finished run can assign customers.")
+    if not run.model_file:
+        raise AssignError(f"Run #{run.pk} has no stored model (it was made before models were kept). "
+                          "Start a new run to assign customers.")
+    if bool(external_ids) == bool(rows):
+        raise AssignError("Give either external_ids or rows (feature values), not both and not neither.")
+    batch = external_ids or rows
+    if len(batch) > MAX_ASSIGN_BATCH:
+        raise AssignError(f"At most {MAX_ASSIGN_BATCH:,} customers per request; got {len(batch):,}.")
+    mismatch = _library_mismatch(run.model_info)
+    if mismatch:
+        raise AssignError(f"Run #{run.pk}'s model was made with {mismatch}. Start a new run on this server.")
+    features = list(run.config["features"])
+    if external_ids:
+        ids = customer_ids_by_external_id(external_ids=external_ids)
+        unknown = [external_id for external_id in external_ids if external_id not in ids]
+        if unknown:
+            raise AssignError(f"No customer with external id {', '.join(map(str, unknown[:10]))}"
+                              f"{' and others' if len(unknown) > 10 else ''}.")
+        frame = customer_feature_frame(features=features, customer_ids=[ids[e] for e in external_ids])
+        keys = [{"external_id": external_id} for external_id in external_ids]
+    else:
+        stray = sorted({name for row in rows if isinstance(row, dict) for name in row} - set(features))
+        if any(not isinstance(row, dict) for row in rows):
+            raise AssignError("Each row must be an object of feature values.")
+        if stray:
+            raise AssignError(f"Run #{run.pk} was made on {', '.join(features)}; unknown: {', '.join(stray)}.")
+        frame = _rows_frame(rows, features)
+        keys = [{"row": position} for position in range(len(rows))]
+    model = _load_model(run.pk, run.model_file.name)
+    try:
+        assigned = model.assign(frame)
+    except ml.SegmentationError as exc:
+        raise AssignError(str(exc)) from exc
+    segments = {s.index: s for s in run.segments.all()}
+    results = []
+    for key, label, distance, nearest in zip(keys, assigned.labels, assigned.distance, assigned.nearest_other):
+        segment = segments.get(int(label))
+        other = segments.get(int(nearest)) if nearest is not None and int(nearest) >= 0 else None
+        results.append({
+            **key,
+            "segment": {"id": segment.pk, "index": segment.index, "name": segment.display_name} if segment else None,
+            "distance": float(distance) if distance is not None and np.isfinite(distance) else None,
+            "nearest_other": {"id": other.pk, "index": other.index, "name": other.display_name} if other else None,
+        })
+    return results
+
+
+def _rows_frame(rows: list[dict], features: list[str]) -> pd.DataFrame:
+    catalogue = feature_catalogue()
+    frame = pd.DataFrame.from_records(rows, columns=features)
+    for name in features:
+        if name in catalogue and _is_categorical(catalogue[name]):
+            frame[name] = frame[name].astype("object").where(frame[name].notna(), None).astype("category")
+        else:
+            numbers = pd.to_numeric(frame[name], errors="coerce")
+            bad = frame[name].notna() & numbers.isna()
+            if bad.any():
+                raise AssignError(f"{name} must be a number; got {frame[name][bad].iloc[0]!r}.")
+            frame[name] = numbers.astype("float64")
+    return frame

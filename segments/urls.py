@@ -9,6 +9,7 @@ urlpatterns = [
     path("runs/new/", views.run_create, name="run-create"),
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("runs/<int:pk>/publish/", views.run_publish, name="run-publish"),
+    path("runs/<int:pk>/compare/", views.run_compare, name="run-compare"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("segments/<int:pk>/", views.segment_detail, name="segment-detail"),
 ]

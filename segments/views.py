@@ -11,6 +11,7 @@ from customers.selectors import feature_catalogue
 from customers.selectors import customer_count_estimate
 from segments import charts, selectors, services
 from segments.forms import RunForm
+from segments.options import ALGORITHM_LABELS, OPTIONS
 from segments.models import Segment, SegmentationRun
 
 RUNS_PER_PAGE = 25
@@ -32,8 +33,8 @@ def run_create(request):
         data = form.cleaned_data
         try:
             run = services.run_create(
-                name=data["name"], features=data["features"], k=data["k"],
-                seed=data["seed"] or 0, created_by=request.user,
+                name=data["name"], features=data["features"], created_by=request.user,
+                **form.options(),
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -44,7 +45,12 @@ def run_create(request):
     status = 400 if request.method == "POST" else 200
     return render(
         request, "segments/run_form.html",
-        {"form": form, "customer_count": customer_count_estimate(), "features": form.catalogue},
+        {
+            "form": form, "customer_count": customer_count_estimate(), "features": form.catalogue,
+            "basic_options": list(form.option_fields(advanced=False)),
+            "advanced_options": list(form.option_fields(advanced=True)),
+            "advanced_errors": any(form[o.name].errors for o in OPTIONS if o.advanced),
+        },
         status=status,
     )
 
@@ -54,20 +60,55 @@ def run_create(request):
 def run_detail(request, pk):
     run = get_object_or_404(SegmentationRun.objects.select_related("created_by"), pk=pk)
     catalogue = feature_catalogue()
-    context = {"run": run, "features": [catalogue.get(n) or FeatureDefinition(n, n, "") for n in run.config.get("features", [])]}
+    features = [catalogue.get(n) or FeatureDefinition(n, n, "") for n in run.config.get("features", [])]
+    options = [
+        (option, run.config.get(option.name, option.default)) for option in OPTIONS
+        if option.name in run.config and (not option.algorithms or run.config.get("algorithm") in option.algorithms)
+    ]
+    context = {"run": run, "features": features, "options": options,
+               "algorithm_label": ALGORITHM_LABELS.get(run.config.get("algorithm"), run.config.get("algorithm"))}
     if run.status == SegmentationRun.Status.SUCCEEDED:
         segments = selectors.segment_summaries(run=run)
         for segment in segments:
             segment["colour"] = charts.segment_colour(segment["index"])
+            segment["top"] = [
+                (catalogue[name].label if name in catalogue else name, z) for name, z in segment["top_features"][:4]
+            ]
         names = {s["index"]: s["name"] for s in segments}
+        numeric = [(f.name, f.label) for f in features if getattr(f, "kind", "numeric") != "categorical"]
+        threshold = (run.stability or {}).get("threshold", 0.6)
         context.update(
             segments=segments,
+            numeric_features=[f for f in features if getattr(f, "kind", "numeric") != "categorical"],
             sizes_chart=charts.sizes_figure(segments),
             scatter_chart=charts.scatter_figure(
                 run.projection, names, run.projection.get("external_id")
             ),
+            selection_chart=charts.selection_figure(run.selection or {}),
+            heatmap_chart=charts.zscore_heatmap([s for s in segments if not s["is_noise"]], numeric),
+            stability_chart=charts.stability_figure(segments, threshold),
+            unstable=[s for s in segments if s["stability"] is not None and s["stability"] < threshold],
+            stability_threshold=threshold,
+            other_runs=selectors.run_list().filter(status=SegmentationRun.Status.SUCCEEDED).exclude(pk=run.pk)[:50],
         )
     return render(request, "segments/run_detail.html", context)
+
+
+@login_required
+@permission_required(roles.VIEW_RUNS, raise_exception=True)
+def run_compare(request, pk):
+    run = get_object_or_404(selectors.run_list(), pk=pk)
+    other_id = request.GET.get("other", "")
+    finished = selectors.run_list().filter(status=SegmentationRun.Status.SUCCEEDED)
+    context = {"run": run, "other_runs": finished.exclude(pk=run.pk)[:50]}
+    if other_id:
+        other = finished.filter(pk=int(other_id) if other_id.isdigit() else 0).first()
+        if other is None or run.status != SegmentationRun.Status.SUCCEEDED:
+            context["error"] = "Choose two finished runs to compare."
+            return render(request, "segments/run_compare.html", context, status=400)
+        comparison = selectors.run_comparison(run_a=run, run_b=other)
+        context.update(other=other, comparison=comparison, migration_chart=charts.migration_heatmap(comparison))
+    return render(request, "segments/run_compare.html", context)
 
 
 @require_POST

@@ -149,7 +149,14 @@ class CustomerDetailSerializer(serializers.ModelSerializer):
         segment = self.context["segment"]
         if segment is None:
             return None
-        return {"id": segment.pk, "name": segment.display_name, "run_id": segment.run_id}
+        nearest = getattr(segment, "nearest_other", None)
+        return {
+            "id": segment.pk, "name": segment.display_name, "run_id": segment.run_id,
+            # how firmly the customer belongs: distance to the segment's centre (scaled
+            # units) and the next closest segment
+            "distance": getattr(segment, "member_distance", None),
+            "nearest_other": {"id": nearest.pk, "name": nearest.display_name} if nearest else None,
+        }
 
     def get_personas(self, customer) -> list[dict]:
         return [{"id": p.pk, "name": p.name} for p in self.context["personas"]]

@@ -58,3 +58,11 @@ def preset_options(preset):
     if preset.kind == "transactions" and preset.anonymous == "reject":
         options.append("rows without a customer id rejected")
     return options
+
+
+@register.filter
+def join_list(value):
+    """A list shown as "a, b, c"; anything else as itself."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
+    return value

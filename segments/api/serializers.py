@@ -2,21 +2,51 @@ from rest_framework import serializers
 
 from customers.features import DEFAULT_FEATURES
 from segments import ml
+from segments.options import OPTIONS
 from segments.models import Segment, SegmentationRun
 from segments.selectors import segment_summaries
 
 
+def _option_field(option) -> serializers.Field:
+    """A serializer field for a run option; the service parses and checks the value."""
+    help_text = option.help
+    if option.algorithms:
+        help_text += f" Applies to: {', '.join(option.algorithms)}."
+    common = dict(required=False, help_text=help_text, label=option.label)
+    if option.kind == "choice":
+        return serializers.ChoiceField(choices=[name for name, _ in option.choices], default=option.default, **common)
+    if option.kind == "int":
+        return serializers.IntegerField(allow_null=True, default=option.default, **common)
+    if option.kind == "float":
+        return serializers.FloatField(allow_null=True, default=option.default, **common)
+    if option.kind == "log":
+        return serializers.JSONField(default=option.default, **common)
+    # k: a number or "auto"
+    return serializers.CharField(default=option.default, **common)
+
+
 class RunCreateSerializer(serializers.Serializer):
-    """Options for a new run; checks against the data happen in services.run_validate."""
+    """Options for a new run (the same as the page's form and the `segment` command);
+    checks against the data happen in services.run_validate."""
 
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    algorithm = serializers.CharField(default="kmeans", help_text=f"One of {', '.join(ml.ALGORITHMS)}.")
     features = serializers.ListField(
         child=serializers.CharField(), default=list(DEFAULT_FEATURES),
         help_text="Feature names; see GET /api/v1/features/.",
     )
-    k = serializers.IntegerField(help_text=f"Number of segments, {ml.MIN_K}-{ml.MAX_K}.")
-    seed = serializers.IntegerField(default=0, min_value=0, max_value=2**32 - 1, help_text="Random seed: same seed, same segments.")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for option in OPTIONS:
+            fields[option.name] = _option_field(option)
+        return fields
+
+
+class RuleSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    precision = serializers.FloatField(help_text="Of the customers the rule selects, the share in the segment.")
+    recall = serializers.FloatField(help_text="Of the segment's customers, the share the rule selects.")
+    support = serializers.IntegerField(help_text="Customers the rule selects.")
 
 
 class SegmentSummarySerializer(serializers.Serializer):
@@ -26,8 +56,21 @@ class SegmentSummarySerializer(serializers.Serializer):
     label = serializers.CharField()
     size = serializers.IntegerField()
     share = serializers.FloatField()
-    centroid = serializers.DictField(child=serializers.FloatField())
-    zscore = serializers.DictField(child=serializers.FloatField())
+    centroid = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    mean = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    median = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    zscore = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    categories = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()),
+        help_text="Categorical features: the share of each value within the segment.",
+    )
+    top_features = serializers.ListField(
+        child=serializers.ListField(), help_text="[feature, z-score] pairs, most distinguishing first."
+    )
+    rules = RuleSerializer(many=True, help_text="Readable rules from a shallow decision tree that mimics the segments.")
+    stability = serializers.FloatField(allow_null=True, help_text="Mean bootstrap Jaccard: near 1 stable; below 0.6 unstable.")
+    revenue_share = serializers.FloatField(allow_null=True)
+    is_noise = serializers.BooleanField(help_text="DBSCAN/HDBSCAN customers in no dense group.")
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -38,8 +81,8 @@ class RunSerializer(serializers.ModelSerializer):
         model = SegmentationRun
         fields = [
             "id", "url", "name", "config", "status", "progress", "stage", "error",
-            "metrics", "created_by", "created_at", "started_at", "finished_at",
-            "published", "published_at",
+            "metrics", "selection", "stability", "preprocessing", "notes", "model_info",
+            "created_by", "created_at", "started_at", "finished_at", "published", "published_at",
         ]
 
 
@@ -61,7 +104,10 @@ class SegmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Segment
-        fields = ["id", "run", "index", "name", "label", "size", "profile", "members_url"]
+        fields = [
+            "id", "run", "index", "name", "label", "size", "profile", "rules", "stability",
+            "revenue_share", "is_noise", "members_url",
+        ]
 
     def get_members_url(self, segment) -> str:
         request = self.context.get("request")
@@ -79,3 +125,60 @@ class FeatureSerializer(serializers.Serializer):
     help = serializers.CharField()
     unit = serializers.CharField()
     attribute_key = serializers.CharField(help_text="The custom attribute's column name; empty for computed features.")
+
+
+class AssignRequestSerializer(serializers.Serializer):
+    external_ids = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_empty=False, max_length=1000,
+        help_text="Existing customers to assign (their current features are used). Up to 1,000.",
+    )
+    rows = serializers.ListField(
+        child=serializers.DictField(), required=False, allow_empty=False, max_length=1000,
+        help_text="Feature values of customers not imported yet, one object each, e.g. "
+        '{"recency": 12, "frequency": 3, "monetary": 340}. A feature left out counts as missing.',
+    )
+
+    def validate(self, data):
+        if bool(data.get("external_ids")) == bool(data.get("rows")):
+            raise serializers.ValidationError("Give either external_ids or rows, not both.")
+        return data
+
+
+class AssignedSegmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    index = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class AssignResultSerializer(serializers.Serializer):
+    external_id = serializers.CharField(required=False)
+    row = serializers.IntegerField(required=False, help_text="Position in `rows`.")
+    segment = AssignedSegmentSerializer(allow_null=True, help_text="null: unassigned (density algorithms' noise).")
+    distance = serializers.FloatField(allow_null=True, help_text="To the segment's centre, in the run's scaled units.")
+    nearest_other = AssignedSegmentSerializer(allow_null=True)
+
+
+class AssignResponseSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    results = AssignResultSerializer(many=True)
+
+
+class ComparedSegmentSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class RunComparisonSerializer(serializers.Serializer):
+    run_a = serializers.IntegerField()
+    run_b = serializers.IntegerField()
+    segments_a = ComparedSegmentSerializer(many=True)
+    segments_b = ComparedSegmentSerializer(many=True)
+    matrix = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="matrix[i][j]: customers in segment i of run_a and segment j of run_b.",
+    )
+    customers_in_both = serializers.IntegerField()
+    only_in_a = serializers.IntegerField()
+    only_in_b = serializers.IntegerField()
+    adjusted_rand_index = serializers.FloatField(allow_null=True, help_text="1 = the same segments; about 0 = unrelated.")

@@ -1,5 +1,5 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -12,6 +12,9 @@ from custseg_site.api import require
 from customers.selectors import feature_catalogue
 from segments import selectors, services
 from segments.api.serializers import (
+    AssignRequestSerializer,
+    AssignResponseSerializer,
+    RunComparisonSerializer,
     FeatureSerializer,
     MemberSerializer,
     RunCreateSerializer,
@@ -19,7 +22,7 @@ from segments.api.serializers import (
     RunSerializer,
     SegmentSerializer,
 )
-from segments.models import Segment
+from segments.models import Segment, SegmentationRun
 
 
 class RunCursorPagination(CursorPagination):
@@ -46,6 +49,40 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             "create": roles.START_RUN, "cancel": roles.START_RUN, "publish": roles.PUBLISH_RUN,
         }.get(self.action, roles.VIEW_RUNS)
         return [require(needed)()]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("other", int, required=True, description="The run to compare with.")],
+        responses={200: RunComparisonSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def compare(self, request, pk=None):
+        """Compare with another finished run: adjusted Rand index over the customers in both,
+        and the migration matrix (customers in segment i of this run and segment j of the other)."""
+        run = self.get_object()
+        other_id = request.query_params.get("other", "")
+        if not other_id.isdigit():
+            raise ValidationError({"other": ["Give the id of the run to compare with: ?other=<run id>."]})
+        other = get_object_or_404(selectors.run_list(), pk=int(other_id))
+        for candidate in (run, other):
+            if candidate.status != SegmentationRun.Status.SUCCEEDED:
+                raise ValidationError({"other": [f"Run #{candidate.pk} is {candidate.status}; only finished runs can be compared."]})
+        return Response(selectors.run_comparison(run_a=run, run_b=other))
+
+    @extend_schema(request=AssignRequestSerializer, responses={200: AssignResponseSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Assign customers to this run's segments with the run's stored preprocessing and
+        model: existing customers by external id, or new ones by their feature values."""
+        return _assign(request, self.get_object())
+
+    @extend_schema(request=AssignRequestSerializer, responses={200: AssignResponseSerializer})
+    @action(detail=False, methods=["post"], url_path="published/assign")
+    def assign_published(self, request):
+        """Assign customers to the segments of the published run (see /runs/{id}/assign/)."""
+        run = selectors.published_run()
+        if run is None:
+            raise ValidationError({"run": ["No run is published yet. Publish a finished run first."]})
+        return _assign(request, run)
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -82,6 +119,18 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise ValidationError({"status": [f"The run is already {run.status}."]})
         run.refresh_from_db()
         return Response(RunSerializer(run, context={"request": request}).data)
+
+
+def _assign(request, run):
+    body = AssignRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    try:
+        results = services.customers_assign(
+            run=run, external_ids=body.validated_data.get("external_ids"), rows=body.validated_data.get("rows"),
+        )
+    except services.AssignError as exc:
+        raise ValidationError({"detail": [str(exc)]}) from exc
+    return Response({"run": run.pk, "results": results})
 
 
 class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -20,7 +20,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-ALGORITHMS = ("kmeans",)
+from segments.ml.types import ALGORITHMS  # noqa: E402  (interim, until the new engine lands)
 MIN_K = 2
 MAX_K = 50  # beyond this, segments stop being something a marketer can name and act on
 

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from custseg_site.cli import follow_job
 from customers.features import DEFAULT_FEATURES, FEATURES
-from segments import ml, services
+from segments import services
+from segments.options import OPTIONS
 from segments.models import SegmentationRun
 
 
@@ -23,9 +24,14 @@ class Command(BaseCommand):
             help=f"Comma-separated features: {', '.join(FEATURES)}, and attr_* for each number "
             "column that a customers import kept as a custom attribute (GET /api/v1/features/ lists them).",
         )
-        parser.add_argument("--algorithm", default="kmeans", choices=ml.ALGORITHMS)
-        parser.add_argument("--k", type=int, default=4, help="Number of segments.")
-        parser.add_argument("--seed", type=int, default=0)
+        for option in OPTIONS:
+            flag = "--" + option.name.replace("_", "-")
+            choices = [name for name, _ in option.choices] or None
+            default = "" if option.default is None else option.default
+            parser.add_argument(
+                flag, dest=option.name, default=None, choices=choices, metavar=None if choices else option.kind.upper(),
+                help=f"{option.help} (default: {default if default != '' else 'empty'})".replace("%", "%%"),
+            )
         parser.add_argument("--name", default="")
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
         parser.add_argument(
@@ -39,8 +45,8 @@ class Command(BaseCommand):
         features = [name.strip() for name in options["features"].split(",") if name.strip()]
         try:
             run = services.run_create(
-                features=features, k=options["k"], algorithm=options["algorithm"],
-                seed=options["seed"], name=options["name"],
+                features=features, name=options["name"],
+                **{option.name: options[option.name] for option in OPTIONS if options[option.name] is not None},
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
@@ -59,15 +65,26 @@ class Command(BaseCommand):
         )
 
     def _summary(self, run, options):
+        metrics, selection, stability = run.metrics or {}, run.selection or {}, run.stability or {}
         summary = {
             "run_id": run.pk,
             "status": run.status,
-            "k": run.config.get("k"),
+            "algorithm": run.config.get("algorithm"),
+            "k": metrics.get("k", run.config.get("k")),
             "features": run.config.get("features"),
-            "silhouette": run.metrics.get("silhouette"),
-            "silhouette_sample_size": run.metrics.get("silhouette_sample_size"),
-            "davies_bouldin": run.metrics.get("davies_bouldin"),
-            "sizes": run.metrics.get("sizes", []),
+            "silhouette": metrics.get("silhouette"),
+            "silhouette_sample_size": metrics.get("silhouette_sample_size"),
+            "davies_bouldin": metrics.get("davies_bouldin"),
+            "calinski_harabasz": metrics.get("calinski_harabasz"),
+            "k_rule": selection.get("rule"),
+            "k_rule_text": selection.get("rule_text"),
+            "stability": {
+                "ari_mean": stability.get("ari_mean"),
+                "resamples": stability.get("resamples"),
+                "unstable_segments": stability.get("unstable", []),
+            } if stability else None,
+            "sizes": metrics.get("sizes", []),
+            "notes": run.notes or [],
             "error": run.error or None,
         }
         if options["json"]:

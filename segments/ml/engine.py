@@ -1,108 +1,121 @@
 """Segmentation engine: a feature table and a config in, a result dataclass out.
 
-No Django here (tests/segments/ml/test_no_django.py enforces it): the service layer
-turns database rows into a DataFrame, calls `segment`, and persists the result.
+No Django here (tests/segments/ml/test_no_django.py enforces it): the service layer turns
+database rows into a DataFrame, calls `segment`, and persists the result.
+
+Stages: preprocess (preprocess.py) -> fit, choosing k when asked (algorithms.py,
+selection.py) -> number segments largest first, noise last -> distances to centres ->
+bootstrap stability (stability.py) -> profiles and surrogate rules (explain.py) -> 2-D view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import warnings
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.decomposition import PCA
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
-from sklearn.preprocessing import StandardScaler
 
-from segments.ml.types import ALGORITHMS  # noqa: E402  (interim, until the new engine lands)
-MIN_K = 2
-MAX_K = 50  # beyond this, segments stop being something a marketer can name and act on
+from segments.ml import explain
+from segments.ml.algorithms import (
+    KMEANS_N_INIT,  # noqa: F401  (bench/run.py reads it from here)
+    Fit,
+    hdbscan_min_cluster_size,
+    make_fitter,
+    suggest_eps,
+)
+from segments.ml.model import REFERENCE_POINTS, FittedModel, distances_to_centres, rfm_thresholds
+from segments.ml.preprocess import Prepared, prepare
+from segments.ml.selection import choose_k, sample_rows, score, segment_means, within_sum_of_squares
+from segments.ml.stability import bootstrap
+from segments.ml.types import (
+    ALGORITHMS,
+    GMM_COVARIANCES,
+    K_ALGORITHMS,
+    K_RULES,
+    LINKAGES,
+    MAX_K,
+    MIN_K,
+    MISSING_STRATEGIES,
+    SCALINGS,
+    AssignResult,
+    ProgressCallback,
+    SegmentationConfig,
+    SegmentationError,
+    SegmentationResult,
+)
 
-# k-means++ restarts: 4 finds the same optimum as sklearn's old default of 10 on the
-# planted and real data we tried, at 40 % of the cost.
-KMEANS_N_INIT = 4
-# Silhouette is O(n^2): above this many customers it is computed on a random sample.
-DEFAULT_SILHOUETTE_SAMPLE = 10_000
-# Silhouette computes pairwise distances block by block; sklearn's default blocks of 1 GB
-# made a worker's memory jump by that much. 64 MB blocks are as fast (measured on 10k).
-SILHOUETTE_WORKING_MEMORY_MB = 64
-# Points in the 2-D scatter; more than this and the browser slows without showing more.
-DEFAULT_SCATTER_SAMPLE = 5_000
-# A feature whose centroid is at least this many population standard deviations from
-# the mean is named in the segment's automatic label.
-LABEL_Z_THRESHOLD = 0.5
-
-ProgressCallback = Callable[[int, str], None]
-
-
-class SegmentationError(ValueError):
-    """The data or config cannot be segmented; the message is meant for the user."""
-
-
-@dataclass(frozen=True)
-class SegmentationConfig:
-    features: tuple[str, ...]
-    k: int
-    algorithm: str = "kmeans"
-    seed: int = 0
-    silhouette_sample: int = DEFAULT_SILHOUETTE_SAMPLE
-    scatter_sample: int = DEFAULT_SCATTER_SAMPLE
-
-    def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise SegmentationError(
-                f"Unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}."
-            )
-        if not self.features:
-            raise SegmentationError("Choose at least one feature.")
-        if len(set(self.features)) != len(self.features):
-            raise SegmentationError("Each feature can be chosen only once.")
-        if not MIN_K <= self.k <= MAX_K:
-            raise SegmentationError(f"k must be between {MIN_K} and {MAX_K}; got {self.k}.")
-
-
-@dataclass(frozen=True)
-class SegmentProfile:
-    index: int
-    size: int
-    share: float
-    label: str
-    centroid: dict[str, float]
-    mean: dict[str, float]
-    median: dict[str, float]
-    zscore: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A sample of customers in two dimensions, for the scatter plot."""
-
-    method: str  # "features" when exactly two features were used, else "pca"
-    x_label: str
-    y_label: str
-    x: list[float]
-    y: list[float]
-    segment: list[int]
-    row: list[int]  # positions in the input frame, to look the customers up
-    explained_variance: list[float] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SegmentationResult:
-    labels: np.ndarray  # segment index per input row, 0 = largest segment
-    segments: list[SegmentProfile]
-    metrics: dict[str, float | int | dict | None]
-    projection: Projection
+RFM_COLUMNS = ("recency", "frequency", "monetary")
+# Progress percentages at which each stage starts; fitting takes most of a run.
+PROGRESS_FIT, PROGRESS_SCORE, PROGRESS_STABILITY, PROGRESS_EXPLAIN, PROGRESS_PROJECT = 5, 60, 65, 85, 95
 
 
 def _noop(percent: int, stage: str) -> None:
     return None
+
+
+def validate_config(config: SegmentationConfig) -> None:
+    """Raise SegmentationError, in words for the user, for a config that cannot run on any data."""
+    def choose(value, allowed, what):
+        if value not in allowed:
+            raise SegmentationError(f"Unknown {what} {value!r}; choose one of {', '.join(allowed)}.")
+
+    choose(config.algorithm, ALGORITHMS, "algorithm")
+    choose(config.scaling, SCALINGS, "scaling")
+    choose(config.missing, MISSING_STRATEGIES, "missing-value strategy")
+    choose(config.gmm_covariance, GMM_COVARIANCES, "covariance type")
+    choose(config.linkage, LINKAGES, "linkage")
+    if not config.features:
+        raise SegmentationError("Choose at least one feature.")
+    if len(set(config.features)) != len(config.features):
+        raise SegmentationError("Each feature can be chosen only once.")
+    stray = [name for name in config.categorical if name not in config.features]
+    if stray:
+        raise SegmentationError(f"Categorical feature(s) {', '.join(stray)} are not among the chosen features.")
+    takes_k = config.algorithm in K_ALGORITHMS
+    if takes_k and config.k is not None and not MIN_K <= config.k <= MAX_K:
+        raise SegmentationError(f"k must be between {MIN_K} and {MAX_K}; got {config.k}.")
+    if takes_k and config.k is None:
+        if not MIN_K <= config.k_min <= config.k_max <= MAX_K:
+            raise SegmentationError(
+                f"The range of k to try must lie within {MIN_K}-{MAX_K} with the smallest first; "
+                f"got {config.k_min}-{config.k_max}."
+            )
+        choose(config.k_rule, K_RULES, "rule for choosing k")
+        if config.k_rule in ("bic", "aic") and config.algorithm != "gmm":
+            raise SegmentationError(
+                f"Choosing k by {config.k_rule.upper()} needs a likelihood, which only the Gaussian "
+                f"mixture (gmm) has; choose gmm or another rule (silhouette, elbow, ...)."
+            )
+    if config.algorithm == "kprototypes":
+        if not config.categorical:
+            raise SegmentationError(
+                "k-prototypes is for a mix of numeric and categorical features; no categorical feature "
+                "is chosen. Use k-means for numeric features only."
+            )
+        if len(config.categorical) == len(config.features):
+            raise SegmentationError("k-prototypes needs at least one numeric feature besides the categorical ones.")
+    if config.algorithm == "rfm":
+        absent = [name for name in RFM_COLUMNS if name not in config.features]
+        if absent:
+            raise SegmentationError(
+                f"RFM segments need recency, frequency and monetary among the features; missing: {', '.join(absent)}."
+            )
+    if isinstance(config.log_features, str) and config.log_features != "auto":
+        raise SegmentationError('log features must be a list of features or "auto".')
+    if config.clip_quantiles is not None:
+        low, high = config.clip_quantiles
+        if not 0 <= low < high <= 1:
+            raise SegmentationError(f"Clipping quantiles must satisfy 0 <= low < high <= 1; got {low}, {high}.")
+    if config.eps is not None and config.eps <= 0:
+        raise SegmentationError("eps must be greater than 0.")
+    if config.min_samples < 1:
+        raise SegmentationError("min_samples must be at least 1.")
+    if config.min_cluster_size is not None and config.min_cluster_size < 2:
+        raise SegmentationError("The smallest segment size (min_cluster_size) must be at least 2.")
+    if config.stability_resamples < 0:
+        raise SegmentationError("The number of stability resamples cannot be negative.")
+    if config.silhouette_sample < 2 or config.scatter_sample < 1:
+        raise SegmentationError("The silhouette sample needs at least 2 customers and the scatter sample at least 1.")
 
 
 def segment(
@@ -110,160 +123,294 @@ def segment(
 ) -> SegmentationResult:
     """Segment the rows of `frame` (one per customer) on `config.features`."""
     report = progress or _noop
-    missing = [name for name in config.features if name not in frame.columns]
-    if missing:
-        raise SegmentationError(f"Unknown feature(s): {', '.join(missing)}.")
-    n_rows = len(frame)
-    if n_rows == 0:
+    validate_config(config)
+    if len(frame) == 0:
         raise SegmentationError("There are no customers to segment.")
-    if config.k > n_rows:
-        raise SegmentationError(
-            f"k = {config.k} is more than the {n_rows} customers there are to segment."
-        )
+    unknown = [name for name in config.features if name not in frame.columns]
+    if unknown:
+        raise SegmentationError(f"Unknown feature(s): {', '.join(unknown)}.")
+    revenue = None
+    if config.revenue is not None:
+        if config.revenue not in frame.columns:
+            raise SegmentationError(f"Unknown revenue column {config.revenue!r}.")
+        revenue = pd.to_numeric(frame[config.revenue], errors="coerce").to_numpy(dtype="float64")
 
-    report(5, "Preparing features")
-    values = frame.loc[:, list(config.features)].astype("float64")
-    all_missing = [name for name in config.features if values[name].isna().all()]
-    if all_missing:
-        raise SegmentationError(
-            f"No customer has a value for: {', '.join(all_missing)}. Choose other features."
-        )
-    imputed = {name: int(count) for name, count in values.isna().sum().items() if count}
-    values = values.fillna(values.median())
-    scaler = StandardScaler()
-    matrix = scaler.fit_transform(values.to_numpy())
+    report(0, "Preprocessing")
+    prepared = prepare(frame, config)
+    matrix = prepared.matrix
+    n_rows = len(prepared.kept)
+    notes: list[str] = []
+    if prepared.report["dropped"]:
+        notes.append(f"{prepared.report['dropped']:,} customers missing a value of a chosen feature were "
+                     f"left out (label -1).")
+    algorithm = config.algorithm
+    if algorithm == "kmeans" and n_rows > config.minibatch_threshold:
+        algorithm = "minibatch_kmeans"
+        notes.append(f"{n_rows:,} customers is more than {config.minibatch_threshold:,}, so mini-batch "
+                     f"k-means was used instead of k-means (much faster, nearly the same segments).")
+    if config.algorithm in K_ALGORITHMS and config.k is not None and config.k > n_rows:
+        raise SegmentationError(f"k = {config.k} is more than the {n_rows} customers there are to segment.")
 
-    report(15, f"Fitting k-means with k = {config.k}")
-    model = KMeans(n_clusters=config.k, n_init=KMEANS_N_INIT, random_state=config.seed)
-    with warnings.catch_warnings():
-        # fewer distinct points than k: reported below, in words, instead
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        raw_labels = model.fit_predict(matrix)
-    counts = np.bincount(raw_labels, minlength=config.k)
-    if (counts == 0).any():
-        distinct_points = len(np.unique(matrix, axis=0))
-        raise SegmentationError(
-            f"Only {distinct_points} distinct customer profiles on these features: "
-            f"k = {config.k} segments cannot be told apart. Choose a smaller k or more features."
-        )
-
-    # Renumber so that segment 0 is the largest: stable, readable order across reruns.
-    order = np.argsort(-counts, kind="stable")
-    remap = np.empty_like(order)
-    remap[order] = np.arange(config.k)
-    labels = remap[raw_labels]
-    centers = model.cluster_centers_[order]
-
-    report(60, "Scoring the segments")
     rng = np.random.default_rng(config.seed)
-    sample_rows = _sample(rng, n_rows, config.silhouette_sample)
-    sample_labels = labels[sample_rows]
-    # silhouette and Calinski-Harabasz need 2 <= segments <= customers - 1
-    if 1 < len(np.unique(sample_labels)) < len(sample_rows) and config.k < n_rows:
-        with sklearn.config_context(working_memory=SILHOUETTE_WORKING_MEMORY_MB):
-            silhouette = float(silhouette_score(matrix[sample_rows], sample_labels))
-        davies_bouldin = float(davies_bouldin_score(matrix, labels))
-        calinski_harabasz = float(calinski_harabasz_score(matrix, labels))
-    else:
-        silhouette = davies_bouldin = calinski_harabasz = None
-
-    report(75, "Describing the segments")
-    profiles = _profiles(values, labels, centers, scaler, config)
-
-    report(85, "Projecting customers to 2-D")
-    projection = _projection(values, matrix, labels, rng, config)
-
-    metrics = {
-        "n_customers": n_rows,
-        "k": config.k,
-        "inertia": float(model.inertia_),
-        "silhouette": silhouette,
-        "silhouette_sample_size": int(len(sample_rows)),
-        "davies_bouldin": davies_bouldin,
-        "calinski_harabasz": calinski_harabasz,
-        "imputed": imputed,
-        "iterations": int(model.n_iter_),
+    score_rows = sample_rows(rng, n_rows, config.silhouette_sample)
+    sampled_silhouette = len(score_rows) if len(score_rows) < n_rows else None
+    categories = prepared.preprocessor.categories(frame.iloc[prepared.kept]) if algorithm == "kprototypes" else None
+    n_numeric = len(prepared.preprocessor.numeric)
+    metrics: dict = {
+        "n_customers": int(len(frame)),
+        "n_segmented": n_rows,
+        "algorithm": algorithm,
+        "imputed": prepared.report["imputed"],
+        "dropped": prepared.report["dropped"],
+        "silhouette_sample_size": int(len(score_rows)),
     }
-    return SegmentationResult(
-        labels=labels, segments=profiles, metrics=metrics, projection=projection
-    )
+    selection = None
+    names = None
+    eps_used = None
+    min_cluster_size = None
+    fit: Fit | None = None
 
+    if algorithm == "rfm":
+        report(PROGRESS_FIT, "Scoring RFM")
+        raw_labels, rfm_names = _rfm_labels(prepared)
+        notes.append("RFM segments come from rules on the recency, frequency and monetary quintile scores: "
+                     "k is ignored, and there is no bootstrap stability (the rules are deterministic).")
+    else:
+        if algorithm in ("dbscan", "hdbscan"):
+            eps_suggested, knee_found = suggest_eps(matrix, config.min_samples, config.seed)
+            metrics["eps_suggested"] = round(eps_suggested, 6)
+            metrics["min_samples"] = config.min_samples
+            if algorithm == "dbscan":
+                eps_used = config.eps if config.eps is not None else eps_suggested
+                metrics["eps"] = round(eps_used, 6)
+                if config.eps is None:
+                    how = "the knee of" if knee_found else "the 95th percentile of (no knee in)"
+                    notes.append(f"eps = {eps_used:.3g}, from {how} the {config.min_samples}-distance curve.")
+            else:
+                eps_used = eps_suggested
+                min_cluster_size = hdbscan_min_cluster_size(config, n_rows)
+                metrics["min_cluster_size"] = min_cluster_size
+        fitter = make_fitter(algorithm, matrix, config, seed=config.seed, categories=categories,
+                             n_numeric=n_numeric, eps=eps_used, min_cluster_size=min_cluster_size)
+        if algorithm in K_ALGORITHMS and config.k is None:
+            fit, selection = _select(fitter, matrix, score_rows, config, sampled_silhouette, report, n_rows)
+        else:
+            k = config.k if algorithm in K_ALGORITHMS else None
+            if k is not None:
+                report(PROGRESS_FIT, f"Fitting k = {k} (1 of 1)")
+            else:
+                report(PROGRESS_FIT, f"Fitting {algorithm}")
+            fit = fitter(k)
+            if k is not None:
+                _check_segments(fit, k, matrix)
+        raw_labels = fit.labels
+        if algorithm == "agglomerative" and fit.extra.get("sampled_rows"):
+            notes.append(f"Agglomerative clustering ran on a random sample of {fit.extra['sampled_rows']:,} of the "
+                         f"{n_rows:,} customers (more than {config.agglomerative_max:,}); the others were assigned "
+                         f"to the nearest segment centre.")
 
-def _sample(rng: np.random.Generator, n_rows: int, size: int) -> np.ndarray:
-    if n_rows <= size:
-        return np.arange(n_rows)
-    return np.sort(rng.choice(n_rows, size=size, replace=False))
+    report(PROGRESS_SCORE, "Scoring")
+    labels, order = _largest_first(raw_labels)
+    n_clusters = len(order)
+    noise = labels < 0
+    noise_index = n_clusters if noise.any() else None
+    n_segments = n_clusters + (1 if noise_index is not None else 0)
+    if algorithm == "rfm":
+        names = [rfm_names[raw] for raw in order]
+    if fit is not None and fit.centres is not None and algorithm != "agglomerative":
+        centres = np.asarray(fit.centres, dtype="float64")[order]
+    elif fit is not None and fit.centres is not None:
+        centres = fit.centres[order]
+    else:
+        centres = segment_means(matrix, labels, n_clusters)
+    if selection is not None:
+        chosen = selection.ks.index(selection.chosen_k)
+        metrics.update(inertia=selection.inertia[chosen], silhouette=selection.silhouette[chosen],
+                       davies_bouldin=selection.davies_bouldin[chosen],
+                       calinski_harabasz=selection.calinski_harabasz[chosen],
+                       bic=selection.bic[chosen], aic=selection.aic[chosen])
+    else:
+        metrics.update(score(matrix, labels, score_rows))
+        inertia = fit.inertia if fit is not None and fit.inertia is not None else \
+            within_sum_of_squares(matrix, labels, segment_means(matrix, labels, n_clusters))
+        metrics.update(inertia=float(inertia), bic=fit.bic if fit else None, aic=fit.aic if fit else None)
+    metrics["k"] = n_clusters
+    if fit is not None and fit.n_iter is not None:
+        metrics["iterations"] = fit.n_iter
+    if fit is not None and "gamma" in fit.extra:
+        metrics["kprototypes_gamma"] = fit.extra["gamma"]
+    if noise_index is not None or algorithm in ("dbscan", "hdbscan"):
+        metrics["noise_count"] = int(noise.sum())
+        metrics["noise_share"] = float(noise.mean())
+        if noise_index is not None:
+            notes.append(f"{int(noise.sum()):,} customers fit no dense group; they are shown as the last segment, "
+                         f"\"{explain.NOISE_LABEL}\". Scores leave them out.")
+    if sampled_silhouette:
+        notes.append(f"Silhouette was computed on a random sample of {sampled_silhouette:,} customers.")
+    final_labels = np.where(noise, noise_index if noise_index is not None else -1, labels)
+    distance, nearest_other = distances_to_centres(matrix, final_labels, centres)
 
+    stability = None
+    if algorithm != "rfm" and config.stability_resamples > 0:
+        k_refit = n_clusters if algorithm in K_ALGORITHMS else None
 
-def _profiles(values, labels, centers, scaler, config) -> list[SegmentProfile]:
-    features = list(config.features)
-    centroids = scaler.inverse_transform(centers)
-    population_mean = values.mean()
-    population_std = values.std(ddof=0).replace(0, np.nan)
-    grouped = values.groupby(labels)
-    means, medians = grouped.mean(), grouped.median()
-    sizes = np.bincount(labels, minlength=config.k)
-    profiles = []
-    for index in range(config.k):
-        mean = means.loc[index]
-        zscore = ((mean - population_mean) / population_std).fillna(0.0)
-        profiles.append(
-            SegmentProfile(
-                index=index,
-                size=int(sizes[index]),
-                share=float(sizes[index] / len(labels)),
-                label=describe_segment(zscore.to_dict()),
-                centroid={name: float(centroids[index][i]) for i, name in enumerate(features)},
-                mean={name: float(mean[name]) for name in features},
-                median={name: float(medians.loc[index, name]) for name in features},
-                zscore={name: float(zscore[name]) for name in features},
+        def refit(rows, seed):
+            refitter = make_fitter(
+                algorithm, matrix[rows], config, seed=seed,
+                categories=None if categories is None else categories[rows], n_numeric=n_numeric, eps=eps_used,
+                min_cluster_size=None if min_cluster_size is None else max(2, round(min_cluster_size * len(rows) / n_rows)),
             )
-        )
-    return profiles
+            return refitter(k_refit).labels
 
+        def stability_progress(done, total):
+            span = PROGRESS_EXPLAIN - PROGRESS_STABILITY
+            report(PROGRESS_STABILITY + span * done // total, f"Stability (resample {done + 1} of {total})")
 
-def describe_segment(zscore: dict[str, float], limit: int = 2) -> str:
-    """A short name from the features that set a segment apart: "High monetary, low recency"."""
-    notable = sorted(
-        ((name, z) for name, z in zscore.items() if abs(z) >= LABEL_Z_THRESHOLD),
-        key=lambda item: -abs(item[1]),
-    )[:limit]
-    if not notable:
-        return "Typical customers"
-    words = [f"{'high' if z > 0 else 'low'} {name.replace('_', ' ')}" for name, z in notable]
-    text = ", ".join(words)
-    return text[0].upper() + text[1:]
+        stability = bootstrap(labels, n_clusters, refit, algorithm=algorithm, resamples=config.stability_resamples,
+                              seed=config.seed, progress=stability_progress)
+        if stability is None:
+            notes.append("Stability was not measured: too few customers to resample.")
+        else:
+            metrics["stability_ari_mean"] = round(stability.ari_mean, 4)
+            if stability.sample_size < n_rows:
+                notes.append(f"Stability: {stability.resamples} bootstrap resamples of {stability.sample_size:,} "
+                             f"customers each.")
 
+    report(PROGRESS_EXPLAIN, "Explaining segments")
+    rules = explain.surrogate_rules(prepared, final_labels, list(range(n_clusters)), seed=config.seed)
+    metrics["rules_sample_size"] = int(min(n_rows, explain.RULE_SAMPLE))
+    centroids = prepared.preprocessor.to_feature_units(
+        np.vstack([centres, segment_means(matrix, final_labels, n_segments)[n_clusters:]])[:, :n_numeric]
+    ) if n_numeric else np.zeros((n_segments, 0))
+    profiles = explain.profiles(
+        prepared, final_labels, centroids, n_segments=n_segments, noise_index=noise_index, names=names,
+        revenue=None if revenue is None else revenue[prepared.kept], rules=rules,
+        stability=None if stability is None else stability.jaccard,
+    )
 
-def _projection(values, matrix, labels, rng, config) -> Projection:
-    rows = _sample(rng, len(labels), config.scatter_sample)
-    features = list(config.features)
-    if len(features) == 1:
-        x = values.iloc[rows, 0].to_numpy()
-        jitter = rng.uniform(-0.5, 0.5, size=len(rows))
-        return Projection(
-            method="features", x_label=features[0], y_label="(spread)",
-            x=_round(x), y=_round(jitter), segment=labels[rows].tolist(), row=rows.tolist(),
-        )
-    if len(features) == 2:
-        points = values.iloc[rows].to_numpy()
-        return Projection(
-            method="features", x_label=features[0], y_label=features[1],
-            x=_round(points[:, 0]), y=_round(points[:, 1]),
-            segment=labels[rows].tolist(), row=rows.tolist(),
-        )
-    pca = PCA(n_components=2, random_state=config.seed).fit(matrix[rows])
-    points = pca.transform(matrix[rows])
-    ratio = pca.explained_variance_ratio_
-    return Projection(
-        method="pca",
-        x_label=f"PC1 ({ratio[0]:.0%} of variance)",
-        y_label=f"PC2 ({ratio[1]:.0%} of variance)",
-        x=_round(points[:, 0]), y=_round(points[:, 1]),
-        segment=labels[rows].tolist(), row=rows.tolist(),
-        explained_variance=[float(r) for r in ratio],
+    report(PROGRESS_PROJECT, "Projecting")
+    scatter_rows = sample_rows(rng, n_rows, config.scatter_sample)
+    projection = explain.projection(prepared, final_labels, scatter_rows, rng, config.seed)
+
+    model = _model(config, algorithm, prepared, fit, centres, order, final_labels, n_segments, noise_index,
+                   eps_used, profiles, names, rng)
+    all_labels = np.full(len(frame), -1, dtype=np.int64)
+    all_labels[prepared.kept] = final_labels
+    all_distance = np.full(len(frame), np.nan)
+    all_distance[prepared.kept] = distance
+    all_nearest = np.full(len(frame), -1, dtype=np.int64)
+    all_nearest[prepared.kept] = nearest_other
+    report(100, "Done")
+    return SegmentationResult(
+        labels=all_labels, segments=profiles, metrics=metrics, projection=projection,
+        preprocessing=prepared.report, selection=selection, stability=stability,
+        distance=all_distance, nearest_other=all_nearest, model=model, notes=notes,
     )
 
 
-def _round(array: np.ndarray) -> list[float]:
-    return np.round(np.asarray(array, dtype="float64"), 4).tolist()
+def assign(model: FittedModel, frame: pd.DataFrame) -> AssignResult:
+    """New customers in a finished run's segments; see FittedModel.assign."""
+    return model.assign(frame)
+
+
+def _select(fitter, matrix, score_rows, config, sampled_silhouette, report, n_rows):
+    ks = list(range(config.k_min, min(config.k_max, n_rows - 1) + 1))
+    if not ks:
+        raise SegmentationError(
+            f"There are only {n_rows} customers: too few to compare k = {config.k_min}-{config.k_max}."
+        )
+    curves = {name: [] for name in ("inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "bic", "aic")}
+    fits = {}
+    for position, k in enumerate(ks):
+        report(PROGRESS_FIT + (PROGRESS_SCORE - PROGRESS_FIT) * position // len(ks),
+               f"Fitting k = {k} ({position + 1} of {len(ks)})")
+        fit = fitter(k)
+        if len(np.unique(fit.labels[fit.labels >= 0])) < k:
+            if position == 0:
+                _check_segments(fit, k, matrix)
+            ks = ks[:position]  # too few distinct customers for this k and beyond
+            break
+        fits[k] = fit
+        scores = score(matrix, fit.labels, score_rows)
+        inertia = fit.inertia if fit.inertia is not None else \
+            within_sum_of_squares(matrix, fit.labels, segment_means(matrix, fit.labels, k))
+        for name, value in (("inertia", inertia), *scores.items(), ("bic", fit.bic), ("aic", fit.aic)):
+            curves[name].append(None if value is None else float(value))
+    selection = choose_k(curves, ks, config.k_rule, sampled_silhouette)
+    return fits[selection.chosen_k], selection
+
+
+def _check_segments(fit: Fit, k: int, matrix: np.ndarray) -> None:
+    found = len(np.unique(fit.labels[fit.labels >= 0]))
+    if found < k:
+        distinct = len(np.unique(matrix, axis=0))
+        if distinct < k:
+            raise SegmentationError(
+                f"Only {distinct} distinct customer profiles on these features: k = {k} segments cannot be "
+                f"told apart. Choose a smaller k or more features."
+            )
+        raise SegmentationError(
+            f"Only {found} of the k = {k} segments got customers with this algorithm; choose a smaller k."
+        )
+
+
+def _largest_first(raw_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segments renumbered 0 = largest (ties: lower raw label first), noise stays -1.
+    Returns (labels, order) where order[i] is the raw label of segment i."""
+    raw_labels = np.asarray(raw_labels)
+    clustered = raw_labels >= 0
+    present, counts = np.unique(raw_labels[clustered], return_counts=True)
+    order = present[np.argsort(-counts, kind="stable")]
+    lookup = np.full(int(raw_labels.max()) + 1 if clustered.any() else 1, -1, dtype=np.int64)
+    lookup[order] = np.arange(len(order))
+    labels = np.where(clustered, lookup[np.where(clustered, raw_labels, 0)], -1)
+    return labels.astype(np.int64), order
+
+
+def _rfm_labels(prepared: Prepared) -> tuple[np.ndarray, list[str]]:
+    from customers.analytics.rfm import rfm_scores
+
+    names = rfm_scores(prepared.values[list(RFM_COLUMNS)])["rfm_segment"].to_numpy(dtype=object)
+    unique, raw = np.unique(names.astype(str), return_inverse=True)
+    return raw.astype(np.int64), [str(name) for name in unique]
+
+
+def _model(config, algorithm, prepared, fit, centres, order, final_labels, n_segments, noise_index, eps_used,
+           profiles, names, rng) -> FittedModel:
+    model = FittedModel(
+        config=config, algorithm=algorithm, preprocessor=prepared.preprocessor, centres=centres,
+        n_segments=n_segments, noise_index=noise_index, segment_labels=[p.label for p in profiles],
+        versions=_versions(),
+    )
+    if algorithm in ("gmm", "kprototypes"):
+        model.estimator = fit.estimator
+        n_raw = fit.estimator.n_components if algorithm == "gmm" else fit.estimator.n_clusters
+        remap = np.full(n_raw, -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        model.remap = remap
+    elif algorithm in ("dbscan", "hdbscan"):
+        if algorithm == "dbscan":
+            reference = np.zeros(len(final_labels), dtype=bool)
+            reference[fit.estimator.core_sample_indices_] = True
+        else:
+            reference = final_labels != (noise_index if noise_index is not None else -1)
+        rows = np.flatnonzero(reference)
+        if len(rows) > REFERENCE_POINTS:
+            rows = np.sort(rng.choice(rows, REFERENCE_POINTS, replace=False))
+        model.reference_points = prepared.matrix[rows]
+        model.reference_labels = final_labels[rows]
+        model.radius = eps_used
+    elif algorithm == "rfm":
+        model.rfm_thresholds = rfm_thresholds(prepared.values[list(RFM_COLUMNS)])
+        model.rfm_segments = {name: index for index, name in enumerate(names)}
+    return model
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("scikit-learn", "numpy", "pandas", "scipy", "kmodes", "kneed"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out

@@ -161,3 +161,12 @@ class SegmentationResult:
     # the fitted preprocessing + model, picklable with joblib; see FittedModel.assign
     model: Any = None
     notes: list[str] = field(default_factory=list)  # said on the run page, e.g. sampling
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    """New customers placed in a finished run's segments (FittedModel.assign)."""
+
+    labels: np.ndarray  # segment index per row; -1 when a row cannot be placed (see assign)
+    distance: np.ndarray  # to the segment's centre, scaled space; NaN when not placed
+    nearest_other: np.ndarray  # index of the nearest other segment; -1 if none

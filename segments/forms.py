@@ -32,7 +32,8 @@ class RunForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.catalogue = feature_catalogue()
-        self.fields["features"].choices = [(f.name, f.label) for f in self.catalogue.values()]
+        # numeric only until the engine takes categorical features (run_validate says so too)
+        self.fields["features"].choices = [(f.name, f.label) for f in self.catalogue.values() if not f.categorical]
 
     def feature_help(self):
         return {name: f.help for name, f in self.catalogue.items()}

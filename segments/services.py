@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
+from customers.features import categorical_features
 from customers.selectors import (
     feature_catalogue,
     customer_count_estimate,
@@ -48,6 +49,14 @@ def run_validate(*, features: list[str], k: int, algorithm: str = "kmeans", seed
     if unknown:
         errors.setdefault("features", []).append(
             f"Unknown feature(s): {', '.join(unknown)}. Available: {', '.join(catalogue)}."
+        )
+    # Until the engine takes SegmentationConfig.categorical (issue 5), k-means gets numbers
+    # only: say so here rather than fail the run on "could not convert string to float".
+    categorical = categorical_features(features, catalogue)
+    if categorical:
+        errors.setdefault("features", []).append(
+            f"{', '.join(catalogue[name].label for name in categorical)}: categorical features are not "
+            "supported by this segmentation engine yet. Choose numeric features."
         )
     if len(set(features)) != len(features):
         errors.setdefault("features", []).append("Each feature can be chosen only once.")

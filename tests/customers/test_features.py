@@ -153,3 +153,20 @@ def test_segmentation_reads_the_snapshot_and_offers_its_extra_features(shop):
     assert frame.loc[regular, "return_rate"] == pytest.approx(5 / 105)
     assert frame.loc[regular, "age"] == shop["regular"].age
     assert list(frame.columns) == ["frequency", "return_rate", "age"] and len(frame) == 3
+
+
+def test_explore_shows_gender_and_country_as_counts(shop, client, manager):
+    from customers import charts
+    from customers.selectors import feature_sample
+
+    snapshot = compute()
+    sample = feature_sample(snapshot=snapshot)
+    assert sample["gender"].dtype == "category" and set(sample["gender"].dropna()) <= {"Female", "Male"}
+    assert sample["country"].tolist() == ["United Kingdom"] * 3
+    histograms = charts.histograms_figure(sample, {})
+    bars = [trace for trace in histograms["data"] if trace["type"] == "bar"]
+    assert [trace["x"] for trace in bars][-1] == ["United Kingdom"] and bars[-1]["y"] == [3]
+    correlation = charts.correlation_figure(sample, {})
+    assert "country" not in correlation["data"][0]["x"]
+    client.force_login(manager)
+    assert client.get(reverse("customers:features-explore")).status_code == 200

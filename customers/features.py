@@ -62,7 +62,8 @@ FEATURES: dict[str, FeatureDefinition] = {
         FeatureDefinition("distinct_categories", "Distinct categories", "Different categories bought.", "categories",
                           in_snapshot=True, snapshot_only=True),
         FeatureDefinition("top_category_share", "Top category share", "Share of spend in the customer's biggest "
-                          "category.", "share", in_snapshot=True, snapshot_only=True),
+                          "category (missing when no purchase names a category).", "share",
+                          in_snapshot=True, snapshot_only=True),
         FeatureDefinition("p_alive", "P(alive)", "Probability the customer is still buying (BG/NBD).", "probability",
                           in_snapshot=True, snapshot_only=True),
         FeatureDefinition("expected_purchases", "Expected purchases", "Purchases expected in the next year (BG/NBD).",

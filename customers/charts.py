@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from segments.charts import _as_dict, _layout
@@ -38,8 +39,17 @@ def rfm_grid_figure(cells: list[dict]) -> dict:
     return _as_dict(figure)
 
 
+# Values of a categorical feature given a bar each; the rest share one "other" bar.
+CATEGORY_BARS = 12
+
+
+def _numeric(sample) -> list[str]:
+    return [c for c in sample.columns if pd.api.types.is_numeric_dtype(sample[c]) and not pd.api.types.is_bool_dtype(sample[c])]
+
+
 def histograms_figure(sample, labels: dict[str, str]) -> dict:
-    """One histogram per feature, in a grid, from a sample."""
+    """One histogram per numeric feature, and customers per value for each categorical one
+    (the most common CATEGORY_BARS values), in a grid, from a sample."""
     from plotly.subplots import make_subplots
 
     columns = [c for c in sample.columns if sample[c].notna().any()]
@@ -47,8 +57,17 @@ def histograms_figure(sample, labels: dict[str, str]) -> dict:
     rows = max(1, -(-len(columns) // per_row))
     figure = make_subplots(rows=rows, cols=per_row, subplot_titles=[labels.get(c, c) for c in columns],
                            vertical_spacing=0.5 / rows)
+    numeric = set(_numeric(sample))
     for position, name in enumerate(columns):
         values = sample[name].dropna()
+        if name not in numeric:
+            counts = values.astype(str).value_counts()
+            if len(counts) > CATEGORY_BARS:
+                counts = pd.concat([counts.iloc[:CATEGORY_BARS], pd.Series({"other": counts.iloc[CATEGORY_BARS:].sum()})])
+            figure.add_trace(go.Bar(x=counts.index.tolist(), y=counts.tolist(), marker_color="#4e79a7", showlegend=False,
+                                    hovertemplate="%{x}: %{y:,} customers<extra></extra>"),
+                             row=position // per_row + 1, col=position % per_row + 1)
+            continue
         # clip the long right tail of money and counts at the 99th percentile, so the bulk shows
         high = values.quantile(0.99)
         figure.add_trace(go.Histogram(x=values.clip(upper=high), nbinsx=40, marker_color="#4e79a7", showlegend=False,
@@ -59,7 +78,8 @@ def histograms_figure(sample, labels: dict[str, str]) -> dict:
 
 
 def correlation_figure(sample, labels: dict[str, str]) -> dict:
-    columns = [c for c in sample.columns if sample[c].notna().sum() > 2 and sample[c].std() > 0]
+    """Spearman correlations between the numeric features (categorical ones have no order)."""
+    columns = [c for c in _numeric(sample) if sample[c].notna().sum() > 2 and sample[c].std() > 0]
     matrix = sample[columns].corr(method="spearman").round(2)
     names = [labels.get(c, c) for c in columns]
     figure = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu",

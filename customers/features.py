@@ -5,9 +5,21 @@ them; see the README for how returns and cancellations count). Before the first 
 recency, frequency, monetary, average order value and tenure are aggregated live in SQL,
 as of the day after the last transaction, with the nearest SQL equivalent: a purchase
 occasion is an invoice with a positive line that is not a cancellation.
+
+A feature is numeric (one float per customer) or categorical (one label per customer, or
+none): gender and country from the customer record, and each category custom attribute.
+customers.selectors.customer_feature_frame returns categorical features as pandas
+"category" columns; the segmentation engine is told which they are through
+`SegmentationConfig.categorical` (one-hot encoded, or used natively by k-prototypes).
 """
 
 from dataclasses import dataclass
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+KINDS = (NUMERIC, CATEGORICAL)
+# How categorical features are used, said in each one's help text.
+CATEGORICAL_USE = "categorical: one-hot encoded, or used natively by k-prototypes"
 
 
 @dataclass(frozen=True)
@@ -17,12 +29,18 @@ class FeatureDefinition:
     help: str
     unit: str = ""
     needs_transactions: bool = True
-    # set for a number custom attribute that an import brought (Customer.attributes key)
+    # set for a custom attribute that an import brought (Customer.attributes key)
     attribute_key: str = ""
     # a column of CustomerFeatures: read from the current feature snapshot when there is one
     in_snapshot: bool = False
     # offered only once a snapshot exists (no live SQL version of it)
     snapshot_only: bool = False
+    # NUMERIC (a float column) or CATEGORICAL (a pandas "category" column, NaN when missing)
+    kind: str = NUMERIC
+
+    @property
+    def categorical(self) -> bool:
+        return self.kind == CATEGORICAL
 
 
 FEATURES: dict[str, FeatureDefinition] = {
@@ -44,7 +62,8 @@ FEATURES: dict[str, FeatureDefinition] = {
         FeatureDefinition("distinct_categories", "Distinct categories", "Different categories bought.", "categories",
                           in_snapshot=True, snapshot_only=True),
         FeatureDefinition("top_category_share", "Top category share", "Share of spend in the customer's biggest "
-                          "category.", "share", in_snapshot=True, snapshot_only=True),
+                          "category (missing when no purchase names a category).", "share",
+                          in_snapshot=True, snapshot_only=True),
         FeatureDefinition("p_alive", "P(alive)", "Probability the customer is still buying (BG/NBD).", "probability",
                           in_snapshot=True, snapshot_only=True),
         FeatureDefinition("expected_purchases", "Expected purchases", "Purchases expected in the next year (BG/NBD).",
@@ -53,13 +72,24 @@ FEATURES: dict[str, FeatureDefinition] = {
                           "(BG/NBD and Gamma-Gamma).", "currency", in_snapshot=True, snapshot_only=True),
         FeatureDefinition("age", "Age", "Age in years, from the customer record.", "years", False),
         FeatureDefinition("annual_income", "Annual income", "Annual income from the customer record.", "currency", False),
+        FeatureDefinition("gender", "Gender", f"Gender from the customer record (Female, Male, Other; unknown is "
+                          f"missing); {CATEGORICAL_USE}.", needs_transactions=False, kind=CATEGORICAL),
+        FeatureDefinition("country", "Country", f"Country from the customer record; {CATEGORICAL_USE}.",
+                          needs_transactions=False, kind=CATEGORICAL),
     ]
 }
 DEFAULT_FEATURES = ("recency", "frequency", "monetary")
 
 
-def attribute_feature(*, name: str, key: str) -> FeatureDefinition:
-    return FeatureDefinition(
-        name, key, f"Custom attribute “{key}”, a number column brought in by a customers import.",
-        needs_transactions=False, attribute_key=key,
-    )
+def attribute_feature(*, name: str, key: str, kind: str = NUMERIC) -> FeatureDefinition:
+    """The feature of a custom attribute: a number attribute is numeric, a category one categorical."""
+    if kind == CATEGORICAL:
+        help_text = f"Custom attribute “{key}”, a category column brought in by a customers import; {CATEGORICAL_USE}."
+    else:
+        help_text = f"Custom attribute “{key}”, a number column brought in by a customers import."
+    return FeatureDefinition(name, key, help_text, needs_transactions=False, attribute_key=key, kind=kind)
+
+
+def categorical_features(names, catalogue: dict[str, FeatureDefinition]) -> tuple[str, ...]:
+    """The categorical ones among `names`, in their order: SegmentationConfig.categorical."""
+    return tuple(name for name in names if name in catalogue and catalogue[name].categorical)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 from django.db.models import Count, FloatField, Max, Min, Q, Sum
-from django.db.models.fields.json import KeyTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 
-from customers.features import FEATURES, FeatureDefinition, attribute_feature
+from customers.features import CATEGORICAL, FEATURES, NUMERIC, FeatureDefinition, attribute_feature
 from customers.models import CustomAttribute, Customer, Transaction
 
 # Rows fetched from the database per round trip when building the feature frame.
@@ -87,12 +87,21 @@ def feature_as_of():
 
 def feature_catalogue() -> dict[str, FeatureDefinition]:
     """Every feature a run can use: the computed ones (those only a snapshot has, once one
-    exists), then each number custom attribute."""
+    exists), the customer record's (numeric, then gender and country), then each custom
+    attribute by key: number attributes numeric, category attributes categorical."""
     has_snapshot = feature_snapshot_current() is not None
     catalogue = {name: f for name, f in FEATURES.items() if has_snapshot or not f.snapshot_only}
-    for name, key in CustomAttribute.objects.filter(type=CustomAttribute.Type.NUMBER).values_list("feature_name", "key"):
-        catalogue[name] = attribute_feature(name=name, key=key)
+    kinds = {CustomAttribute.Type.NUMBER: NUMERIC, CustomAttribute.Type.CATEGORY: CATEGORICAL}
+    attributes = CustomAttribute.objects.filter(type__in=list(kinds)).order_by("key")
+    for name, key, type_ in attributes.values_list("feature_name", "key", "type"):
+        catalogue[name] = attribute_feature(name=name, key=key, kind=kinds[type_])
     return catalogue
+
+
+# Fields of the customer record that are features under their own name.
+RECORD_FEATURES = ("age", "annual_income", "gender", "country")
+# Gender as stored (F/M/O) shown as its label; "" (unknown) is missing.
+GENDER_LABELS = {value: str(label) for value, label in Customer.Gender.choices if value}
 
 
 def customer_feature_frame(
@@ -100,10 +109,14 @@ def customer_feature_frame(
 ) -> pd.DataFrame:
     """One row per customer (index: customer id, ordered), one column per feature.
 
-    Transaction features come from the current feature snapshot when there is one, else
-    they are aggregated in the database (see customers.features). Rows stream in chunks
-    into typed numpy arrays, so memory stays at a few dozen bytes per customer and feature.
-    `progress(rows)` is called after each chunk (and may raise to stop the load).
+    Numeric features are float64 columns. Categorical ones (gender, country, category
+    attributes; see customers.features) are pandas "category" columns whose categories are
+    the values present, sorted; a missing or empty value is NaN, and gender reads Female,
+    Male or Other. Transaction features come from the current feature snapshot when there
+    is one, else they are aggregated in the database (see customers.features). Rows stream
+    in chunks into typed numpy arrays (a categorical as integer codes), so memory stays at
+    a few dozen bytes per customer and feature. `progress(rows)` is called after each
+    chunk (and may raise to stop the load).
     """
     requested = list(features)
     catalogue = feature_catalogue()
@@ -128,33 +141,44 @@ def customer_feature_frame(
             purchases="purchases",
             net_spend="net_spend",
         )
-    for name in ("age", "annual_income"):
+    for name in RECORD_FEATURES:
         if name in features:
             columns[name] = name
-    attribute_columns = {}
+    source = {name: name for name in features}  # feature -> its column in the fetched rows
     for position, name in enumerate(features):
-        key = catalogue[name].attribute_key
-        if key:
-            # imports store number attributes as JSON numbers, so the cast is exact
+        definition = catalogue[name]
+        if definition.attribute_key:
             alias = f"attribute_{position}"
-            queryset = queryset.annotate(**{alias: Cast(KeyTransform(key, "attributes"), FloatField())})
+            if definition.categorical:
+                # the text of a JSON string (not its quoted JSON); a missing key is NULL
+                expression = KeyTextTransform(definition.attribute_key, "attributes")
+            else:
+                # imports store number attributes as JSON numbers, so the cast is exact
+                expression = Cast(KeyTransform(definition.attribute_key, "attributes"), FloatField())
+            queryset = queryset.annotate(**{alias: expression})
             columns[alias] = alias
-            attribute_columns[name] = alias
+            source[name] = alias
     fields = ["id", *columns.values()]
+    encoders = {
+        source[name]: _CategoryCodes(labels=GENDER_LABELS if name == "gender" else None)
+        for name in features if catalogue[name].categorical
+    }
 
     chunks = []
     batch: list[tuple] = []
     for row in queryset.values_list(*fields).iterator(chunk_size=FEATURE_FETCH_CHUNK):
         batch.append(row)
         if len(batch) >= FEATURE_FETCH_CHUNK:
-            chunks.append(_typed_chunk(batch, fields))
+            chunks.append(_typed_chunk(batch, fields, encoders))
             batch = []
             if progress is not None:
                 progress(len(chunks) * FEATURE_FETCH_CHUNK)
     if batch:
-        chunks.append(_typed_chunk(batch, fields))
+        chunks.append(_typed_chunk(batch, fields, encoders))
     if not chunks:
-        return pd.DataFrame(columns=requested, dtype="float64")
+        return pd.DataFrame({
+            name: pd.Series(dtype="category" if catalogue[name].categorical else "float64") for name in requested
+        })
     raw = pd.concat(chunks)
 
     frame = pd.DataFrame(index=raw.index)
@@ -175,12 +199,39 @@ def customer_feature_frame(
     else:
         derived = {}
     for name in features:
-        source = derived[name] if name in derived else raw[attribute_columns.get(name, name)]
-        frame[name] = pd.to_numeric(source, errors="coerce").astype("float64")
+        if catalogue[name].categorical:
+            frame[name] = encoders[source[name]].categorical(raw[source[name]].to_numpy())
+            continue
+        values = derived[name] if name in derived else raw[source[name]]
+        frame[name] = pd.to_numeric(values, errors="coerce").astype("float64")
     if from_snapshot:
         # customers who arrived after the snapshot have no row there: missing, like any gap
         frame = frame.join(_snapshot_columns(snapshot=snapshot, names=from_snapshot))
     return frame[requested]
+
+
+class _CategoryCodes:
+    """The labels of one categorical column as int32 codes shared by every chunk (-1:
+    missing), so a million customers' countries cost 4 bytes each, not a string each."""
+
+    def __init__(self, labels: dict[str, str] | None = None):
+        self.labels = labels or {}  # stored value -> label shown
+        self.codes: dict[str, int] = {}
+
+    def encode(self, values: pd.Series) -> np.ndarray:
+        chunk_codes, uniques = pd.factorize(values)  # None -> -1
+        # one Python step per distinct value of the chunk, not per customer
+        lookup = np.full(len(uniques) + 1, -1, dtype=np.int32)  # the last entry serves -1
+        for position, value in enumerate(uniques):
+            label = str(self.labels.get(value, value)).strip()
+            if label:
+                lookup[position] = self.codes.setdefault(label, len(self.codes))
+        return lookup[chunk_codes]
+
+    def categorical(self, codes: np.ndarray) -> pd.Categorical:
+        categories = list(self.codes)
+        values = pd.Categorical.from_codes(codes, categories=categories)
+        return values.reorder_categories(sorted(categories))
 
 
 def _snapshot_columns(*, snapshot, names: list[str]) -> pd.DataFrame:
@@ -200,11 +251,13 @@ def _snapshot_columns(*, snapshot, names: list[str]) -> pd.DataFrame:
     return pd.concat(parts).set_index("id").astype("float64")
 
 
-def _typed_chunk(batch: list[tuple], fields: list[str]) -> pd.DataFrame:
+def _typed_chunk(batch: list[tuple], fields: list[str], encoders: dict[str, "_CategoryCodes"]) -> pd.DataFrame:
     chunk = pd.DataFrame.from_records(batch, columns=fields).set_index("id")
     for name in ("net_spend", "annual_income", "age"):
         if name in chunk:
             chunk[name] = pd.to_numeric(chunk[name], errors="coerce")
+    for name, encoder in encoders.items():
+        chunk[name] = encoder.encode(chunk[name])
     return chunk
 
 
@@ -432,23 +485,36 @@ EXPLORE_COLUMNS = [
 ]
 
 
+# Categorical features of the customer record shown beside the snapshot's on that page (as
+# counts per value): read through the sample's customers, so only the sample joins.
+EXPLORE_CATEGORICAL = {"gender": "customer__gender", "country": "customer__country"}
+
+
 def feature_sample(*, snapshot, size: int = EXPLORE_SAMPLE, seed: int = 0) -> pd.DataFrame:
     """A uniform random sample of the snapshot's rows, read by primary key: a snapshot's rows
     are written in one COPY, so their ids are (nearly) contiguous and the cost is the sample's,
-    not the snapshot's."""
+    not the snapshot's. The EXPLORE_COLUMNS are float columns; gender and country follow as
+    "category" columns (labels, NaN when unknown), like customer_feature_frame's."""
     from customers.models import CustomerFeatures
 
     rows = CustomerFeatures.objects.filter(snapshot=snapshot)
     bounds = rows.aggregate(low=Min("id"), high=Max("id"))
+    columns = [*EXPLORE_COLUMNS, *EXPLORE_CATEGORICAL]
     if bounds["low"] is None:
-        return pd.DataFrame(columns=EXPLORE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     span = bounds["high"] - bounds["low"] + 1
     if span <= size:
         picked = rows
     else:
         ids = np.random.default_rng(seed).choice(span, size=size, replace=False) + bounds["low"]
         picked = rows.filter(id__in=ids.tolist())
-    return pd.DataFrame.from_records(list(picked.values_list(*EXPLORE_COLUMNS)), columns=EXPLORE_COLUMNS).astype("float64")
+    records = list(picked.values_list(*EXPLORE_COLUMNS, *EXPLORE_CATEGORICAL.values()))
+    sample = pd.DataFrame.from_records(records, columns=columns)
+    sample[EXPLORE_COLUMNS] = sample[EXPLORE_COLUMNS].astype("float64")
+    for name in EXPLORE_CATEGORICAL:
+        encoder = _CategoryCodes(labels=GENDER_LABELS if name == "gender" else None)
+        sample[name] = encoder.categorical(encoder.encode(sample[name]))
+    return sample
 
 
 def feature_aggregates(*, snapshot) -> dict[str, dict]:

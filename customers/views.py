@@ -257,7 +257,7 @@ FEATURE_LABELS = {
     "tenure": "Tenure (days)", "mean_days_between": "Days between purchases", "return_rate": "Return rate",
     "distinct_products": "Distinct products", "distinct_categories": "Distinct categories",
     "top_category_share": "Top category share", "p_alive": "P(alive)", "expected_purchases": "Expected purchases",
-    "clv": "Predicted CLV",
+    "clv": "Predicted CLV", "gender": "Gender", "country": "Country",
 }
 SCATTER_MATRIX_FEATURES = ["recency", "frequency", "monetary", "clv"]
 
@@ -271,12 +271,13 @@ def features_explore(request):
     if snapshot is not None:
         sample = selectors.feature_sample(snapshot=snapshot)
         aggregates = selectors.feature_aggregates(snapshot=snapshot)
-        quantiles = sample.quantile([0.25, 0.5, 0.75])
+        # the numeric features have a summary row; categorical ones show as counts per value
+        quantiles = sample[selectors.EXPLORE_COLUMNS].quantile([0.25, 0.5, 0.75])
         context.update(
             sample_size=len(sample),
             summary=[{"name": name, "label": FEATURE_LABELS.get(name, name), **aggregates[name],
                       "q1": quantiles.at[0.25, name], "median": quantiles.at[0.5, name],
-                      "q3": quantiles.at[0.75, name]} for name in sample.columns],
+                      "q3": quantiles.at[0.75, name]} for name in selectors.EXPLORE_COLUMNS],
             histograms_chart=charts.histograms_figure(sample, FEATURE_LABELS),
             correlation_chart=charts.correlation_figure(sample, FEATURE_LABELS),
             # a feature nobody has a value for (CLV when the spend model could not be fitted) is left out

@@ -27,11 +27,15 @@ SQLITE_SLICE_ROWS = 20_000
 COPY_CHUNK_ROWS = 200_000
 
 
-def insert_frame(model: type[models.Model], frame: pd.DataFrame, *, using: str = "default") -> int:
+def insert_frame(
+    model: type[models.Model], frame: pd.DataFrame, *, using: str = "default", json_text: tuple[str, ...] = ()
+) -> int:
     """Insert every row of `frame` into `model`'s table and return the row count.
 
     The columns of `frame` are model field attnames (``customer_id``, not ``customer``).
-    Missing values (NaN, None, NaT) become NULL; JSON columns hold Python objects.
+    Missing values (NaN, None, NaT) become NULL; JSON columns hold Python objects, except
+    those named in `json_text`, which hold JSON text already (str values, or a pyarrow
+    string array as the column) and are written as they are.
     No ids are returned.
     """
     if frame.empty:
@@ -43,18 +47,20 @@ def insert_frame(model: type[models.Model], frame: pd.DataFrame, *, using: str =
         raise ValueError(f"{model.__name__} has no columns {unknown}")
     connection = connections[using]
     if connection.vendor == "postgresql":
-        _copy_into(connection, model, fields, frame)
+        _copy_into(connection, model, fields, frame, json_text)
     else:
         # Slice by slice, so a million rows never become a million model objects at once.
         manager = model.objects.using(using)
         for start in range(0, len(frame), SQLITE_SLICE_ROWS):
             part = frame.iloc[start : start + SQLITE_SLICE_ROWS]
+            if json_text:
+                part = part.assign(**{column: part[column].map(json.loads) for column in json_text})
             records = part.astype(object).where(part.notna(), None).to_dict("records")
             manager.bulk_create([model(**record) for record in records], batch_size=SQLITE_BATCH_ROWS)
     return len(frame)
 
 
-def _arrow_table(frame: pd.DataFrame, fields) -> pa.Table:
+def _arrow_table(frame: pd.DataFrame, fields, json_text: tuple[str, ...] = ()) -> pa.Table:
     """The frame as an Arrow table whose CSV text PostgreSQL's COPY reads as the columns' values.
 
     JSON columns become their JSON text; aware timestamps become UTC text with a "Z"
@@ -64,7 +70,7 @@ def _arrow_table(frame: pd.DataFrame, fields) -> pa.Table:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for position, column in enumerate(frame.columns):
         values = None
-        if isinstance(fields[column], models.JSONField):
+        if isinstance(fields[column], models.JSONField) and column not in json_text:
             values = pa.array(frame[column].map(json.dumps), type=pa.string())
         elif isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             naive = table.column(position).cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
@@ -74,7 +80,7 @@ def _arrow_table(frame: pd.DataFrame, fields) -> pa.Table:
     return table
 
 
-def _copy_into(connection, model, fields, frame: pd.DataFrame) -> None:
+def _copy_into(connection, model, fields, frame: pd.DataFrame, json_text: tuple[str, ...] = ()) -> None:
     quote = connection.ops.quote_name
     column_sql = ", ".join(quote(fields[column].column) for column in frame.columns)
     # Arrow's CSV: a missing value is an unquoted empty field (COPY's NULL in CSV), an
@@ -88,5 +94,5 @@ def _copy_into(connection, model, fields, frame: pd.DataFrame) -> None:
             for start in range(0, len(frame), COPY_CHUNK_ROWS):
                 buffer = pa.BufferOutputStream()
                 part = frame.iloc[start : start + COPY_CHUNK_ROWS]
-                pa_csv.write_csv(_arrow_table(part, fields), buffer, options)
+                pa_csv.write_csv(_arrow_table(part, fields, json_text), buffer, options)
                 copy.write(buffer.getvalue())

@@ -176,3 +176,20 @@ def migration_heatmap(comparison: dict) -> dict:
     ))
     figure.update_layout(**_layout(height=max(260, 44 * len(comparison["segments_a"]) + 140), yaxis=dict(autorange="reversed")))
     return _as_dict(figure)
+
+
+def profile_bars(rows: list[dict]) -> dict | None:
+    """A segment against everyone: one bar per feature, its z-score (0 = the average customer)."""
+    rows = [row for row in rows if row.get("z") is not None]
+    if not rows:
+        return None
+    rows = sorted(rows, key=lambda row: -abs(row["z"]))
+    figure = go.Figure(go.Bar(
+        x=[row["z"] for row in rows], y=[row["label"] for row in rows], orientation="h",
+        marker_color=[PALETTE[0] if row["z"] >= 0 else PALETTE[2] for row in rows],
+        text=[f"{row['z']:+.2f}" for row in rows], textposition="auto",
+        hovertemplate="%{y}: z = %{x:.2f}<extra></extra>",
+    ))
+    figure.update_layout(**_layout(height=max(180, 36 * len(rows) + 80), yaxis=dict(autorange="reversed"),
+                                   xaxis=dict(title="standard deviations from the average customer", zeroline=True)))
+    return _as_dict(figure)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from customers.models import Customer
 from segments.models import Membership, Segment, SegmentationRun
@@ -127,3 +127,69 @@ def adjusted_rand_index(matrix: list[list[int]]) -> float | None:
     if maximum == expected:
         return 1.0  # both runs put everyone in one segment (or each in their own): identical
     return float((index - expected) / (maximum - expected))
+
+
+MEMBER_ORDERS = {
+    "customer": "Customer id",
+    "typical": "Most typical first (closest to the centre)",
+    "borderline": "Borderline first (farthest from the centre)",
+}
+
+
+def segment_member_page(*, segment: Segment, search: str = "", order: str = "customer",
+                        cursor: str = "", limit: int = 50) -> tuple[list[Membership], str | None]:
+    """One page of a segment's members with their customer, and the cursor of the next page.
+
+    Keyset paging (the cursor is the last row's sort key), so page 5,000 of a million-member
+    segment costs the same as page 1. `search` matches the start of the external id.
+    """
+    memberships = (
+        Membership.objects.filter(segment=segment)
+        .select_related("customer")
+        .only("id", "distance", "nearest_segment_index", "customer__id", "customer__external_id",
+              "customer__gender", "customer__age", "customer__country", "customer__annual_income")
+    )
+    if search:
+        memberships = memberships.filter(customer__external_id__startswith=search)
+    if order not in MEMBER_ORDERS:
+        order = "customer"
+    key = _parse_cursor(cursor)
+    if order == "customer":
+        if key:
+            memberships = memberships.filter(customer_id__gt=key[1])
+        memberships = memberships.order_by("customer_id")
+    else:
+        descending = order == "borderline"
+        distance = F("distance").desc(nulls_last=True) if descending else F("distance").asc(nulls_last=True)
+        if key and key[0] is None:
+            memberships = memberships.filter(distance__isnull=True, customer_id__gt=key[1])
+        elif key:
+            beyond = Q(distance__lt=key[0]) if descending else Q(distance__gt=key[0])
+            memberships = memberships.filter(beyond | Q(distance=key[0], customer_id__gt=key[1]) | Q(distance__isnull=True))
+        memberships = memberships.order_by(distance, "customer_id")
+    rows = list(memberships[: limit + 1])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if has_next:
+        last = rows[-1]
+        next_cursor = f"{'' if last.distance is None else repr(last.distance)}:{last.customer_id}"
+    return rows, next_cursor
+
+
+def _parse_cursor(cursor: str) -> tuple[float | None, int] | None:
+    try:
+        distance, customer_id = cursor.rsplit(":", 1)
+        return (float(distance) if distance else None), int(customer_id)
+    except (ValueError, AttributeError):
+        return None
+
+
+def segment_member_rows(*, segment: Segment):
+    """Every member for the CSV export, streamed from the database in chunks."""
+    return (
+        Membership.objects.filter(segment=segment).order_by("customer_id")
+        .values_list("customer__external_id", "distance", "nearest_segment_index", "customer__gender",
+                     "customer__age", "customer__country", "customer__annual_income")
+        .iterator(chunk_size=5000)
+    )

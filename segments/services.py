@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
+from customers.features import categorical_features
 from customers.selectors import (
     feature_catalogue,
     customer_count_estimate,
@@ -62,7 +63,7 @@ def run_validate(*, features: list[str], **options) -> dict:
     if len(set(features)) != len(features):
         errors.setdefault("features", []).append("Each feature can be chosen only once.")
     config["features"] = features
-    categorical = tuple(name for name in features if name in catalogue and _is_categorical(catalogue[name]))
+    categorical = categorical_features(features, catalogue)
     if not errors:
         _check_options(config, categorical, errors)
     if not errors:
@@ -92,10 +93,6 @@ def run_validate(*, features: list[str], **options) -> dict:
     if config["algorithm"] not in ml.K_ALGORITHMS:
         config["k"] = None
     return config
-
-
-def _is_categorical(definition) -> bool:
-    return getattr(definition, "kind", "numeric") == "categorical"
 
 
 RFM_FEATURES = ("recency", "frequency", "monetary")
@@ -243,7 +240,7 @@ def run_execute(*, run_id: int) -> None:
     try:
         catalogue = feature_catalogue()
         features = list(run.config["features"])
-        categorical = tuple(name for name in features if name in catalogue and _is_categorical(catalogue[name]))
+        categorical = categorical_features(features, catalogue)
         revenue = REVENUE_FEATURE if REVENUE_FEATURE in catalogue and has_transactions() else None
         config = engine_config(
             run.config, categorical=categorical, revenue=revenue,
@@ -554,7 +551,7 @@ def _rows_frame(rows: list[dict], features: list[str]) -> pd.DataFrame:
     catalogue = feature_catalogue()
     frame = pd.DataFrame.from_records(rows, columns=features)
     for name in features:
-        if name in catalogue and _is_categorical(catalogue[name]):
+        if name in catalogue and catalogue[name].categorical:
             frame[name] = frame[name].astype("object").where(frame[name].notna(), None).astype("category")
         else:
             numbers = pd.to_numeric(frame[name], errors="coerce")

@@ -12,4 +12,5 @@ urlpatterns = [
     path("runs/<int:pk>/compare/", views.run_compare, name="run-compare"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("segments/<int:pk>/", views.segment_detail, name="segment-detail"),
+    path("segments/<int:pk>/members.csv", views.segment_export, name="segment-export"),
 ]

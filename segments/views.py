@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from custseg_site import roles
+from custseg_site.csv_export import csv_response
 from customers.features import FeatureDefinition
 from customers.selectors import feature_catalogue
 from customers.selectors import customer_count_estimate
@@ -75,11 +76,11 @@ def run_detail(request, pk):
                 (catalogue[name].label if name in catalogue else name, z) for name, z in segment["top_features"][:4]
             ]
         names = {s["index"]: s["name"] for s in segments}
-        numeric = [(f.name, f.label) for f in features if getattr(f, "kind", "numeric") != "categorical"]
+        numeric = [(f.name, f.label) for f in features if not f.categorical]
         threshold = (run.stability or {}).get("threshold", 0.6)
         context.update(
             segments=segments,
-            numeric_features=[f for f in features if getattr(f, "kind", "numeric") != "categorical"],
+            numeric_features=[f for f in features if not f.categorical],
             sizes_chart=charts.sizes_figure(segments),
             scatter_chart=charts.scatter_figure(
                 run.projection, names, run.projection.get("external_id")
@@ -141,23 +142,51 @@ def run_cancel(request, pk):
 @permission_required(roles.VIEW_RUNS, raise_exception=True)
 def segment_detail(request, pk):
     segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
-    # Keyset paging ("after this customer id"): page 5,000 of a million-member segment costs
-    # the same as page 1, where OFFSET would skip a quarter of a million rows.
-    try:
-        after = int(request.GET.get("after", 0))
-    except ValueError:
-        after = 0
-    members = list(
-        selectors.segment_members(segment=segment)
-        .filter(pk__gt=after)
-        .only("id", "external_id", "gender", "age", "country", "annual_income")[: MEMBERS_PER_PAGE + 1]
+    search = request.GET.get("q", "").strip()[:64]
+    order = request.GET.get("order", "customer")
+    members, next_cursor = selectors.segment_member_page(
+        segment=segment, search=search, order=order, cursor=request.GET.get("after", ""), limit=MEMBERS_PER_PAGE,
     )
-    has_next = len(members) > MEMBERS_PER_PAGE
-    members = members[:MEMBERS_PER_PAGE]
+    catalogue = feature_catalogue()
+    profile = segment.profile or {}
+    rows = [
+        {
+            "name": name, "label": catalogue[name].label if name in catalogue else name,
+            "unit": catalogue[name].unit if name in catalogue else "",
+            "centroid": value, "mean": profile.get("mean", {}).get(name),
+            "median": profile.get("median", {}).get(name), "z": profile.get("zscore", {}).get(name),
+        }
+        for name, value in profile.get("centroid", {}).items()
+    ]
+    segment_names = dict(Segment.objects.filter(run_id=segment.run_id).values_list("index", "label"))
     context = {
         "segment": segment,
+        "profile_rows": rows,
+        "profile_chart": charts.profile_bars(rows),
         "members": members,
-        "after": after,
-        "next_after": members[-1].pk if has_next else None,
+        "segment_names": segment_names,
+        "next_cursor": next_cursor,
+        "paged": bool(request.GET.get("after")),
+        "search": search,
+        "order": order if order in selectors.MEMBER_ORDERS else "customer",
+        "orders": selectors.MEMBER_ORDERS,
     }
     return render(request, "segments/segment_detail.html", context)
+
+
+@login_required
+@permission_required(roles.VIEW_RUNS, raise_exception=True)
+def segment_export(request, pk):
+    """Every member as CSV, streamed (a million rows never sit in the web process)."""
+    segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
+    names = dict(Segment.objects.filter(run_id=segment.run_id).values_list("index", "label"))
+    rows = (
+        (external_id, segment.display_name, "" if distance is None else round(distance, 4),
+         names.get(nearest, "") if nearest is not None else "", gender, age, country, income)
+        for external_id, distance, nearest, gender, age, country, income in selectors.segment_member_rows(segment=segment)
+    )
+    return csv_response(
+        f"run-{segment.run_id}-segment-{segment.index + 1}.csv",
+        ["external_id", "segment", "distance_to_centre", "next_closest_segment", "gender", "age", "country", "annual_income"],
+        rows,
+    )

@@ -23,7 +23,8 @@ How returns and cancellations count
 A customer with only returns or cancellations therefore has frequency 0, a negative monetary,
 return_rate 1, distinct_products 0, and NaN (NaT for the timestamps) for recency, tenure,
 avg_order_value, mean_days_between, top_category_share, the channel shares and every clv_*
-column: there is no purchase to measure from. Downstream, RFM gives them "No purchases" and
+column: there is no purchase to measure from. A customer none of whose bought lines names a
+category (data without categories) has distinct_categories 0 and top_category_share NaN. Downstream, RFM gives them "No purchases" and
 CLV "no purchases" (see rfm.py, clv.py).
 
 BG/NBD summary (the lifetimes convention, in days)
@@ -74,7 +75,8 @@ FEATURE_DOCS: dict[str, tuple[str, str]] = {
     "return_rate": ("Share of the absolute line value that was returned or cancelled.", "share 0-1"),
     "distinct_products": ("Different products bought.", "products"),
     "distinct_categories": ("Different categories bought.", "categories"),
-    "top_category_share": ("Share of gross spend in the customer's biggest category.", "share 0-1"),
+    "top_category_share": ("Share of gross spend in the customer's biggest category (missing when no line "
+                           "bought names a category).", "share 0-1"),
     "first_purchase": ("Time of the first purchase occasion.", "timestamp"),
     "last_purchase": ("Time of the last purchase occasion.", "timestamp"),
     "clv_frequency": ("Repeat purchase days: distinct purchase days minus one.", "days"),
@@ -166,7 +168,9 @@ def customer_features(
     distinct_categories, top_category, gross = _distinct_per_customer(
         transactions["category"], cust, bought, amount, n_cust, with_top=True
     )
-    top_category_share = _divide(top_category, gross, where=gross > 0)
+    # no named category among the lines bought (Online Retail has no category column): no
+    # top category, so no share of it; missing, not 0 %
+    top_category_share = _divide(top_category, gross, where=(gross > 0) & (distinct_categories > 0))
 
     # --- channels ---------------------------------------------------------------------
     channel_names, line_channel = _channel_columns(transactions["channel"], channels, invoice, occasion)

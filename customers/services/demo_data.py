@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
-from customers.models import Customer, Transaction
+from customers.models import Customer, CustomerFeatures, Transaction
 from customers.synthetic import generate_demo_chunks
 
 logger = logging.getLogger(__name__)
@@ -119,7 +119,8 @@ def _demo_data_flush() -> None:
         if connection.vendor == "postgresql":
             # TRUNCATE skips the row-by-row delete and its FK checks: seconds instead of
             # minutes for millions of rows. CASCADE also empties the tables that point at
-            # customers (segment memberships), as the ORM's cascading delete would.
+            # customers (segment memberships), as the ORM's cascading delete would;
+            # feature rows have no database foreign key, so they are named.
             # It refuses to run while deferred FK checks of rows written earlier in the
             # same transaction are pending (inside an outer atomic, as in tests), so
             # those checks run first.
@@ -127,7 +128,7 @@ def _demo_data_flush() -> None:
             quote = connection.ops.quote_name
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"TRUNCATE {quote(Transaction._meta.db_table)}, "
+                    f"TRUNCATE {quote(Transaction._meta.db_table)}, {quote(CustomerFeatures._meta.db_table)}, "
                     f"{quote(Customer._meta.db_table)} CASCADE"
                 )
         else:

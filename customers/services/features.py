@@ -9,12 +9,15 @@ pages and the API go on reading the previous snapshot until the new one is compl
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -149,7 +152,7 @@ def features_execute(*, snapshot_id: int) -> None:
         }
         _progress(snapshot_id, 85, f"Writing {len(rows):,} customers")
         with transaction.atomic():
-            insert_frame(CustomerFeatures, rows)
+            insert_frame(CustomerFeatures, rows, json_text=("channel_mix",))
             status = FeatureSnapshot.objects.select_for_update().filter(pk=snapshot_id).values_list("status", flat=True).first()
             if status != FeatureSnapshot.Status.RUNNING:
                 raise FeaturesCancelled
@@ -173,23 +176,34 @@ def _rows(snapshot_id: int, features: pd.DataFrame, scores: pd.DataFrame, clv: p
     for name in FLOAT_COLUMNS:
         rows[name] = table[name].to_numpy(dtype="float64") if name in table else np.nan
     for name in ("first_purchase", "last_purchase"):
-        rows[name] = table[name].to_numpy() if name in table else pd.NaT
+        # .array, not .to_numpy(): the latter makes a Timestamp object per customer (2.8 s at 1M)
+        rows[name] = table[name].array if name in table else pd.NaT
     for name in ("r_score", "f_score", "m_score"):
         rows[name] = pd.array(table[name].to_numpy(), dtype="Int64") if name in table else pd.NA
     rows["rfm_code"] = table["rfm_code"].fillna("").to_numpy() if "rfm_code" in table else ""
     rows["rfm_segment"] = table["rfm_segment"].fillna("").to_numpy() if "rfm_segment" in table else ""
     rows["clv_status"] = table["clv_status"].fillna("").to_numpy() if "clv_status" in table else ""
     channels = [c for c in table.columns if c.startswith("channel_")]
-    if channels:
-        shares = table[channels].rename(columns=lambda c: c.removeprefix("channel_"))
-        rows["channel_mix"] = [
-            {k: round(float(v), 4) for k, v in row.items() if v == v and v > 0} for row in shares.to_dict("records")
-        ]
-    else:
-        rows["channel_mix"] = [{} for _ in range(len(rows))]
+    # JSON text in an Arrow-backed column: COPY takes it without a round trip through Python str
+    rows["channel_mix"] = pd.arrays.ArrowExtensionArray(_channel_mix_json(table[channels])) if channels else "{}"
     for name in ("first_purchase", "last_purchase"):
         rows[name] = pd.to_datetime(rows[name], utc=True)
     return rows
+
+
+def _channel_mix_json(shares: pd.DataFrame) -> pa.Array:
+    """Each customer's channel mix as JSON text, {"online": 0.6667, "store": 0.3333}: the
+    channels with a share above 0, rounded to 4 places. Built column-wise with Arrow
+    string kernels; a Python dict per customer cost ~7 s of a 1M-customer job."""
+    body = pa.array(np.full(len(shares), "{", dtype=object), type=pa.string())
+    for column in shares.columns:
+        values = shares[column].to_numpy(dtype="float64", na_value=np.nan)
+        text = pc.cast(pa.array(np.round(values, 4)), pa.string())
+        key = json.dumps(column.removeprefix("channel_")) + ": "
+        piece = pc.if_else(pa.array(values > 0), pc.binary_join_element_wise(key, text, ", ", ""), "")
+        body = pc.binary_join_element_wise(body, piece, "")
+    # every piece ends in ", " and a number ends in a digit, so trimming takes just the last separator
+    return pc.binary_join_element_wise(pc.utf8_rtrim(body, characters=", "), "}", "")
 
 
 def _json_safe(value):

@@ -7,9 +7,9 @@ register = template.Library()
 
 @register.filter
 def percent(value, digits=0):
-    """0.253 -> "25%"; empty for missing values."""
-    if value is None or value == "":
-        return ""
+    """0.253 -> "25%"; "–" for a missing value (None, NaN)."""
+    if value is None or value == "" or value != value:
+        return "–"
     return f"{float(value) * 100:.{int(digits)}f}%"
 
 

@@ -124,6 +124,7 @@ class FeatureSerializer(serializers.Serializer):
     label = serializers.CharField()
     help = serializers.CharField()
     unit = serializers.CharField()
+    kind = serializers.CharField(help_text="numeric or categorical")
     attribute_key = serializers.CharField(help_text="The custom attribute's column name; empty for computed features.")
 
 

@@ -31,18 +31,22 @@ def test_a_later_file_reads_the_column_with_the_type_it_first_had(tmp_path):
     assert CustomAttribute.objects.get().type == "number"
 
 
-def test_text_columns_are_kept_but_are_not_number_features(tmp_path):
-    run_import("customers", write(tmp_path, "tiers.csv", "CustomerID,Tier\n1,gold\n2,silver\n"))
+def test_text_columns_become_categorical_features(tmp_path):
+    run_import("customers", write(tmp_path, "tiers.csv", "CustomerID,Tier\n1,gold\n2,silver\n3,\n"))
     assert CustomAttribute.objects.get().type == "category"
-    assert not any(name.startswith("attr_") for name in feature_catalogue())
+    feature = feature_catalogue()["attr_tier"]
+    assert feature.kind == "categorical" and feature.label == "Tier"
+    frame = customer_feature_frame(features=["attr_tier"])
+    assert frame["attr_tier"].dtype == "category"
+    assert frame["attr_tier"].tolist()[:2] == ["gold", "silver"] and frame["attr_tier"].isna().tolist()[2]
 
 
 def test_segmentation_runs_on_income_and_the_imported_spending_score(tmp_path, api_client, analyst):
     rows = "".join(f"{n},Female,30,{[20, 90][n % 2]},{[10, 90][n // 20 % 2]}\n" for n in range(40))
     run_import("customers", write(tmp_path, "mall.csv", MALL.splitlines()[0] + "\n" + rows),
                units={"annual_income": 1000})
-    names = [f["name"] for f in api_client(analyst).get("/api/v1/features/").json()]
-    assert "attr_spending_score_1_100" in names
+    kinds = {f["name"]: f["kind"] for f in api_client(analyst).get("/api/v1/features/").json()}
+    assert kinds["attr_spending_score_1_100"] == "numeric" and kinds["gender"] == "categorical"
     run = run_create(features=["annual_income", "attr_spending_score_1_100"], k=4)
     run_execute(run_id=run.pk)
     run.refresh_from_db()

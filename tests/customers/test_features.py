@@ -153,3 +153,36 @@ def test_segmentation_reads_the_snapshot_and_offers_its_extra_features(shop):
     assert frame.loc[regular, "return_rate"] == pytest.approx(5 / 105)
     assert frame.loc[regular, "age"] == shop["regular"].age
     assert list(frame.columns) == ["frequency", "return_rate", "age"] and len(frame) == 3
+
+
+def test_without_categories_the_top_category_share_is_missing_not_zero(client, manager, api_client):
+    # given a customer whose purchases name no category (Online Retail has no such column)
+    plain = CustomerFactory(external_id="PLAIN")
+    buy(plain, 20, "30.00", "P1", category="")
+    buy(plain, 10, "10.00", "P2", category="")
+    snapshot = compute()
+    # then the share is missing everywhere: row, API, customer page, explore page
+    assert row(snapshot, plain).top_category_share is None and row(snapshot, plain).distinct_categories == 0
+    assert api_client(manager).get("/api/v1/customers/PLAIN/").json()["features"]["top_category_share"] is None
+    client.force_login(manager)
+    detail = client.get(reverse("customers:customer-detail", args=["PLAIN"])).content.decode()
+    assert "Top category's share of spend</td><td class=\"num\">–</td>" in detail
+    explore = client.get(reverse("customers:features-explore")).content.decode()
+    assert "<td>Top category share</td><td class=\"num\">0</td>" in explore  # nobody has a value
+
+
+def test_explore_shows_gender_and_country_as_counts(shop, client, manager):
+    from customers import charts
+    from customers.selectors import feature_sample
+
+    snapshot = compute()
+    sample = feature_sample(snapshot=snapshot)
+    assert sample["gender"].dtype == "category" and set(sample["gender"].dropna()) <= {"Female", "Male"}
+    assert sample["country"].tolist() == ["United Kingdom"] * 3
+    histograms = charts.histograms_figure(sample, {})
+    bars = [trace for trace in histograms["data"] if trace["type"] == "bar"]
+    assert [trace["x"] for trace in bars][-1] == ["United Kingdom"] and bars[-1]["y"] == [3]
+    correlation = charts.correlation_figure(sample, {})
+    assert "country" not in correlation["data"][0]["x"]
+    client.force_login(manager)
+    assert client.get(reverse("customers:features-explore")).status_code == 200

@@ -20,7 +20,9 @@ class RunFactory(factory.django.DjangoModelFactory):
         "tests.segments.factories.UserFactory"
     )
     config = factory.LazyFunction(
-        lambda: {"algorithm": "kmeans", "features": ["recency", "frequency", "monetary"], "k": 3, "seed": 0}
+        lambda: {"algorithm": "kmeans", "features": ["recency", "frequency", "monetary"], "k": 3, "seed": 0,
+                 # bootstrap refits are tested where they matter; elsewhere they only cost time
+                 "stability_resamples": 0}
     )
 
 

@@ -51,11 +51,13 @@ def test_members_lists_every_member_once_across_pages(api_client, manager):
     "body, field, message",
     [
         ({"features": ["recency", "shoe_size"], "k": 3}, "features", "Unknown feature(s): shoe_size"),
-        ({"k": 1}, "k", "at least 2"),
-        ({"k": 99}, "k", "at most 50"),
+        ({"k": 1}, "k", "between 2 and 50"),
+        ({"k": 99}, "k", "between 2 and 50"),
         ({"k": 16}, "k", "more than the 15 customers"),
-        ({"k": "three"}, "k", "valid integer"),
-        ({}, "k", "required"),
+        ({"k": "three"}, "k", "must be a number"),
+        ({"k": 3, "scaling": "zscore"}, "scaling", "is not a valid choice"),
+        ({"k": "auto", "k_min": 5, "k_max": 3}, "k_max", "below the smallest"),
+        ({"algorithm": "kprototypes", "k": 3}, "features", "categorical feature"),
     ],
 )
 def test_bad_input_is_a_400_with_a_json_error_and_writes_nothing(api_client, analyst, body, field, message):
@@ -159,3 +161,50 @@ def test_run_list_does_not_send_the_scatter_sample(api_client, manager):
     finished_run()
     body = api_client(manager).get(RUNS).json()
     assert "projection" not in body["results"][0]
+
+
+def test_post_run_with_engine_options_stores_them(api_client, analyst, django_capture_on_commit_callbacks):
+    planted_customers(per_group=5)
+    body = {"features": ["recency", "frequency", "monetary"], "algorithm": "gmm", "k": "auto", "k_min": 2,
+            "k_max": 4, "k_rule": "bic", "scaling": "robust", "gmm_covariance": "diag", "log_features": ["monetary"]}
+    with django_capture_on_commit_callbacks():
+        response = api_client(analyst).post(RUNS, body, format="json")
+    assert response.status_code == 202, response.json()
+    config = SegmentationRun.objects.get().config
+    assert (config["algorithm"], config["k"], config["k_rule"], config["gmm_covariance"]) == ("gmm", "auto", "bic", "diag")
+    assert config["log_features"] == ["monetary"]
+
+
+def test_finished_run_reports_curves_stability_and_rules(api_client, manager):
+    planted_customers(per_group=10)
+    run = finished_run(k="auto", k_min=2, k_max=5, stability_resamples=3)
+    body = api_client(manager).get(f"{RUNS}{run.pk}/").json()
+    assert body["selection"]["ks"] == [2, 3, 4, 5] and body["selection"]["chosen_k"] == 3
+    assert body["stability"]["resamples"] == 3
+    assert all(segment["rules"] for segment in body["segments"])
+
+
+def test_compare_two_runs(api_client, manager):
+    planted_customers(per_group=10)
+    first, second = finished_run(seed=1), finished_run(k=2, seed=2)
+    body = api_client(manager).get(f"{RUNS}{first.pk}/compare/", {"other": second.pk}).json()
+    assert sum(map(sum, body["matrix"])) == 30 and body["customers_in_both"] == 30
+    assert len(body["segments_a"]) == 3 and len(body["segments_b"]) == 2
+    missing = api_client(manager).get(f"{RUNS}{first.pk}/compare/")
+    assert missing.status_code == 400 and "?other=" in missing.json()["error"]["message"]
+
+
+def test_assign_to_the_published_run(api_client, analyst, manager):
+    groups = planted_customers(per_group=10)
+    run = finished_run()
+    none = api_client(manager).post(f"{RUNS}published/assign/", {"external_ids": ["x"]}, format="json")
+    assert none.status_code == 400 and "No run is published" in none.json()["error"]["message"]
+    api_client(analyst).post(f"{RUNS}{run.pk}/publish/")
+    customer = next(iter(groups.values()))[0]
+    response = api_client(manager).post(f"{RUNS}published/assign/", {"external_ids": [customer.external_id]}, format="json")
+    assert response.status_code == 200, response.json()
+    result = response.json()["results"][0]
+    assert result["external_id"] == customer.external_id
+    assert result["segment"]["id"] == run.memberships.get(customer=customer).segment_id
+    bad = api_client(manager).post(f"{RUNS}{run.pk}/assign/", {"rows": [{"shoe_size": 3}]}, format="json")
+    assert bad.status_code == 400 and "shoe_size" in bad.json()["error"]["message"]

@@ -134,10 +134,57 @@ def test_segment_page_lists_members_a_page_at_a_time(client, manager, django_ass
     assert page.status_code == 200 and b"50 of 60 members shown" in page.content
     assert members[0].encode() in page.content and members[49].encode() in page.content
     assert members[50].encode() not in page.content
-    next_link = re.search(rb'href="\?after=(\d+)">next', page.content)
-    second = client.get(reverse("segments:segment-detail", args=[segment.pk]), {"after": next_link.group(1).decode()})
+    next_link = re.search(rb'href="(\?[^"]*after=[^"]+)">next', page.content).group(1).decode().replace("&amp;", "&")
+    second = client.get(reverse("segments:segment-detail", args=[segment.pk]) + next_link)
     assert members[50].encode() in second.content and members[59].encode() in second.content
     assert members[49].encode() not in second.content and b"next" not in second.content
+
+
+def test_segment_members_sorted_from_most_typical_page_through_every_member_once(client, manager):
+    planted_customers(per_group=60)
+    run = finished_run()
+    segment = run.segments.get(index=0)
+    expected = list(segment.memberships.order_by("distance", "customer_id").values_list("customer__external_id", flat=True))
+    client.force_login(manager)
+    seen, url = [], reverse("segments:segment-detail", args=[segment.pk]) + "?order=typical"
+    for _ in range(5):
+        page = client.get(url).content.decode()
+        seen += re.findall(r'<td><a href="/customers/[^"]+/">([^<]+)</a></td>', page)
+        link = re.search(r'href="(\?[^"]*after=[^"]+)">next', page)
+        if not link:
+            break
+        url = reverse("segments:segment-detail", args=[segment.pk]) + link.group(1).replace("&amp;", "&")
+    assert seen == expected
+
+
+def test_segment_member_search_by_external_id_prefix(client, manager):
+    groups = planted_customers(per_group=10)
+    run = finished_run()
+    member = run.memberships.select_related("customer", "segment").first()
+    client.force_login(manager)
+    page = client.get(reverse("segments:segment-detail", args=[member.segment_id]), {"q": member.customer.external_id})
+    assert member.customer.external_id.encode() in page.content and b"1 of" in page.content
+    empty = client.get(reverse("segments:segment-detail", args=[member.segment_id]), {"q": "no-such-id"})
+    assert "No member's external id starts with".encode() in empty.content
+
+
+def test_segment_csv_export_streams_every_member_with_formula_cells_neutralised(client, manager):
+    from customers.models import Customer
+
+    planted_customers(per_group=10)
+    Customer.objects.filter(pk=Customer.objects.order_by("pk").first().pk).update(country="=HYPERLINK(1)")
+    run = finished_run()
+    client.force_login(manager)
+    lines_total = 0
+    for segment in run.segments.all():
+        response = client.get(reverse("segments:segment-export", args=[segment.pk]))
+        assert response.status_code == 200 and response.streaming
+        body = b"".join(response.streaming_content).decode()
+        lines = body.strip().splitlines()
+        assert lines[0].startswith("external_id,segment,distance_to_centre")
+        lines_total += len(lines) - 1
+        assert "=HYPERLINK" not in body.replace("'=HYPERLINK", "")
+    assert lines_total == 30
 
 
 def test_run_list_is_paginated_with_a_fixed_number_of_queries(client, manager, django_assert_max_num_queries):

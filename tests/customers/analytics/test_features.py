@@ -55,6 +55,21 @@ def test_customer_with_only_returns_has_no_purchase_numbers(as_of):
     assert pd.isna(only_returns["first_purchase"]) and pd.isna(only_returns["last_purchase"])
 
 
+def test_top_category_share_is_missing_without_categories_not_zero(as_of):
+    # given data like Online Retail's, which has no category column, beside a customer who
+    # bought one named and one unnamed line
+    rows = [
+        (1, "A1", "2024-01-01", 1, 20.0, "p1", "", "online", False),
+        (1, "A2", "2024-01-02", 1, 30.0, "p2", "", "online", False),
+        (2, "B1", "2024-01-01", 1, 10.0, "p1", "c1", "online", False),
+        (2, "B1", "2024-01-01", 1, 30.0, "p2", " ", "online", False),
+    ]
+    features = customer_features(transactions(rows), as_of=as_of)
+    # then no category means no top category share; unnamed spend still lowers a real one
+    assert features.loc[1, "distinct_categories"] == 0 and np.isnan(features.loc[1, "top_category_share"])
+    assert features.loc[2, "top_category_share"] == pytest.approx(10 / 40)
+
+
 def test_same_invoice_id_under_two_customers_is_two_invoices(as_of):
     rows = [
         (1, "X", "2024-01-01", 1, 10.0, "p", "c", "online", False),

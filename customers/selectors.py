@@ -105,7 +105,8 @@ GENDER_LABELS = {value: str(label) for value, label in Customer.Gender.choices i
 
 
 def customer_feature_frame(
-    *, features: Iterable[str], progress: Callable[[int], None] | None = None
+    *, features: Iterable[str], progress: Callable[[int], None] | None = None,
+    customer_ids: list[int] | None = None,
 ) -> pd.DataFrame:
     """One row per customer (index: customer id, ordered), one column per feature.
 
@@ -116,7 +117,8 @@ def customer_feature_frame(
     is one, else they are aggregated in the database (see customers.features). Rows stream
     in chunks into typed numpy arrays (a categorical as integer codes), so memory stays at
     a few dozen bytes per customer and feature. `progress(rows)` is called after each
-    chunk (and may raise to stop the load).
+    chunk (and may raise to stop the load). `customer_ids` limits the frame to a few
+    thousand customers (an IN list), e.g. to assign them to a run's segments.
     """
     requested = list(features)
     catalogue = feature_catalogue()
@@ -125,6 +127,8 @@ def customer_feature_frame(
     features = [name for name in requested if name not in from_snapshot]
     columns: dict[str, str] = {}
     queryset = Customer.objects.order_by("id")
+    if customer_ids is not None:
+        queryset = queryset.filter(pk__in=customer_ids)
     needs_transactions = any(catalogue[name].needs_transactions for name in features)
     if needs_transactions:
         # the nearest SQL equivalent of customers.analytics: dated by purchase lines only
@@ -206,7 +210,7 @@ def customer_feature_frame(
         frame[name] = pd.to_numeric(values, errors="coerce").astype("float64")
     if from_snapshot:
         # customers who arrived after the snapshot have no row there: missing, like any gap
-        frame = frame.join(_snapshot_columns(snapshot=snapshot, names=from_snapshot))
+        frame = frame.join(_snapshot_columns(snapshot=snapshot, names=from_snapshot, customer_ids=customer_ids))
     return frame[requested]
 
 
@@ -234,11 +238,14 @@ class _CategoryCodes:
         return values.reorder_categories(sorted(categories))
 
 
-def _snapshot_columns(*, snapshot, names: list[str]) -> pd.DataFrame:
+def _snapshot_columns(*, snapshot, names: list[str], customer_ids: list[int] | None = None) -> pd.DataFrame:
     """Feature columns of a snapshot, streamed in chunks into float arrays (index: customer id)."""
     from customers.models import CustomerFeatures
 
-    rows = (CustomerFeatures.objects.filter(snapshot=snapshot).order_by("customer_id")
+    rows = CustomerFeatures.objects.filter(snapshot=snapshot)
+    if customer_ids is not None:
+        rows = rows.filter(customer_id__in=customer_ids)
+    rows = (rows.order_by("customer_id")
             .values_list("customer_id", *names).iterator(chunk_size=FEATURE_FETCH_CHUNK))
     parts, batch = [], []
     for row in rows:

@@ -199,10 +199,14 @@ def _parse(option: RunOption, value: Any) -> Any:
         return names or "none"
     number = _number(option, value, int if option.kind == "int" else float)
     if option.min is not None and number < option.min:
-        raise ValueError(f"{option.label} must be at least {option.min:g}; got {number:g}.")
+        raise ValueError(f"{option.label} must be at least {_show(option.min)}; got {_show(number)}.")
     if option.max is not None and number > option.max:
-        raise ValueError(f"{option.label} must be at most {option.max:g}; got {number:g}.")
+        raise ValueError(f"{option.label} must be at most {_show(option.max)}; got {_show(number)}.")
     return number
+
+
+def _show(number: float) -> str:
+    return f"{number:,.0f}" if float(number).is_integer() else f"{number:g}"
 
 
 def _number(option: RunOption, value: Any, kind: type) -> int | float:
@@ -231,7 +235,7 @@ def engine_config(config: dict, *, categorical: tuple[str, ...] = (), revenue: s
         features=tuple(merged["features"]),
         categorical=tuple(name for name in merged["features"] if name in categorical),
         algorithm=merged["algorithm"],
-        k=None if k == "auto" else int(k),
+        k=None if k in ("auto", None) else int(k),
         k_min=int(merged["k_min"]),
         k_max=int(merged["k_max"]),
         k_rule=merged["k_rule"],

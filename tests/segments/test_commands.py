@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
     "options, message",
     [
         ({"features": "recency,shoe_size"}, "Unknown feature(s): shoe_size"),
-        ({"k": 1}, "at least 2"),
+        ({"k": 1}, "between 2 and 50"),
         ({"k": 16}, "more than the 15 customers"),
     ],
 )

@@ -51,13 +51,11 @@ def test_customers_without_purchases_are_segmented_with_imputed_values():
     "options, field, message",
     [
         ({"features": ["recency", "shoe_size"]}, "features", "Unknown feature(s): shoe_size"),
-        # until the engine takes categorical features (issue 5): refused up front, not a failed run
-        ({"features": ["recency", "gender", "country"]}, "features", "Gender, Country: categorical features are not"),
-        ({"k": 1}, "k", "at least 2"),
-        ({"k": 1000}, "k", "at most 50"),
+        ({"k": 1}, "k", "between 2 and 50"),
+        ({"k": 1000}, "k", "between 2 and 50"),
         ({"k": 40}, "k", "more than the 30 customers"),
         ({"features": []}, "features", "at least one feature"),
-        ({"algorithm": "magic"}, "algorithm", "Unknown algorithm"),
+        ({"algorithm": "magic"}, "algorithm", "'magic' is not one of kmeans"),
     ],
 )
 def test_bad_options_are_refused_and_nothing_is_written(options, field, message):
@@ -134,7 +132,7 @@ def test_a_seed_beyond_what_the_libraries_take_is_refused():
     CustomerFactory.create_batch(10)
     with pytest.raises(ValidationError) as caught:
         create_run(features=["age"], seed=2**40)
-    assert "seed must be between" in caught.value.message_dict["seed"][0]
+    assert "seed must be at most 4,294,967,295" in caught.value.message_dict["seed"][0]
 
 
 def test_purchase_features_without_any_transactions_are_refused_up_front():
@@ -160,7 +158,7 @@ def test_a_run_cancelled_while_computing_writes_nothing():
     # when someone cancels before the result is written
     assert services.run_cancel(run=run)
     with pytest.raises(services.RunCancelled):
-        services._persist(run.pk, frame.index, result, timings={}, started=0)
+        services._persist(run.pk, frame.index, result, model_name="", timings={}, started=0)
     # then nothing of it is kept
     run.refresh_from_db()
     assert run.status == "cancelled"
@@ -188,3 +186,20 @@ def test_a_redelivered_run_that_was_interrupted_is_computed():
     run.refresh_from_db()
     assert run.status == "succeeded" and run.attempts == 2
     assert Membership.objects.filter(run=run).count() == 15
+
+
+def test_categorical_features_segment_with_k_prototypes():
+    # given customers whose country follows their buying group
+    groups = planted_customers(per_group=10)
+    from customers.models import Customer
+
+    for country, customers in zip(["UK", "France", "Spain"], groups.values()):
+        Customer.objects.filter(pk__in=[c.pk for c in customers]).update(country=country)
+    run = create_run(features=["recency", "frequency", "country"], algorithm="kprototypes", k=3)
+    services.run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    shares = [segment.profile["categories"]["country"] for segment in run.segments.all()]
+    # each segment is one country
+    assert sorted(max(share, key=share.get) for share in shares) == ["France", "Spain", "UK"]
+    assert all(max(share.values()) == pytest.approx(1.0) for share in shares)

@@ -6,6 +6,14 @@ database rows into a DataFrame, calls `segment`, and persists the result.
 Stages: preprocess (preprocess.py) -> fit, choosing k when asked (algorithms.py,
 selection.py) -> number segments largest first, noise last -> distances to centres ->
 bootstrap stability (stability.py) -> profiles and surrogate rules (explain.py) -> 2-D view.
+
+result.metrics keys (JSON-able; a key that does not apply is absent or None):
+  n_customers, n_segmented (after dropped rows), dropped, imputed {feature: count},
+  algorithm (as run: kmeans may become minibatch_kmeans), k (segments, noise not counted),
+  inertia, silhouette, silhouette_sample_size, davies_bouldin, calinski_harabasz (noise left
+  out of all scores), bic, aic (gmm), iterations, kprototypes_gamma, eps, eps_suggested,
+  min_samples, min_cluster_size, noise_count, noise_share (dbscan/hdbscan),
+  stability_ari_mean, rules_sample_size.
 """
 
 from __future__ import annotations
@@ -217,11 +225,9 @@ def segment(
     n_segments = n_clusters + (1 if noise_index is not None else 0)
     if algorithm == "rfm":
         names = [rfm_names[raw] for raw in order]
-    if fit is not None and fit.centres is not None and algorithm != "agglomerative":
+    if fit is not None and fit.centres is not None:  # k-means, GMM means, agglomerative sample means
         centres = np.asarray(fit.centres, dtype="float64")[order]
-    elif fit is not None and fit.centres is not None:
-        centres = fit.centres[order]
-    else:
+    else:  # DBSCAN, HDBSCAN, k-prototypes, RFM: the segments' means in the scaled space
         centres = segment_means(matrix, labels, n_clusters)
     if selection is not None:
         chosen = selection.ks.index(selection.chosen_k)

@@ -63,8 +63,10 @@ def run_detail(request, pk):
     catalogue = feature_catalogue()
     features = [catalogue.get(n) or FeatureDefinition(n, n, "") for n in run.config.get("features", [])]
     options = [
-        (option, run.config.get(option.name, option.default)) for option in OPTIONS
+        (option, dict(option.choices).get(run.config.get(option.name), run.config.get(option.name)))
+        for option in OPTIONS
         if option.name in run.config and (not option.algorithms or run.config.get("algorithm") in option.algorithms)
+        and not (option.name in ("k_min", "k_max", "k_rule") and run.config.get("k") != "auto")
     ]
     context = {"run": run, "features": features, "options": options,
                "algorithm_label": ALGORITHM_LABELS.get(run.config.get("algorithm"), run.config.get("algorithm"))}

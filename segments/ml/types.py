@@ -68,7 +68,9 @@ class SegmentationConfig:
     # above this many rows, algorithm "kmeans" switches to mini-batch k-means (said in notes)
     minibatch_threshold: int = 200_000
     # agglomerative on more rows clusters a sample / micro-clusters and assigns the rest
-    agglomerative_max: int = 20_000
+    # scipy's ward linkage keeps an n x n/2 distance matrix: 10,000 rows is ~400 MB, 20,000
+    # would be ~1.6 GB on a worker that must stay under 2 GB
+    agglomerative_max: int = 10_000
     # a numeric column of the frame (a feature or not) whose per-segment sum is "revenue"
     revenue: str | None = None
 

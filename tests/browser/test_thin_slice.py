@@ -51,7 +51,7 @@ def test_analyst_segments_watches_progress_and_publishes(page, live_server, cele
     # default 5 s to arrive and run after the text of the page is already there.
     expect(page.locator("[data-figure=scatter-chart] .main-svg").first).to_be_visible(timeout=CHART_TIMEOUT_MS)
     assert page.locator("table.centroids tbody tr").count() == 3
-    expect(page.get_by_text("silhouette")).to_be_visible()
+    expect(page.get_by_text("silhouette", exact=True)).to_be_visible()
 
     page.click("button:has-text('Publish')")
     expect(page.get_by_text("is now the published segmentation")).to_be_visible()

@@ -21,8 +21,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--features", default=",".join(DEFAULT_FEATURES),
-            help=f"Comma-separated features: {', '.join(FEATURES)}, and attr_* for each number "
-            "column that a customers import kept as a custom attribute (GET /api/v1/features/ lists them).",
+            help=f"Comma-separated features: {', '.join(FEATURES)}, and attr_* for each number or "
+            "category column that a customers import kept as a custom attribute (GET /api/v1/features/ "
+            "lists them). Categorical ones (gender, country, category attributes) are one-hot encoded, or "
+            "used natively by --algorithm kprototypes.",
         )
         for option in OPTIONS:
             flag = "--" + option.name.replace("_", "-")

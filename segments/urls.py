@@ -1,6 +1,7 @@
 from django.urls import path
 
 from segments import views
+from segments.personas.urls import urlpatterns as persona_urls
 
 app_name = "segments"
 
@@ -12,4 +13,5 @@ urlpatterns = [
     path("runs/<int:pk>/compare/", views.run_compare, name="run-compare"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("segments/<int:pk>/", views.segment_detail, name="segment-detail"),
+    *persona_urls,
 ]

@@ -12,6 +12,7 @@ from customers.selectors import customer_count_estimate
 from segments import charts, selectors, services
 from segments.forms import RunForm
 from segments.options import ALGORITHM_LABELS, OPTIONS
+from segments.personas import selectors as persona_selectors
 from segments.models import Segment, SegmentationRun
 
 RUNS_PER_PAGE = 25
@@ -117,7 +118,7 @@ def run_compare(request, pk):
 def run_publish(request, pk):
     run = get_object_or_404(SegmentationRun, pk=pk)
     try:
-        services.run_publish(run=run)
+        services.run_publish(run=run, by=request.user)
     except services.PublishError as exc:
         messages.error(request, str(exc))
     else:
@@ -159,5 +160,6 @@ def segment_detail(request, pk):
         "members": members,
         "after": after,
         "next_after": members[-1].pk if has_next else None,
+        "personas": persona_selectors.segment_personas(segment=segment),
     }
     return render(request, "segments/segment_detail.html", context)

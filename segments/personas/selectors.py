@@ -4,6 +4,7 @@ history, migration between runs, and per-customer history across publications.""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
 from customers.features import FEATURES
@@ -110,12 +111,23 @@ def persona_link_history(*, persona: Persona) -> list[PersonaLink]:
 def persona_history(*, persona: Persona) -> list[dict]:
     """The persona's change history, newest first: who, when, what changed (old -> new)."""
     records = list(persona.history.select_related("history_user").order_by("history_date", "history_id"))
+    owners = {r.owner_id for r in records if r.owner_id}
+    usernames = dict(get_user_model().objects.filter(pk__in=owners).values_list("pk", "username")) if owners else {}
+
+    def shown(field: str, value):
+        if field == "owner":
+            return usernames.get(value, value)
+        if field == "channels":
+            return ", ".join(value or [])
+        return value
+
     entries, previous = [], None
     for record in records:
         changes = []
         if previous is not None:
             delta = record.diff_against(previous)
-            changes = [{"field": Persona._meta.get_field(c.field).verbose_name, "old": c.old, "new": c.new}
+            changes = [{"field": Persona._meta.get_field(c.field).verbose_name,
+                        "old": shown(c.field, c.old), "new": shown(c.field, c.new)}
                        for c in delta.changes]
         entries.append({"record": record, "changes": changes})
         previous = record

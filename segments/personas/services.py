@@ -209,7 +209,9 @@ def personas_relink(*, run: SegmentationRun, by=None) -> list[RelinkOutcome]:
     link and is flagged for review with the best candidates. Runs inside run_publish's
     transaction, so a failed publish re-links nothing."""
     now = timezone.now()
-    links = list(PersonaLink.objects.filter(unlinked_at__isnull=True).select_related("segment", "persona"))
+    # locked, so the history row written here never records a concurrent edit's old values
+    links = list(PersonaLink.objects.filter(unlinked_at__isnull=True).select_related("segment", "persona")
+                 .select_for_update(of=("self", "persona")))
     candidates = {s.pk: s for s in Segment.objects.filter(run=run, is_noise=False)}
     stale = [link for link in links if link.run_id != run.pk]
     overlaps = _overlaps(segment_ids=sorted({link.segment_id for link in stale}), run=run)

@@ -56,3 +56,16 @@ def test_centre_similarity_uses_only_features_both_runs_have():
     assert matching.centroid_similarity({"a": 1.0, "b": 5.0}, {"a": 2.0, "c": -3.0}) == pytest.approx(1.0)
     assert matching.centroid_similarity({"a": 1.0}, {"a": -1.0}) == pytest.approx(0.0)
     assert matching.centroid_similarity({"a": 1.0}, {"c": 1.0}) is None
+
+
+def test_naming_and_matching_import_no_django():
+    import ast
+    from pathlib import Path
+
+    import segments.personas
+
+    for name in ("naming.py", "matching.py"):
+        tree = ast.parse(Path(segments.personas.__file__).with_name(name).read_text())
+        modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert not {m for m in modules if m.split(".")[0] in {"django", "rest_framework", "segments"}}, name

@@ -135,7 +135,7 @@ def persona_create(*, segment: Segment, name: str, by, description: str = "", co
     if errors:
         raise ValidationError(errors)
     persona = Persona(**fields, owner=owner if owner is not None else _user(by))
-    _save(persona, by, reason=f"created from segment {segment.pk} of run #{segment.run_id}")
+    _save(persona, by, reason=f"created from {segment.display_name} of run #{segment.run_id}")
     _link(persona=persona, segment=segment, how=PersonaLink.How.CREATED, by=by)
     logger.info("segments.persona_created persona_id=%s segment_id=%s", persona.pk, segment.pk)
     return persona
@@ -168,7 +168,7 @@ def persona_link(*, persona: Persona, segment: Segment, by) -> PersonaLink:
     link = _link(persona=persona, segment=segment, how=PersonaLink.How.MANUAL, by=by)
     if persona.needs_review or persona.review:
         persona.needs_review, persona.review = False, {}
-        _save(persona, by, reason=f"linked by hand to segment {segment.pk}",
+        _save(persona, by, reason=f"linked by hand to {segment.display_name} of run #{segment.run_id}",
               update_fields=["needs_review", "review", "updated_at"])
     return link
 

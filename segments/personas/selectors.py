@@ -165,10 +165,10 @@ def migration(*, run_a: SegmentationRun, run_b: SegmentationRun) -> dict:
     return run_comparison(run_a=run_a, run_b=run_b)
 
 
-def customer_history(*, customer_id: int) -> list[dict]:
-    """Per publication period, newest first: the run, the customer's segment in it and the
-    personas linked to that segment then. Three queries."""
-    periods = list(publications())
+def customer_history(*, customer_id: int, limit: int | None = None) -> list[dict]:
+    """Per publication period, newest first (the `limit` newest): the run, the customer's
+    segment in it and the personas linked to that segment then. Three queries."""
+    periods = list(publications()[:limit] if limit else publications())
     memberships = {
         m.run_id: m.segment for m in
         Membership.objects.filter(customer_id=customer_id, run_id__in={p.run_id for p in periods})

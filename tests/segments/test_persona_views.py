@@ -165,3 +165,14 @@ def test_needs_review_page_offers_the_candidates_and_a_marketer_links_one(client
     target = scattered.segments.get(index=1)
     client.post(reverse("segments:persona-link", args=[persona.pk]), {"segment": target.pk})
     assert selectors.current_link(Persona.objects.get(pk=persona.pk)).segment == target
+
+
+def test_customer_page_shows_the_segments_and_personas_over_publications(client, manager, persona, customers, run, analyst):
+    # given customer 9 was a big spender in the first run and is in the other segment of the second
+    second = segmented_run(groups={0: customers[:9], 1: customers[9:]}, zscores={0: Z_BIG, 1: Z_LAPSED})
+    services.run_publish(run=second, by=analyst)
+    client.force_login(manager)
+    response = client.get(reverse("customers:customer-detail", args=[customers[9].external_id]))
+    rows = [(h["run"].pk, h["segment"].index, h["personas"]) for h in response.context["segment_history"]]
+    assert rows == [(second.pk, 1, []), (run.pk, 0, ["Big spenders"])]
+    assert b"Segments and personas over time" in response.content

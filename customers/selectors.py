@@ -536,3 +536,19 @@ def feature_aggregates(*, snapshot) -> dict[str, dict]:
                            f"{name}__min": Min(name), f"{name}__max": Max(name)})
     values = CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates)
     return {name: {stat: values[f"{name}__{stat}"] for stat in ("count", "mean", "min", "max")} for name in EXPLORE_COLUMNS}
+
+
+def features_summary_of(*, snapshot, customer_ids) -> dict:
+    """For a group of customers (a values("customer_id") queryset, kept as a subquery so
+    the database does the join): how many have a row in the snapshot, their mean lifetime
+    value, and how many fall in each named RFM segment. Two aggregate queries."""
+    from django.db.models import Avg
+
+    from customers.models import CustomerFeatures
+
+    rows = CustomerFeatures.objects.filter(snapshot=snapshot, customer_id__in=customer_ids)
+    totals = rows.aggregate(customers=Count("id"), with_clv=Count("clv"), avg_clv=Avg("clv"),
+                            avg_monetary=Avg("monetary"))
+    rfm = {row["rfm_segment"] or "Not scored": row["customers"]
+           for row in rows.values("rfm_segment").annotate(customers=Count("id")).order_by("-customers", "rfm_segment")}
+    return {**totals, "rfm": rfm}

@@ -19,6 +19,7 @@ from customers.models import ImportJob, ImportPreset
 from customers.services import imports
 from customers.services.features import features_compute_create, rfm_segment_rules
 from customers.services.presets import preset_delete, preset_options, preset_save
+from segments.personas.selectors import customer_history
 from segments.selectors import customer_published_segment
 
 RUN_IMPORT = "customers.run_import"
@@ -238,6 +239,11 @@ def customer_search(request):
     return render(request, "customers/customer_search.html", {"query": query, "results": results})
 
 
+# The customer page lists this many publication periods (newest first): a year of monthly
+# publishes, and a bounded page however often runs are republished.
+CUSTOMER_HISTORY_PERIODS = 12
+
+
 @login_required
 @permission_required(roles.VIEW_CUSTOMERS, raise_exception=True)
 def customer_detail(request, external_id):
@@ -248,6 +254,7 @@ def customer_detail(request, external_id):
     page = Paginator(selectors.customer_transactions(customer_id=customer.pk), 25).get_page(request.GET.get("page"))
     context = {"customer": customer, "features": selectors.customer_features_current(customer_id=customer.pk),
                "segment": segment, "personas": personas, "page": page,
+               "segment_history": customer_history(customer_id=customer.pk, limit=CUSTOMER_HISTORY_PERIODS),
                "rules": {rule.name: rule for rule in rfm_segment_rules()}}
     return render(request, "customers/customer_detail.html", context)
 

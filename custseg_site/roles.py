@@ -45,6 +45,9 @@ VIEW_RUNS = "segments.view_segmentationrun"
 COMPUTE_FEATURES = "customers.compute_features"
 VIEW_FEATURES = "customers.view_featuresnapshot"
 VIEW_CUSTOMERS = "customers.view_customer"
+VIEW_PERSONAS = "segments.view_persona"
+ADD_PERSONA = "segments.add_persona"
+CHANGE_PERSONA = "segments.change_persona"
 
 
 def sync_role_groups(sender=None, using="default", **kwargs):

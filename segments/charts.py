@@ -192,4 +192,74 @@ def profile_bars(rows: list[dict]) -> dict | None:
     ))
     figure.update_layout(**_layout(height=max(180, 36 * len(rows) + 80), yaxis=dict(autorange="reversed"),
                                    xaxis=dict(title="standard deviations from the average customer", zeroline=True)))
+def sankey_data(comparison: dict) -> dict:
+    """Nodes and flows of a migration Sankey from a run comparison: run A's segments on
+    the left, run B's on the right, one flow per non-empty cell. The flows add up to the
+    customers in both runs."""
+    left = [f"#{comparison['run_a']} {s['name']}" for s in comparison["segments_a"]]
+    right = [f"#{comparison['run_b']} {s['name']}" for s in comparison["segments_b"]]
+    source, target, value = [], [], []
+    for i, row in enumerate(comparison["matrix"]):
+        for j, customers in enumerate(row):
+            if customers:
+                source.append(i)
+                target.append(len(left) + j)
+                value.append(int(customers))
+    colours = ([segment_colour(s["index"]) for s in comparison["segments_a"]]
+               + [segment_colour(s["index"]) for s in comparison["segments_b"]])
+    return {"labels": left + right, "colours": colours, "source": source, "target": target, "value": value}
+
+
+def sankey_figure(comparison: dict, highlight: tuple[int | None, int | None] = (None, None)) -> dict:
+    """Plotly Sankey of customers moving between two runs' segments. `highlight` (segment
+    index in run A, in run B) draws the persona's flows stronger than the rest."""
+    data = sankey_data(comparison)
+    left = len(comparison["segments_a"])
+    from_index, to_index = highlight
+
+    def strong(source: int, target: int) -> bool:
+        return (from_index is not None and comparison["segments_a"][source]["index"] == from_index) or (
+            to_index is not None and comparison["segments_b"][target - left]["index"] == to_index)
+
+    figure = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=data["labels"], color=data["colours"], pad=14, thickness=16),
+        link=dict(
+            source=data["source"], target=data["target"], value=data["value"],
+            color=["rgba(47,111,176,0.55)" if strong(s, t) else "rgba(150,150,150,0.25)"
+                   for s, t in zip(data["source"], data["target"])],
+            hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>",
+        ),
+    ))
+    figure.update_layout(**_layout(height=420))
+    return _as_dict(figure)
+
+
+def persona_history_figure(links: list[dict]) -> dict | None:
+    """The size of the persona's segment at each link, one bar per run it was linked in."""
+    if not links:
+        return None
+    figure = go.Figure(go.Bar(
+        x=[link["label"] for link in links],
+        y=[link["size"] for link in links],
+        marker_color=[link["colour"] for link in links],
+        text=[f"{link['size']:,}" + (f" · match {link['score']:.2f}" if link["score"] is not None else "")
+              for link in links],
+        textposition="auto",
+        hovertemplate="%{x}: %{y:,} customers<extra></extra>",
+    ))
+    figure.update_layout(**_layout(height=300, yaxis_title="customers"))
+    return _as_dict(figure)
+
+
+def rfm_mix_figure(rfm: dict[str, int]) -> dict | None:
+    """Customers per named RFM segment, largest first."""
+    if not rfm:
+        return None
+    items = sorted(rfm.items(), key=lambda item: item[1])
+    figure = go.Figure(go.Bar(
+        x=[count for _, count in items], y=[name for name, _ in items], orientation="h",
+        marker_color=PALETTE[0], hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+    ))
+    figure.update_layout(**_layout(height=max(220, 28 * len(items) + 80), xaxis_title="customers"))
     return _as_dict(figure)

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from simple_history.models import HistoricalRecords
+
 from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
 
 
@@ -141,21 +143,119 @@ class Membership(models.Model):
         return f"{self.customer_id} in {self.segment_id}"
 
 
+class RunPublication(models.Model):
+    """One period during which a run was the published one: "which run was published on
+    day D" (and so, with memberships, which segment a customer was in) stays answerable
+    after other runs are published."""
+
+    run = models.ForeignKey(SegmentationRun, on_delete=models.CASCADE, related_name="publications")
+    published_at = models.DateTimeField()
+    unpublished_at = models.DateTimeField(null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        constraints = [
+            # the open period is the run's current publication (runs allow one published run)
+            models.UniqueConstraint(
+                fields=["run"], condition=Q(unpublished_at__isnull=True), name="publication_one_open_per_run"
+            ),
+        ]
+        indexes = [models.Index(fields=["published_at"], name="publication_published_at_idx")]
+
+    def __str__(self):
+        return f"run #{self.run_id} published {self.published_at:%Y-%m-%d %H:%M}"
+
+
 class Persona(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        ADS = "ads", "Ads"
+        PUSH = "push", "Push"
+        OTHER = "other", "Other"
+
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     colour = models.CharField(max_length=7, default="#4c78a8")  # hex #rrggbb
-    segments = models.ManyToManyField(Segment, blank=True, related_name="personas")
+    # an emoji or up to four letters shown on the card; blank: the name's initials
+    avatar = models.CharField(max_length=8, blank=True)
+    goals = models.TextField(blank=True)
+    pain_points = models.TextField(blank=True)
+    # Persona.Channel values; a list (JSON) so it reads the same on SQLite and PostgreSQL
+    channels = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="personas",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # Set when a publish found no segment close enough to re-link to (see
+    # segments.personas.services.personas_relink); review holds the best candidates.
+    needs_review = models.BooleanField(default=False)
+    review = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="persona_colour_hex"
-            )
+            ),
+            models.CheckConstraint(condition=Q(status__in=["draft", "approved"]), name="persona_status_valid"),
         ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def avatar_text(self) -> str:
+        if self.avatar:
+            return self.avatar
+        words = [word for word in self.name.replace(",", " ").split() if word[:1].isalnum()]
+        return "".join(word[0] for word in words[:2]).upper() or "?"
+
+
+class PersonaLink(models.Model):
+    """A persona's link to one segment: the open one (unlinked_at is null) is the current
+    link, the closed ones are its history across runs."""
+
+    class How(models.TextChoices):
+        CREATED = "created", "Created from the segment"
+        RELINKED = "relinked", "Re-linked on publish"
+        MANUAL = "manual", "Linked by hand"
+
+    persona = models.ForeignKey(Persona, on_delete=models.CASCADE, related_name="links")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="persona_links")
+    run = models.ForeignKey(SegmentationRun, on_delete=models.CASCADE, related_name="persona_links")
+    linked_at = models.DateTimeField()
+    unlinked_at = models.DateTimeField(null=True, blank=True)
+    # how well the segment matched the previously linked one (null when created or by hand
+    # without a previous link): Jaccard of members, cosine of z-score centres, combined
+    jaccard = models.FloatField(null=True, blank=True)
+    centroid_similarity = models.FloatField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    size = models.PositiveIntegerField()  # the segment's size when linked
+    how = models.CharField(max_length=10, choices=How.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+
+    class Meta:
+        ordering = ["persona", "-linked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["persona"], condition=Q(unlinked_at__isnull=True), name="persona_one_current_link"
+            ),
+            models.CheckConstraint(condition=Q(how__in=["created", "relinked", "manual"]), name="persona_link_how_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.persona_id} -> segment {self.segment_id}"

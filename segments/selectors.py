@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import F, Q, QuerySet
 
 from customers.models import Customer
-from segments.models import Membership, Segment, SegmentationRun
+from segments.models import Membership, Persona, Segment, SegmentationRun
 
 
 def run_list() -> QuerySet[SegmentationRun]:
@@ -70,7 +70,8 @@ def customer_published_segment(*, customer_id: int) -> tuple[Segment | None, lis
         Segment.objects.filter(run_id=segment.run_id, index=membership.nearest_segment_index).first()
         if membership.nearest_segment_index is not None else None
     )
-    return segment, list(segment.personas.all())
+    personas = Persona.objects.filter(links__segment=segment, links__unlinked_at__isnull=True).order_by("name")
+    return segment, list(personas)
 
 
 def run_comparison(*, run_a: SegmentationRun, run_b: SegmentationRun) -> dict:

@@ -33,6 +33,7 @@ from customers.selectors import (
 from segments import ml
 from segments.options import describe, engine_config, parse_options
 from segments.models import Membership, Segment, SegmentationRun
+from segments.personas.services import personas_relink, run_publication_record
 
 logger = logging.getLogger(__name__)
 
@@ -445,8 +446,10 @@ PUBLISH_LOCK_KEY = 7_301_001
 
 
 @transaction.atomic
-def run_publish(*, run: SegmentationRun) -> SegmentationRun:
-    """Make `run` the published run: dashboards and membership reads use it from now on."""
+def run_publish(*, run: SegmentationRun, by=None) -> SegmentationRun:
+    """Make `run` the published run: dashboards and membership reads use it from now on.
+    Records the publication period and re-links personas to the new segments, in the
+    same transaction."""
     if connection.vendor == "postgresql":
         # Two publishes at once would each clear the old flag and set their own; one at a
         # time. (SQLite serialises write transactions by itself.)
@@ -460,6 +463,8 @@ def run_publish(*, run: SegmentationRun) -> SegmentationRun:
     SegmentationRun.objects.filter(published=True).update(published=False)
     run.published, run.published_at = True, timezone.now()
     run.save(update_fields=["published", "published_at"])
+    run_publication_record(run=run, by=by, at=run.published_at)
+    personas_relink(run=run, by=by)
     logger.info("segments.run_published run_id=%s", run.pk)
     return run
 

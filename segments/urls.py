@@ -1,6 +1,7 @@
 from django.urls import path
 
 from segments import views
+from segments.personas.urls import urlpatterns as persona_urls
 
 app_name = "segments"
 
@@ -13,4 +14,5 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run-cancel"),
     path("segments/<int:pk>/", views.segment_detail, name="segment-detail"),
     path("segments/<int:pk>/members.csv", views.segment_export, name="segment-export"),
+    *persona_urls,
 ]

@@ -13,6 +13,7 @@ from customers.selectors import customer_count_estimate
 from segments import charts, selectors, services
 from segments.forms import RunForm
 from segments.options import ALGORITHM_LABELS, OPTIONS
+from segments.personas import selectors as persona_selectors
 from segments.models import Segment, SegmentationRun
 
 RUNS_PER_PAGE = 25
@@ -120,7 +121,7 @@ def run_compare(request, pk):
 def run_publish(request, pk):
     run = get_object_or_404(SegmentationRun, pk=pk)
     try:
-        services.run_publish(run=run)
+        services.run_publish(run=run, by=request.user)
     except services.PublishError as exc:
         messages.error(request, str(exc))
     else:
@@ -172,6 +173,7 @@ def segment_detail(request, pk):
         "search": search,
         "order": order if order in selectors.MEMBER_ORDERS else "customer",
         "orders": selectors.MEMBER_ORDERS,
+        "personas": persona_selectors.segment_personas(segment=segment),
     }
     return render(request, "segments/segment_detail.html", context)
 

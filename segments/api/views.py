@@ -105,7 +105,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         """Make this run the published one (what dashboards and membership reads use)."""
         run = self.get_object()
         try:
-            run = services.run_publish(run=run)
+            run = services.run_publish(run=run, by=request.user)
         except services.PublishError as exc:
             raise ValidationError({"status": [str(exc)]}) from exc
         return Response(RunSerializer(run, context={"request": request}).data)

@@ -1,0 +1,130 @@
+"""Personas over the API: list and read (every role), create from a segment and change
+(Marketers). Writes go through segments.personas.services, like the pages."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from custseg_site import roles
+from custseg_site.api import require
+from segments.models import Persona, PersonaLink, Segment
+from segments.personas import selectors, services
+
+
+class PersonaLinkSerializer(serializers.ModelSerializer):
+    segment_name = serializers.CharField(source="segment.display_name", read_only=True)
+    segment_index = serializers.IntegerField(source="segment.index", read_only=True)
+    run_published = serializers.BooleanField(source="run.published", read_only=True)
+    jaccard = serializers.FloatField(allow_null=True, help_text="Shared customers with the previously linked segment "
+                                                                "over customers in either (null when created or linked by hand).")
+    centroid_similarity = serializers.FloatField(allow_null=True, help_text="Cosine similarity of the two segments' "
+                                                                            "z-score centres, mapped to 0-1.")
+    score = serializers.FloatField(allow_null=True, help_text="Match score: 0.7 Jaccard + 0.3 centre similarity; "
+                                                              "below 0.55 a publish flags the persona for review.")
+
+    class Meta:
+        model = PersonaLink
+        fields = ["segment", "segment_name", "segment_index", "run", "run_published", "linked_at", "unlinked_at",
+                  "size", "how", "jaccard", "centroid_similarity", "score"]
+        read_only_fields = fields
+
+
+class ReviewCandidateSerializer(serializers.Serializer):
+    segment = serializers.IntegerField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    jaccard = serializers.FloatField()
+    centroid_similarity = serializers.FloatField(allow_null=True)
+    score = serializers.FloatField()
+
+
+class PersonaReviewSerializer(serializers.Serializer):
+    run = serializers.IntegerField(help_text="The published run that had no close match.")
+    from_segment = serializers.IntegerField()
+    flagged_at = serializers.DateTimeField()
+    threshold = serializers.FloatField()
+    candidates = ReviewCandidateSerializer(many=True)
+
+
+class PersonaSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:persona-detail")
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.filter(is_active=True),
+                                         required=False, allow_null=True)
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=Persona.Channel.choices), required=False,
+                                     help_text="Where to reach them.")
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.select_related("run"), write_only=True,
+        help_text="On create: the segment of the published run the persona describes.",
+    )
+    current_link = serializers.SerializerMethodField(help_text="The segment the persona follows now, with its match score.")
+    review = serializers.SerializerMethodField(
+        help_text="When needs_review: the best candidates of the run that had no close match.")
+
+    class Meta:
+        model = Persona
+        fields = ["id", "url", "name", "description", "colour", "avatar", "goals", "pain_points", "channels", "notes",
+                  "owner", "status", "needs_review", "review", "segment", "current_link", "created_at", "updated_at"]
+        read_only_fields = ["needs_review", "created_at", "updated_at"]
+        extra_kwargs = {
+            # the service checks these with messages meant for people; no duplicate checks here
+            "name": {"validators": []},
+            "colour": {"help_text": "#rrggbb", "required": False},
+        }
+
+    @extend_schema_field(PersonaLinkSerializer(allow_null=True))
+    def get_current_link(self, persona):
+        link = selectors.current_link(persona)
+        return PersonaLinkSerializer(link).data if link else None
+
+    @extend_schema_field(PersonaReviewSerializer(allow_null=True))
+    def get_review(self, persona):
+        return persona.review if persona.needs_review and persona.review else None
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list):
+            fields["segment"].required = False  # PATCH: the link changes by publishing or review
+            fields["segment"].read_only = True
+        return fields
+
+
+class PersonaCursorPagination(CursorPagination):
+    ordering = "name"
+
+
+@extend_schema(tags=["personas"])
+class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Personas: named descriptions of a segment of the published run that follow it from
+    run to run. Managers and Analysts read; Marketers create and change."""
+
+    serializer_class = PersonaSerializer
+    pagination_class = PersonaCursorPagination
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.persona_list()
+
+    def get_permissions(self):
+        needed = {"create": roles.ADD_PERSONA, "partial_update": roles.CHANGE_PERSONA}.get(
+            self.action, roles.VIEW_PERSONAS)
+        return [require(needed)()]
+
+    def create(self, request, *args, **kwargs):
+        """Create a persona from a segment of the published run."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        persona = services.persona_create(by=request.user, **data)
+        persona = selectors.persona_get(pk=persona.pk)
+        return Response(self.get_serializer(persona).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        """Change some of a persona's fields; every change is kept in its history."""
+        persona = self.get_object()
+        serializer = self.get_serializer(persona, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.persona_update(persona=persona, by=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(selectors.persona_get(pk=persona.pk)).data)

@@ -132,8 +132,9 @@ def test_segment_page_lists_members_a_page_at_a_time(client, manager, django_ass
     members = list(segment.memberships.order_by("customer_id").values_list("customer__external_id", flat=True))
     client.force_login(manager)
     # session, user, 2 permission reads, 2 group reads (navigation), segment, the page of
-    # members, snapshot + attribute catalogue (feature labels), segment names: fixed, not per member
-    with django_assert_max_num_queries(11):
+    # members, snapshot + attribute catalogue (feature labels), segment names, the segment's
+    # personas: fixed, not per member
+    with django_assert_max_num_queries(12):
         page = client.get(reverse("segments:segment-detail", args=[segment.pk]))
     assert page.status_code == 200 and b"50 of 60 members shown" in page.content
     assert members[0].encode() in page.content and members[49].encode() in page.content

@@ -169,8 +169,9 @@ def migration_heatmap(comparison: dict) -> dict:
     """Customers in segment i of run A (rows) and segment j of run B (columns)."""
     figure = go.Figure(go.Heatmap(
         z=comparison["matrix"],
-        x=[f"B: {s['name']}" for s in comparison["segments_b"]],
-        y=[f"A: {s['name']}" for s in comparison["segments_a"]],
+        # numbered: Plotly merges equal category labels, and two runs' names can repeat
+        x=[f"B{s['index'] + 1}: {s['name']}" for s in comparison["segments_b"]],
+        y=[f"A{s['index'] + 1}: {s['name']}" for s in comparison["segments_a"]],
         colorscale="Blues", texttemplate="%{z:,}",
         hovertemplate="%{y} → %{x}: %{z:,} customers<extra></extra>",
     ))

@@ -99,7 +99,7 @@ OPTIONS: tuple[RunOption, ...] = (
     ),
     RunOption(
         "missing", "Missing values",
-        "Fill a missing value with the feature's median (categories: the most frequent value), "
+        "Fill a missing number with the feature's median (a missing category becomes a value of its own, \"missing\"), "
         "or leave those customers out of this run. The run page counts both.",
         "choice", "median", (("median", "Fill with the median"), ("drop", "Leave the customer out")),
     ),

@@ -84,6 +84,7 @@ def run_detail(request, pk):
         context.update(
             segments=segments,
             numeric_features=[f for f in features if not f.categorical],
+            categorical_features=[f.label for f in features if f.categorical],
             sizes_chart=charts.sizes_figure(segments),
             scatter_chart=charts.scatter_figure(
                 run.projection, names, run.projection.get("external_id")

@@ -77,6 +77,7 @@ def profiles(
     total_revenue = float(np.nansum(revenue)) if revenue is not None else None
 
     out = []
+    used_labels: set[frozenset[str]] = set()
     for index in range(n_segments):
         mean = means.loc[index] if index in means.index else pd.Series(np.nan, index=numeric)
         zscore = ((mean - population_mean) / population_std).fillna(0.0)
@@ -100,6 +101,12 @@ def profiles(
             categorical_top = [item for item in top[:1] if " = " in item[0] and item[1] >= LABEL_Z_THRESHOLD]
             if label == "Typical customers" and categorical_top:
                 label = f"Mostly {categorical_top[0][0].replace(' = ', ' ')}"
+            if _traits(label) in used_labels:
+                # two segments set apart by the same two traits: a third tells them apart
+                label = describe_segment(zscore.to_dict(), limit=3)
+            if _traits(label) in used_labels:
+                label = f"{label} ({sum(1 for used in used_labels if _traits(label) <= used) + 1})"
+        used_labels.add(_traits(label))
         members = labels == index
         out.append(SegmentProfile(
             index=index,
@@ -118,6 +125,11 @@ def profiles(
             stability=None if stability is None else stability.get(index),
         ))
     return out
+
+
+def _traits(label: str) -> frozenset[str]:
+    """A label's traits regardless of order: "Low x, low y" and "Low y, low x" are one name."""
+    return frozenset(part.strip().lower() for part in label.split(","))
 
 
 # --- surrogate rules --------------------------------------------------------------------

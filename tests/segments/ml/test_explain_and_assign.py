@@ -150,3 +150,18 @@ def test_the_fitted_model_survives_a_joblib_round_trip(algorithm):
     assert isinstance(loaded, FittedModel)
     assert np.array_equal(loaded.assign(frame).labels, result.model.assign(frame).labels)
     assert {"scikit-learn", "numpy", "pandas", "kmodes"} <= set(loaded.versions)
+
+
+def test_segment_labels_are_unique_even_when_two_segments_share_their_top_traits():
+    import numpy as np
+    import pandas as pd
+
+    from segments.ml import SegmentationConfig, segment
+
+    # two groups cut into eight segments: the pieces of one group share its strongest traits
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(np.vstack([rng.normal((0, 0, 0), 1, size=(300, 3)), rng.normal((8, 8, 8), 1, size=(100, 3))]),
+                         columns=["x", "y", "z"])
+    result = segment(frame, SegmentationConfig(features=("x", "y", "z"), k=8, stability_resamples=0))
+    traits = [frozenset(part.strip().lower() for part in profile.label.split(",")) for profile in result.segments]
+    assert len(set(traits)) == len(traits), [profile.label for profile in result.segments]

@@ -193,6 +193,9 @@ def profile_bars(rows: list[dict]) -> dict | None:
     ))
     figure.update_layout(**_layout(height=max(180, 36 * len(rows) + 80), yaxis=dict(autorange="reversed"),
                                    xaxis=dict(title="standard deviations from the average customer", zeroline=True)))
+    return _as_dict(figure)
+
+
 def sankey_data(comparison: dict) -> dict:
     """Nodes and flows of a migration Sankey from a run comparison: run A's segments on
     the left, run B's on the right, one flow per non-empty cell. The flows add up to the

@@ -137,6 +137,7 @@ def test_segment_page_lists_members_a_page_at_a_time(client, manager, django_ass
     with django_assert_max_num_queries(12):
         page = client.get(reverse("segments:segment-detail", args=[segment.pk]))
     assert page.status_code == 200 and b"50 of 60 members shown" in page.content
+    assert b'data-figure="profile-chart"' in page.content and b"In words" in page.content
     assert members[0].encode() in page.content and members[49].encode() in page.content
     assert members[50].encode() not in page.content
     next_link = re.search(rb'href="(\?[^"]*after=[^"]+)">next', page.content).group(1).decode().replace("&amp;", "&")

@@ -90,6 +90,12 @@ def run_detail(request, pk):
                 run.projection, names, run.projection.get("external_id")
             ),
             selection_chart=charts.selection_figure(run.selection or {}),
+            # what the scatter's axes mean: each feature's weight in the two components
+            loadings=sorted(
+                ((catalogue[name].label if name in catalogue else name, pcs[0], pcs[1])
+                 for name, pcs in (run.projection.get("loadings") or {}).items()),
+                key=lambda row: -max(abs(row[1]), abs(row[2])),
+            ),
             heatmap_chart=charts.zscore_heatmap([s for s in segments if not s["is_noise"]], numeric),
             stability_chart=charts.stability_figure(segments, threshold),
             unstable=[s for s in segments if s["stability"] is not None and s["stability"] < threshold],

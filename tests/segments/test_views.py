@@ -106,6 +106,9 @@ def test_result_page_shows_sizes_and_centres(client, analyst):
         assert segment.display_name in content
         assert reverse("segments:segment-detail", args=[segment.pk]) in content
     assert ">Publish<" in content
+    # three features: the scatter is a PCA, and the page says what its axes are made of
+    assert "What the axes are made of" in content and "Monetary" in content
+    assert 'data-figure="heatmap-chart"' in content and "In words:" in content
 
 
 def test_publish_from_the_page_shows_on_the_overview(client, analyst):

@@ -22,7 +22,8 @@ RECENT_IMPORTS = 5
 
 def campaign_list() -> QuerySet[Campaign]:
     return (Campaign.objects.select_related("created_by", "run")
-            .prefetch_related("target_personas", "target_segments__run").order_by("-created_at", "-id"))
+            .prefetch_related("target_personas", "target_segments", "exclude_personas", "exclude_segments")
+            .order_by("-created_at", "-id"))
 
 
 def campaign_get(*, pk: int) -> Campaign:

@@ -217,7 +217,8 @@ def _audience_insert(*, campaign: Campaign, run, targets: dict[int, int | None],
                ranked.position <= (ranked.stratum_size * %s + %s) / %s
         FROM (
             SELECT m.customer_id, m.segment_id,
-                   CASE m.segment_id {persona_case} ELSE NULL END AS via_persona_id,
+                   -- typed: with only segment targets every branch is NULL, which PostgreSQL reads as text
+                   CAST(CASE m.segment_id {persona_case} ELSE NULL END AS BIGINT) AS via_persona_id,
                    ROW_NUMBER() OVER (PARTITION BY m.segment_id
                                       ORDER BY MD5(%s || CAST(m.customer_id AS TEXT)), m.customer_id) AS position,
                    COUNT(*) OVER (PARTITION BY m.segment_id) AS stratum_size

@@ -30,6 +30,15 @@ def test_holdout_share_holds_per_persona_within_rounding(marketer):
     assert (c.treated_count, c.control_count, c.status) == (86, 10, "active")
 
 
+def test_a_campaign_of_segments_alone_is_stratified_by_segment(marketer):
+    w = world(sizes=(10, 10, 30))
+    c = campaign(w, by=marketer, personas=[], segments=list(w.run.segments.filter(index__in=[1, 2])))
+    c = services.campaign_launch(campaign=c)
+    assert {(s.label, s.treated, s.control) for s in selectors.audience(campaign=c)} == {
+        ("Segment 2", 9, 1), ("Segment 3", 27, 3)}
+    assert not CampaignMember.objects.filter(campaign=c, via_persona__isnull=False).exists()
+
+
 def test_same_seed_same_control_set_different_seed_different(marketer):
     w = world(sizes=(60, 40, 10))
     first = campaign(w, by=marketer, name="A", seed=7, holdout_share=Decimal("0.25"))

@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
         # runs and imports share one set of job statuses
         "JobStatusEnum": "custseg_site.job_status.JobStatus",
         "ImportKindEnum": "customers.models.ImportJob.Kind",
+        # personas' channels and a campaign's channel are one set of choices
+        "ChannelEnum": "campaigns.models.Campaign.Channel",
     },
 }
 

@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from custseg_site import views
 
-api_v1 = [path("", include("segments.api.urls")), path("", include("customers.api.urls"))]
+api_v1 = [path("", include("segments.api.urls")), path("", include("customers.api.urls")),
+          path("", include("campaigns.api.urls"))]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("segments.urls")),
     path("", include("customers.urls")),
+    path("", include("campaigns.urls")),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

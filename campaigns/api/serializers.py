@@ -1,0 +1,142 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from campaigns import selectors, stats
+from campaigns.models import Campaign, CampaignOutcome, OutcomeImport
+from segments.models import Persona, Segment
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:campaign-detail")
+    target_personas = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Persona.objects.all(), required=False,
+        help_text="Personas to reach: their segment of the published run.")
+    target_segments = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Segment.objects.all(), required=False, help_text="Segments of the published run to reach.")
+    exclude_personas = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Persona.objects.all(), required=False, help_text="Personas whose customers are left out.")
+    exclude_segments = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Segment.objects.all(), required=False,
+        help_text="Segments (of any run) whose customers are left out.")
+    holdout_share = serializers.DecimalField(
+        max_digits=5, decimal_places=4, required=False,
+        help_text="Share of each persona's customers kept as a control group and not contacted: 0 to 0.5 "
+                  "(default 0.1). Fixed at launch.")
+    seed = serializers.IntegerField(min_value=0, required=False,
+                                    help_text="Chooses who is in the holdout: the same seed gives the same control set.")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status = serializers.ChoiceField(
+        choices=Campaign.Status.choices, required=False,
+        help_text="Set by launching (scheduled or active); afterwards scheduled, active or completed.")
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "url", "name", "objective", "channel", "status", "start_date", "end_date", "budget", "offer",
+                  "target_personas", "target_segments", "exclude_personas", "exclude_segments", "holdout_share",
+                  "seed", "created_by", "run", "launched_at", "treated_count", "control_count", "created_at",
+                  "updated_at"]
+        read_only_fields = ["run", "launched_at", "treated_count", "control_count", "created_at", "updated_at"]
+        extra_kwargs = {"treated_count": {"help_text": "Audience members who are contacted (frozen at launch)."},
+                        "control_count": {"help_text": "Audience members held out as the control group."},
+                        "run": {"help_text": "The published run the audience was taken from at launch."}}
+
+
+class CampaignMemberSerializer(serializers.Serializer):
+    customer_id = serializers.IntegerField()
+    external_id = serializers.CharField(source="customer__external_id")
+    persona = serializers.IntegerField(source="via_persona_id", allow_null=True,
+                                       help_text="The persona the customer was targeted through.")
+    persona_name = serializers.CharField(source="via_persona__name", allow_null=True)
+    segment = serializers.IntegerField(source="via_segment_id", allow_null=True)
+    is_control = serializers.BooleanField(help_text="In the holdout: recorded, never contacted.")
+
+
+class OutcomeRowSerializer(serializers.Serializer):
+    """One outcome for the JSON form of the outcomes import (documentation; rows are checked
+    one by one by the import, which reports each bad row instead of refusing the request)."""
+
+    customer = serializers.CharField(help_text="The customer's external id.")
+    event = serializers.ChoiceField(choices=CampaignOutcome.Event.choices)
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True,
+                                       help_text="Conversions only.")
+    timestamp = serializers.DateTimeField(help_text="ISO 8601; a date alone means midnight.")
+
+
+class OutcomeUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV with the columns customer (or customer_id), event, revenue, timestamp.")
+
+
+class RejectionSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="The CSV line, or the position (from 1) in a JSON list.")
+    reason = serializers.CharField()
+
+
+class OutcomeImportSerializer(serializers.ModelSerializer):
+    rejections = RejectionSerializer(many=True, help_text="The first 1,000 rejected rows.")
+    reasons = serializers.DictField(child=serializers.IntegerField(), help_text="Rejected rows per reason.")
+
+    class Meta:
+        model = OutcomeImport
+        fields = ["id", "source", "file_name", "rows", "added", "duplicates", "rejected", "rejections", "reasons",
+                  "created_at"]
+        read_only_fields = fields
+        extra_kwargs = {"rows": {"help_text": "Rows read = added + duplicates + rejected."},
+                        "duplicates": {"help_text": "Rows already recorded (same customer, event and time)."}}
+
+
+class RateSerializer(serializers.Serializer):
+    rate = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="95 % Wilson interval.")
+    high = serializers.FloatField(allow_null=True)
+
+
+class GroupResultSerializer(serializers.Serializer):
+    members = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    responders = serializers.IntegerField(help_text="Members who clicked, responded or converted.")
+    converters = serializers.IntegerField()
+    conversions = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    response_rate = RateSerializer(source="response")
+    conversion_rate = RateSerializer(source="conversion")
+    average_order_value = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+
+
+class LiftSerializer(serializers.Serializer):
+    treated_rate = serializers.FloatField()
+    control_rate = serializers.FloatField()
+    difference = serializers.FloatField(help_text="Treated minus control rate.")
+    difference_low = serializers.FloatField(help_text="95 % confidence interval of the difference.")
+    difference_high = serializers.FloatField()
+    relative = serializers.FloatField(allow_null=True, help_text="Difference over the control rate.")
+    relative_low = serializers.FloatField(allow_null=True)
+    relative_high = serializers.FloatField(allow_null=True)
+    z = serializers.FloatField(allow_null=True, help_text="Two-proportion z statistic (pooled).")
+    p_value = serializers.FloatField(allow_null=True, help_text="Two-sided.")
+
+
+class ResultSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    persona = serializers.IntegerField(source="persona.pk", allow_null=True, default=None)
+    segment = serializers.IntegerField(source="segment.pk", allow_null=True, default=None)
+    reach = serializers.IntegerField(help_text="Treated (contacted) members.")
+    treated = GroupResultSerializer()
+    control = GroupResultSerializer()
+    conversion_lift = serializers.SerializerMethodField()
+    response_lift = serializers.SerializerMethodField()
+
+    @extend_schema_field(LiftSerializer(allow_null=True))
+    def get_conversion_lift(self, result: selectors.Result):
+        lift: stats.Lift | None = result.conversion_lift
+        return LiftSerializer(lift).data if lift else None
+
+    @extend_schema_field(LiftSerializer(allow_null=True))
+    def get_response_lift(self, result: selectors.Result):
+        lift = result.response_lift
+        return LiftSerializer(lift).data if lift else None
+
+
+class CampaignResultsSerializer(serializers.Serializer):
+    total = ResultSerializer()
+    personas = ResultSerializer(many=True, source="strata",
+                                help_text="Per persona (or segment targeted without a persona).")

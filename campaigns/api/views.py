@@ -1,0 +1,158 @@
+"""Campaigns over the API. Reads for every role; Marketers create, change, launch and
+import outcomes. Writes go through campaigns.services, like the pages."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from campaigns import selectors, services
+from campaigns.api.serializers import (
+    CampaignMemberSerializer,
+    CampaignResultsSerializer,
+    CampaignSerializer,
+    OutcomeImportSerializer,
+    OutcomeRowSerializer,
+    OutcomeUploadSerializer,
+)
+from campaigns.exports import MEMBER_CSV_HEADER, member_rows
+from campaigns.models import Campaign, OutcomeImport
+from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
+from custseg_site.api import require
+from custseg_site.csv_export import csv_response
+
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets ?format=csv (or Accept: text/csv) choose the CSV export; the view streams it."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data)  # errors (403, 404) stay readable
+
+
+class CampaignCursorPagination(CursorPagination):
+    ordering = "-created_at"
+
+
+class CampaignMemberPagination(CursorPagination):
+    # customer id order: the unique (campaign, customer) index serves every page
+    ordering = "customer_id"
+    page_size = 1000
+    page_size_query_param = "page_size"
+    # large pages for integrations pulling a whole audience (issue 7)
+    max_page_size = 10_000
+
+
+def _include_control(request) -> bool:
+    return request.query_params.get("include_control", "").lower() in ("1", "true", "yes")
+
+
+@extend_schema(tags=["campaigns"])
+class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Campaigns aimed at personas and segments of the published run. Launching freezes
+    the audience and sets aside a random holdout per persona."""
+
+    serializer_class = CampaignSerializer
+    pagination_class = CampaignCursorPagination
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    queryset = Campaign.objects.none()  # for the schema; get_queryset reads through selectors
+
+    def get_queryset(self):
+        return selectors.campaign_list()
+
+    def get_permissions(self):
+        needed = {"create": ADD_CAMPAIGN, "partial_update": CHANGE_CAMPAIGN, "launch": CHANGE_CAMPAIGN,
+                  "outcomes": CHANGE_CAMPAIGN}.get(self.action, VIEW_CAMPAIGN)
+        return [require(needed)()]
+
+    def create(self, request, *args, **kwargs):
+        """Create a draft campaign."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if data.pop("status", Campaign.Status.DRAFT) != Campaign.Status.DRAFT:
+            raise ValidationError({"status": ["A new campaign is a draft; launch it to schedule or start it."]})
+        campaign = services.campaign_create(created_by=request.user, **data)
+        return Response(self.get_serializer(selectors.campaign_get(pk=campaign.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        """Change some fields. After launch the audience (targets, exclusions, holdout, seed) is fixed."""
+        campaign = self.get_object()
+        serializer = self.get_serializer(campaign, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.campaign_update(campaign=campaign, by=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(selectors.campaign_get(pk=campaign.pk)).data)
+
+    @extend_schema(request=None, responses={200: CampaignSerializer})
+    @action(detail=True, methods=["post"])
+    def launch(self, request, pk=None):
+        """Freeze the audience from the published run's memberships and set aside the holdout.
+        A campaign is launched once."""
+        campaign = services.campaign_launch(campaign=self.get_object(), by=request.user)
+        return Response(self.get_serializer(selectors.campaign_get(pk=campaign.pk)).data)
+
+    @extend_schema(responses={200: CampaignResultsSerializer})
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """Reach, response and conversion rates, revenue, average order value and lift over the
+        holdout (two-proportion z-test, 95 % intervals), for the campaign and per persona."""
+        results = selectors.campaign_results(campaign=self.get_object())
+        return Response(CampaignResultsSerializer(results).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("include_control", bool, description="Also list the holdout (is_control true); "
+                                                                  "by default it is left out, as it must not be contacted."),
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv: every member as a streamed CSV "
+                                                                              "file instead of JSON pages."),
+        ],
+        responses={(200, "application/json"): CampaignMemberSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"], pagination_class=CampaignMemberPagination,
+            renderer_classes=[JSONRenderer, CSVRenderer])
+    def members(self, request, pk=None, format=None):
+        """The campaign's frozen audience in customer id order, cursor-paginated (page_size up
+        to 10,000); the holdout only with include_control=true. ?format=csv streams them all."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        members = selectors.campaign_members(campaign=campaign, include_control=_include_control(request))
+        if request.accepted_renderer.format == "csv":
+            return csv_response(f"campaign-{campaign.pk}-members.csv", MEMBER_CSV_HEADER, member_rows(members))
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(CampaignMemberSerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"application/json": OutcomeRowSerializer(many=True), "multipart/form-data": OutcomeUploadSerializer},
+        responses={201: OutcomeImportSerializer},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
+    def outcomes(self, request, pk=None):
+        """Import responses and conversions: a JSON list of {customer, event, revenue, timestamp}
+        or a CSV file. Every row is added, found already there, or rejected with its line and
+        reason; the report says which."""
+        campaign = self.get_object()
+        if isinstance(request.data, list):
+            records, name = list(enumerate(request.data, start=1)), ""
+        elif "file" in request.FILES:
+            upload = request.FILES["file"]
+            try:
+                records, name = services.read_outcomes_csv(upload.read()), upload.name
+            except UnicodeDecodeError as error:
+                raise ValidationError({"file": ["The file is not text (UTF-8 or Windows-1252)."]}) from error
+        else:
+            raise ValidationError({"non_field_errors": ["Send a JSON list of outcomes or a CSV file in the field “file”."]})
+        report = services.outcomes_import(campaign=campaign, records=records, source=OutcomeImport.Source.API,
+                                          file_name=name, by=request.user)
+        return Response(OutcomeImportSerializer(report).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,96 @@
+from decimal import Decimal
+
+from django import forms
+
+from campaigns.models import Campaign
+from segments.models import Persona, RunPublication, Segment
+from segments.selectors import published_run
+
+# Published runs whose segments the exclusion list offers: recent ones are the ones people
+# exclude ("last quarter's Lapsed"); older runs' segments can still be excluded by the API.
+EXCLUDABLE_RUNS = 5
+
+
+class SegmentChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, segment):
+        return f"run #{segment.run_id} · {segment.display_name} ({segment.size:,} customers)"
+
+
+class CampaignForm(forms.Form):
+    """The campaign's fields; campaigns.services checks them (dates, holdout share,
+    targets, published run) and its messages land on the fields."""
+
+    AUDIENCE_FIELDS = ("target_personas", "target_segments", "exclude_personas", "exclude_segments",
+                       "holdout_percent", "seed")
+
+    name = forms.CharField(max_length=200)
+    objective = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                help_text="What the campaign should achieve, e.g. “win back lapsed customers”.")
+    channel = forms.ChoiceField(choices=Campaign.Channel.choices)
+    start_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    budget = forms.DecimalField(required=False, max_digits=14, decimal_places=2, min_value=0)
+    offer = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                            help_text="What the customers are offered, e.g. “15 % off until Sunday”.")
+    target_personas = forms.ModelMultipleChoiceField(
+        queryset=Persona.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Reach these personas' customers (their segment of the published run).")
+    target_segments = SegmentChoiceField(
+        queryset=Segment.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Or segments of the published run, with or without a persona.")
+    exclude_personas = forms.ModelMultipleChoiceField(
+        queryset=Persona.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Leave these personas' customers out.")
+    exclude_segments = SegmentChoiceField(
+        queryset=Segment.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Leave out customers who were in these segments (of recent published runs).")
+    holdout_percent = forms.DecimalField(
+        label="Holdout (%)", initial=Decimal("10"), max_digits=5, decimal_places=2,
+        help_text="Share of each persona's customers kept as a control group and not contacted (0 to 50): "
+                  "lift is measured against them.")
+    seed = forms.IntegerField(initial=0, min_value=0,
+                              help_text="Chooses who is in the holdout; the same seed gives the same control group.")
+
+    def __init__(self, *args, launched: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        run = published_run()
+        self.fields["target_personas"].queryset = self.fields["exclude_personas"].queryset = Persona.objects.order_by("name")
+        self.fields["target_segments"].queryset = Segment.objects.filter(run=run).order_by("index") if run else Segment.objects.none()
+        runs = RunPublication.objects.order_by("-published_at").values_list("run_id", flat=True)[:EXCLUDABLE_RUNS]
+        self.fields["exclude_segments"].queryset = (Segment.objects.filter(run_id__in=list(runs))
+                                                    .select_related("run").order_by("-run_id", "index"))
+        if launched:
+            for name in self.AUDIENCE_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Fixed at launch: the audience is frozen."
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["holdout_share"] = (data.pop("holdout_percent") / 100) if data.get("holdout_percent") is not None else None
+        if self.fields["seed"].disabled:
+            for name in ("target_personas", "target_segments", "exclude_personas", "exclude_segments",
+                         "holdout_share", "seed"):
+                data.pop(name, None)
+        elif data["holdout_share"] is None:
+            data.pop("holdout_share")
+        if data.get("seed") is None:
+            data.pop("seed", None)
+        return data
+
+    def add_service_errors(self, exc) -> None:
+        for field, errors in exc.message_dict.items():
+            field = "holdout_percent" if field == "holdout_share" else field
+            self.add_error(field if field in self.fields else None, errors)
+
+    @classmethod
+    def initial_for(cls, campaign: Campaign) -> dict:
+        initial = {name: getattr(campaign, name) for name in cls.base_fields if hasattr(campaign, name)}
+        for name in ("target_personas", "target_segments", "exclude_personas", "exclude_segments"):
+            initial[name] = list(getattr(campaign, name).all())
+        initial["holdout_percent"] = (campaign.holdout_share * 100).normalize()
+        return initial
+
+
+class OutcomeUploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV with a header: customer (external id), event (delivered, opened, clicked, "
+                                     "responded, converted), revenue (conversions only), timestamp (ISO 8601).")

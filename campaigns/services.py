@@ -1,0 +1,431 @@
+"""Writes for campaigns: create, change, launch (freeze the audience and split off the
+holdout), and import outcomes.
+
+Validation errors are django ValidationErrors with a message per field, for the form and
+the API alike (the API's exception handler turns them into its JSON error format).
+
+The holdout rule (campaign_launch): the audience is divided into strata, one per targeted
+persona (a segment targeted by itself, without a persona, is its own stratum). Within a
+stratum of n customers, customers are ranked by md5("<seed>:<customer id>") as hex text
+(ties, never seen in practice, by customer id), and the first round(share x n) are the
+control group, halves rounded up (campaigns.stats.control_size). So each persona gets the
+holdout share up to rounding, the same seed always gives the same control set, and a
+different seed an unrelated one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime, time
+from datetime import timezone as dt_timezone
+from decimal import Decimal, InvalidOperation
+from itertools import islice
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import dateparse, timezone
+
+from campaigns import stats
+from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport
+from campaigns.selectors import launch_targets
+from customers.importing.sources import detect_delimiter, detect_encoding
+from customers.models import Customer
+from segments.models import Persona, Segment
+from segments.personas.selectors import current_link
+from segments.selectors import published_run
+
+logger = logging.getLogger(__name__)
+
+# A holdout above half leaves most of the audience uncontacted: far more likely a typo
+# (50 for 5 %) than a plan, so it is refused.
+MAX_HOLDOUT_SHARE = Decimal("0.5")
+SCALAR_FIELDS = ("name", "objective", "channel", "start_date", "end_date", "budget", "offer", "holdout_share", "seed")
+TARGET_FIELDS = ("target_personas", "target_segments", "exclude_personas", "exclude_segments")
+# Fixed by the launch: changing them would make the frozen audience lie about its targets.
+AUDIENCE_FIELDS = ("target_personas", "target_segments", "exclude_personas", "exclude_segments", "holdout_share", "seed")
+LAUNCHED_STATUSES = (Campaign.Status.SCHEDULED, Campaign.Status.ACTIVE, Campaign.Status.COMPLETED)
+
+
+def _user(by):
+    return by if by is not None and getattr(by, "is_authenticated", False) else None
+
+
+def _add(errors: dict, field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _check_targets(fields: dict, errors: dict, *, run) -> None:
+    personas, segments = list(fields["target_personas"]), list(fields["target_segments"])
+    if not personas and not segments:
+        _add(errors, "target_personas", "Choose at least one persona or segment to target.")
+    if run is None:
+        _add(errors, "__all__", "No segmentation run is published yet. An Analyst publishes one; then a "
+                                "campaign can target its personas and segments.")
+        return
+    for segment in segments:
+        if segment.run_id != run.pk:
+            _add(errors, "target_segments", f"{segment.display_name} belongs to run #{segment.run_id}, which is not "
+                                            f"the published run (#{run.pk}). Target segments of the published run.")
+    for field in ("target_personas", "exclude_personas"):
+        for persona in fields[field]:
+            link = current_link(persona)
+            if link is None or link.run_id != run.pk:
+                _add(errors, field, f"Persona “{persona.name}” does not follow a segment of the published run "
+                                    f"(run #{run.pk}); settle its review on the persona card first.")
+    targeted = {p.pk for p in personas}
+    both = [p.name for p in fields["exclude_personas"] if p.pk in targeted]
+    if both:
+        _add(errors, "exclude_personas", f"{', '.join(both)}: a persona cannot be both targeted and excluded.")
+
+
+def _clean(fields: dict, *, campaign: Campaign | None = None) -> dict:
+    """Check and normalise campaign fields; raise ValidationError with a message per field.
+    For an update, `fields` are the changed fields; checks that span fields read the
+    others from `campaign`."""
+    errors: dict[str, list[str]] = {}
+    cleaned = dict(fields)
+    merged = {name: getattr(campaign, name) for name in SCALAR_FIELDS} if campaign else {}
+    if campaign is not None:
+        merged.update({name: list(getattr(campaign, name).all()) for name in TARGET_FIELDS})
+    merged.update(fields)
+    for name in TARGET_FIELDS:
+        merged.setdefault(name, [])
+
+    if campaign is not None and campaign.is_launched:
+        for name in AUDIENCE_FIELDS:
+            if name not in fields:
+                continue
+            current = getattr(campaign, name)
+            now = {o.pk for o in current.all()} if name in TARGET_FIELDS else current
+            new = {o.pk for o in fields[name]} if name in TARGET_FIELDS else fields[name]
+            if name == "holdout_share" and new is not None:
+                new = Decimal(str(new))
+            if new != now:
+                _add(errors, name, "The audience was frozen at launch: targets, exclusions, holdout share and "
+                                   "seed cannot change. Create a new campaign instead.")
+    if "name" in fields:
+        name = " ".join(str(fields["name"] or "").split())
+        cleaned["name"] = name
+        if not name:
+            _add(errors, "name", "Give the campaign a name.")
+        elif len(name) > Campaign._meta.get_field("name").max_length:
+            _add(errors, "name", "Keep the name under 200 characters.")
+    if "channel" in fields and fields["channel"] not in Campaign.Channel.values:
+        _add(errors, "channel", f"Choose a channel: {', '.join(Campaign.Channel.values)}.")
+    start, end = merged.get("start_date"), merged.get("end_date")
+    if start and end and end < start:
+        _add(errors, "end_date", f"The campaign ends ({end:%d %b %Y}) before it starts ({start:%d %b %Y}): "
+                                 f"choose an end date on or after the start date.")
+    if "holdout_share" in fields:
+        try:
+            share = Decimal(str(fields["holdout_share"]))
+        except (InvalidOperation, ValueError):
+            share = None
+        if share is None or not share.is_finite() or not (0 <= share <= MAX_HOLDOUT_SHARE):
+            _add(errors, "holdout_share", f"The holdout share must be between 0 and {MAX_HOLDOUT_SHARE} (0 % to 50 % "
+                                          f"of each persona kept as a control group); got {fields['holdout_share']}.")
+        else:
+            cleaned["holdout_share"] = share.quantize(Decimal("0.0001"))
+    if "budget" in fields and fields["budget"] is not None and Decimal(str(fields["budget"])) < 0:
+        _add(errors, "budget", "The budget cannot be negative.")
+    if "seed" in fields and (fields["seed"] is None or int(fields["seed"]) < 0):
+        _add(errors, "seed", "The seed is a whole number of 0 or more.")
+    for text in ("objective", "offer"):
+        if text in fields:
+            cleaned[text] = str(fields[text] or "").strip()
+    if campaign is None or not campaign.is_launched:
+        if campaign is None or any(name in fields for name in TARGET_FIELDS):
+            _check_targets(merged, errors, run=published_run())
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _save_targets(campaign: Campaign, fields: dict) -> None:
+    for name in TARGET_FIELDS:
+        if name in fields:
+            getattr(campaign, name).set(fields[name])
+
+
+@transaction.atomic
+def campaign_create(*, name: str, created_by=None, target_personas: Iterable[Persona] = (),
+                    target_segments: Iterable[Segment] = (), exclude_personas: Iterable[Persona] = (),
+                    exclude_segments: Iterable[Segment] = (), **fields) -> Campaign:
+    """A draft campaign. Targets are personas (their segment of the published run) and/or
+    segments of the published run."""
+    unknown = set(fields) - set(SCALAR_FIELDS)
+    if unknown:
+        raise TypeError(f"campaign_create got unexpected fields {sorted(unknown)}")
+    cleaned = _clean({"name": name, "target_personas": list(target_personas), "target_segments": list(target_segments),
+                      "exclude_personas": list(exclude_personas), "exclude_segments": list(exclude_segments),
+                      **fields})
+    campaign = Campaign.objects.create(created_by=_user(created_by),
+                                       **{k: v for k, v in cleaned.items() if k in SCALAR_FIELDS})
+    _save_targets(campaign, cleaned)
+    logger.info("campaigns.campaign_created campaign_id=%s", campaign.pk)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, by=None, **fields) -> Campaign:
+    """Change a campaign. Before launch anything can change; after it, the audience
+    (targets, exclusions, holdout, seed) is fixed, and the status moves between
+    scheduled, active and completed."""
+    unknown = set(fields) - set(SCALAR_FIELDS) - set(TARGET_FIELDS) - {"status"}
+    if unknown:
+        raise TypeError(f"campaign_update got unexpected fields {sorted(unknown)}")
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    status = fields.pop("status", None)
+    cleaned = _clean(fields, campaign=campaign)
+    if status is not None and status != campaign.status:
+        if not campaign.is_launched:
+            raise ValidationError({"status": ["A draft campaign gets its status by being launched: use Launch."]})
+        if status not in LAUNCHED_STATUSES:
+            raise ValidationError({"status": ["A launched campaign cannot go back to draft; its audience is frozen. "
+                                              "Choose scheduled, active or completed."]})
+        cleaned["status"] = status
+    for name, value in cleaned.items():
+        if name in SCALAR_FIELDS or name == "status":
+            setattr(campaign, name, value)
+    campaign.save()
+    _save_targets(campaign, cleaned)
+    logger.info("campaigns.campaign_updated campaign_id=%s by=%s", campaign.pk, getattr(_user(by), "pk", None))
+    return campaign
+
+
+def _audience_insert(*, campaign: Campaign, run, targets: dict[int, int | None], excluded: set[int]) -> None:
+    """One INSERT ... SELECT from the run's memberships: ranks each stratum (target segment)
+    by md5(seed:customer id) and marks the first round(share x n) as control (see the
+    module docstring). Nothing passes through Python but the statement."""
+    table = connection.ops.quote_name
+    persona_case = " ".join("WHEN %s THEN %s" for _ in targets)
+    persona_params = [value for segment, persona in targets.items() for value in (segment, persona)]
+    segment_list = ", ".join(["%s"] * len(targets))
+    exclusion = ""
+    exclusion_params: list[int] = []
+    if excluded:
+        exclusion = (f"AND NOT EXISTS (SELECT 1 FROM {table('segments_membership')} x "
+                     f"WHERE x.customer_id = m.customer_id AND x.segment_id IN ({', '.join(['%s'] * len(excluded))}))")
+        exclusion_params = sorted(excluded)
+    sql = f"""
+        INSERT INTO {table(CampaignMember._meta.db_table)} (campaign_id, customer_id, via_persona_id, via_segment_id, is_control)
+        SELECT %s, ranked.customer_id, ranked.via_persona_id, ranked.segment_id,
+               ranked.position <= (ranked.stratum_size * %s + %s) / %s
+        FROM (
+            SELECT m.customer_id, m.segment_id,
+                   -- typed: with only segment targets every branch is NULL, which PostgreSQL reads as text
+                   CAST(CASE m.segment_id {persona_case} ELSE NULL END AS BIGINT) AS via_persona_id,
+                   ROW_NUMBER() OVER (PARTITION BY m.segment_id
+                                      ORDER BY MD5(%s || CAST(m.customer_id AS TEXT)), m.customer_id) AS position,
+                   COUNT(*) OVER (PARTITION BY m.segment_id) AS stratum_size
+            FROM {table('segments_membership')} m
+            WHERE m.run_id = %s AND m.segment_id IN ({segment_list}) {exclusion}
+        ) ranked
+    """
+    params = [campaign.pk, stats.share_basis_points(campaign.holdout_share), stats.BASIS_POINTS // 2,
+              stats.BASIS_POINTS, *persona_params, f"{campaign.seed}:", run.pk, *targets.keys(), *exclusion_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@transaction.atomic
+def campaign_launch(*, campaign: Campaign, by=None) -> Campaign:
+    """Freeze the audience from the published run's memberships, split off the holdout,
+    and make the campaign scheduled (start date ahead) or active. Launching twice is refused."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.is_launched:
+        raise ValidationError({"__all__": [f"The campaign was launched on {campaign.launched_at:%d %b %Y %H:%M}; "
+                                           f"its audience is frozen."]})
+    run = published_run()
+    _clean({name: list(getattr(campaign, name).all()) for name in TARGET_FIELDS})
+    targets, excluded = launch_targets(campaign=campaign, run=run)
+    _audience_insert(campaign=campaign, run=run, targets=targets, excluded=excluded)
+    counts = dict(CampaignMember.objects.filter(campaign=campaign).values_list("is_control")
+                  .annotate(n=Count("id")).values_list("is_control", "n"))
+    campaign.run = run
+    campaign.launched_at = timezone.now()
+    campaign.launched_by = _user(by)
+    campaign.treated_count, campaign.control_count = counts.get(False, 0), counts.get(True, 0)
+    today = timezone.localdate()
+    campaign.status = (Campaign.Status.SCHEDULED if campaign.start_date and campaign.start_date > today
+                       else Campaign.Status.ACTIVE)
+    campaign.save()
+    logger.info("campaigns.campaign_launched campaign_id=%s run_id=%s treated=%s control=%s",
+                campaign.pk, run.pk, campaign.treated_count, campaign.control_count)
+    return campaign
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+class OutcomeFileError(ValidationError):
+    """The file as a whole cannot be read (no header, a required column missing)."""
+
+
+# Header names accepted for each field (lower case, spaces and dashes as underscores).
+COLUMN_NAMES = {
+    "customer": ("customer", "customer_id", "external_id", "customer_external_id", "customerid"),
+    "event": ("event", "event_type", "type"),
+    "revenue": ("revenue", "amount", "value"),
+    "timestamp": ("timestamp", "occurred_at", "time", "datetime", "date"),
+}
+REQUIRED_COLUMNS = ("customer", "event", "timestamp")
+# Rows checked and written together: one customer lookup, one member lookup and one insert
+# per chunk keeps a big file's memory flat and its queries few.
+CHUNK_ROWS = 5_000
+# The report keeps this many rejected rows with their line and reason (counts per reason
+# cover all of them): enough to find the pattern, small enough to store on the row.
+REJECTIONS_KEPT = 1_000
+# First bytes read to guess the encoding and the delimiter.
+SNIFF_BYTES = 64 * 1024
+EVENTS = tuple(CampaignOutcome.Event.values)
+
+
+def read_outcomes_csv(data: bytes) -> Iterator[tuple[int, dict]]:
+    """(line, {"customer", "event", "revenue", "timestamp"}) per record of a CSV file
+    (UTF-8 with or without BOM, or Windows-1252; comma, semicolon or tab). A missing
+    required column raises OutcomeFileError before any row is read."""
+    text = data.decode(detect_encoding(data[:SNIFF_BYTES]), errors="strict")
+    if not text.strip():
+        raise OutcomeFileError({"file": ["The file is empty."]})
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text[:SNIFF_BYTES]))
+    header = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in next(reader)]
+    positions = {}
+    for field, names in COLUMN_NAMES.items():
+        found = [i for i, h in enumerate(header) if h in names]
+        if found:
+            positions[field] = found[0]
+    missing = [f for f in REQUIRED_COLUMNS if f not in positions]
+    if missing:
+        raise OutcomeFileError({"file": [
+            f"The file has no {', '.join(missing)} column. Expected a header with customer, event, timestamp and "
+            f"(for conversions) revenue; found: {', '.join(header) or 'nothing'}."]})
+    return _records(reader, positions, len(header))
+
+
+def _records(reader, positions: dict, width: int) -> Iterator[tuple[int, dict]]:
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line is not a record
+        if len(row) != width:
+            yield reader.line_num, {"_error": f"expected {width} fields, found {len(row)}"}
+            continue
+        yield reader.line_num, {field: row[i] for field, i in positions.items()}
+
+
+def _parse_timestamp(value: str) -> datetime | None:
+    value = value.strip()
+    try:
+        parsed = dateparse.parse_datetime(value)
+        if parsed is None:
+            day = dateparse.parse_date(value)
+            parsed = datetime.combine(day, time()) if day else None
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed.astimezone(dt_timezone.utc)
+
+
+def _parse_row(record) -> tuple[dict | None, str | None]:
+    if not isinstance(record, dict):
+        return None, "not an object with customer, event, revenue and timestamp"
+    if "_error" in record:
+        return None, record["_error"]
+    customer = str(record.get("customer") if record.get("customer") is not None else "").strip()
+    if not customer:
+        return None, "no customer id"
+    event = str(record.get("event") or "").strip().lower()
+    if event not in EVENTS:
+        return None, f"unknown event type “{record.get('event') or ''}” (expected one of {', '.join(EVENTS)})"
+    raw_revenue = record.get("revenue")
+    revenue = None
+    if raw_revenue is not None and str(raw_revenue).strip() != "":
+        try:
+            revenue = Decimal(str(raw_revenue).strip())
+        except InvalidOperation:
+            return None, f"bad revenue “{raw_revenue}” (write a number like 19.90)"
+        if not revenue.is_finite() or revenue < 0 or revenue.as_tuple().exponent < -2 or abs(revenue) >= 10 ** 12:
+            return None, f"bad revenue “{raw_revenue}” (a non-negative amount with at most two decimals)"
+        if event != CampaignOutcome.Event.CONVERTED:
+            return None, f"bad revenue: a “{event}” event carries no revenue (only conversions do)"
+    raw_time = record.get("timestamp", record.get("occurred_at"))
+    occurred_at = _parse_timestamp(str(raw_time or ""))
+    if occurred_at is None:
+        return None, f"bad timestamp “{raw_time or ''}” (write ISO 8601, e.g. 2026-03-01T14:30:00Z or 2026-03-01)"
+    return {"customer": customer, "event": event, "revenue": revenue, "occurred_at": occurred_at}, None
+
+
+def _reject(report: OutcomeImport, line: int, reason: str) -> None:
+    report.rejected += 1
+    key = reason.split(" “")[0].split(" (")[0]
+    report.reasons[key] = report.reasons.get(key, 0) + 1
+    if len(report.rejections) < REJECTIONS_KEPT:
+        report.rejections.append({"line": line, "reason": reason})
+
+
+def _import_chunk(report: OutcomeImport, campaign: Campaign, chunk: list[tuple[int, object]], seen: set) -> None:
+    parsed = []
+    for line, record in chunk:
+        report.rows += 1
+        row, reason = _parse_row(record)
+        if reason:
+            _reject(report, line, reason)
+        else:
+            parsed.append((line, row))
+    ids = dict(Customer.objects.filter(external_id__in={row["customer"] for _, row in parsed})
+               .values_list("external_id", "id"))
+    members = dict(CampaignMember.objects.filter(campaign=campaign, customer_id__in=set(ids.values()))
+                   .values_list("customer_id", "id"))
+    accepted = []
+    for line, row in parsed:
+        customer_id = ids.get(row["customer"])
+        if customer_id is None:
+            _reject(report, line, f"unknown customer “{row['customer']}”")
+        elif customer_id not in members:
+            _reject(report, line, f"not in the campaign audience: customer “{row['customer']}” was not targeted")
+        else:
+            accepted.append((members[customer_id], row))
+    existing = set(
+        CampaignOutcome.objects.filter(campaign=campaign, member_id__in={m for m, _ in accepted})
+        .values_list("member_id", "event", "occurred_at"))
+    existing = {(m, e, t.astimezone(dt_timezone.utc)) for m, e, t in existing}
+    new = []
+    for member_id, row in accepted:
+        key = (member_id, row["event"], row["occurred_at"])
+        if key in existing or key in seen:
+            report.duplicates += 1
+            continue
+        seen.add(key)
+        new.append(CampaignOutcome(campaign=campaign, member_id=member_id, event=row["event"],
+                                   revenue=row["revenue"], occurred_at=row["occurred_at"], batch=report))
+    CampaignOutcome.objects.bulk_create(new, batch_size=1000)
+    report.added += len(new)
+
+
+@transaction.atomic
+def outcomes_import(*, campaign: Campaign, records: Iterable[tuple[int, object]], source: str,
+                    file_name: str = "", by=None) -> OutcomeImport:
+    """Import outcome records ((line, {"customer", "event", "revenue", "timestamp"}) pairs).
+    Every record ends up added, already there (the same member, event and moment: a
+    re-import adds nothing) or rejected with its line and reason; a rejected row writes
+    nothing. One transaction: an error half-way leaves the outcomes as they were. Imports
+    into one campaign run one at a time (the campaign row is locked)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if not campaign.is_launched:
+        raise ValidationError({"__all__": ["Launch the campaign first: outcomes belong to its frozen audience."]})
+    report = OutcomeImport.objects.create(campaign=campaign, source=source, file_name=file_name[:255],
+                                          created_by=_user(by))
+    seen: set = set()
+    records = iter(records)
+    while chunk := list(islice(records, CHUNK_ROWS)):
+        _import_chunk(report, campaign, chunk, seen)
+    report.save()
+    logger.info("campaigns.outcomes_imported campaign_id=%s rows=%s added=%s duplicates=%s rejected=%s",
+                campaign.pk, report.rows, report.added, report.duplicates, report.rejected)
+    return report

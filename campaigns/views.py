@@ -1,0 +1,143 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from campaigns import charts, selectors, services
+from campaigns.exports import MEMBER_CSV_HEADER, member_rows
+from campaigns.forms import CampaignForm, OutcomeUploadForm
+from campaigns.models import Campaign, OutcomeImport
+from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
+from custseg_site.csv_export import csv_response
+from segments.selectors import published_run
+
+
+def _campaign_or_404(pk: int) -> Campaign:
+    try:
+        return selectors.campaign_get(pk=pk)
+    except Campaign.DoesNotExist:
+        raise Http404("No such campaign.") from None
+
+
+@login_required
+@permission_required(VIEW_CAMPAIGN, raise_exception=True)
+def campaign_list(request):
+    return render(request, "campaigns/campaign_list.html", {
+        "campaigns": list(selectors.campaign_list()), "published": published_run(),
+    })
+
+
+@login_required
+@permission_required(ADD_CAMPAIGN, raise_exception=True)
+def campaign_create(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(created_by=request.user, **form.service_fields())
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"Campaign “{campaign.name}” created as a draft. Check its audience, then launch it.")
+            return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    return render(request, "campaigns/campaign_form.html", {"form": form, "published": published_run()},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@permission_required(CHANGE_CAMPAIGN, raise_exception=True)
+def campaign_edit(request, pk):
+    campaign = _campaign_or_404(pk)
+    launched = campaign.is_launched
+    if request.method == "POST":
+        form = CampaignForm(request.POST, launched=launched, initial=CampaignForm.initial_for(campaign))
+        if form.is_valid():
+            try:
+                fields = form.service_fields()
+                if launched and request.POST.get("status"):
+                    fields["status"] = request.POST["status"]
+                services.campaign_update(campaign=campaign, by=request.user, **fields)
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(request, "Changes saved.")
+                return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    else:
+        form = CampaignForm(initial=CampaignForm.initial_for(campaign), launched=launched)
+    return render(request, "campaigns/campaign_form.html", {
+        "form": form, "campaign": campaign, "published": published_run(),
+        "statuses": [s for s in Campaign.Status.choices if s[0] != Campaign.Status.DRAFT],
+    }, status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@permission_required(VIEW_CAMPAIGN, raise_exception=True)
+def campaign_detail(request, pk):
+    campaign = _campaign_or_404(pk)
+    context = {"campaign": campaign, "audience": selectors.audience(campaign=campaign),
+               "published": published_run(), "upload_form": OutcomeUploadForm()}
+    if campaign.is_launched:
+        results = selectors.campaign_results(campaign=campaign)
+        context.update(results=results, imports=selectors.outcome_imports(campaign=campaign),
+                       rates_chart=charts.rates_figure(results.strata))
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+@login_required
+@permission_required(CHANGE_CAMPAIGN, raise_exception=True)
+def campaign_launch(request, pk):
+    """GET: what launching will do (the audience a launch now would freeze); POST: launch."""
+    campaign = _campaign_or_404(pk)
+    if campaign.is_launched:
+        messages.info(request, "This campaign is already launched; its audience is frozen.")
+        return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    if request.method == "POST":
+        try:
+            campaign = services.campaign_launch(campaign=campaign, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"Launched: {campaign.treated_count:,} customers to contact, "
+                                      f"{campaign.control_count:,} held out as the control group.")
+        return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    audience = selectors.audience(campaign=campaign)
+    return render(request, "campaigns/campaign_launch.html", {
+        "campaign": campaign, "audience": audience, "published": published_run(),
+        "treated": sum(s.treated for s in audience), "control": sum(s.control for s in audience),
+    })
+
+
+@require_POST
+@login_required
+@permission_required(CHANGE_CAMPAIGN, raise_exception=True)
+def campaign_outcomes(request, pk):
+    campaign = _campaign_or_404(pk)
+    form = OutcomeUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file of outcomes to upload.")
+        return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    upload = form.cleaned_data["file"]
+    try:
+        report = services.outcomes_import(campaign=campaign, records=services.read_outcomes_csv(upload.read()),
+                                          source=OutcomeImport.Source.PAGE, file_name=upload.name, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except UnicodeDecodeError:
+        messages.error(request, "The file is not text (UTF-8 or Windows-1252); nothing was imported.")
+    else:
+        text = (f"{report.rows:,} rows read: {report.added:,} added, {report.duplicates:,} already recorded, "
+                f"{report.rejected:,} rejected.")
+        (messages.warning if report.rejected else messages.success)(request, text)
+    return redirect("campaigns:campaign-detail", pk=campaign.pk)
+
+
+@login_required
+@permission_required(VIEW_CAMPAIGN, raise_exception=True)
+def campaign_members_csv(request, pk):
+    """The audience to hand to the channel: the treated members only, unless the holdout is asked for."""
+    campaign = _campaign_or_404(pk)
+    include_control = request.GET.get("include_control") in ("1", "true")
+    members = selectors.campaign_members(campaign=campaign, include_control=include_control)
+    suffix = "-with-control" if include_control else ""
+    return csv_response(f"campaign-{campaign.pk}-members{suffix}.csv", MEMBER_CSV_HEADER, member_rows(members))

@@ -1,0 +1,136 @@
+"""Campaigns API: create, change, launch, members (paged, CSV, holdout left out), outcomes,
+results; roles enforced."""
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from campaigns import services
+from campaigns.models import CampaignMember, CampaignOutcome
+from tests.campaigns.factories import campaign, world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def w(analyst):
+    return world(sizes=(40, 20, 10), by=analyst)
+
+
+def test_marketer_creates_changes_and_launches_a_campaign(api_client, marketer, w):
+    api = api_client(marketer)
+    created = api.post("/api/v1/campaigns/", {
+        "name": "Spring", "channel": "push", "target_personas": [w.big.pk], "holdout_share": "0.25", "seed": 5,
+    }, format="json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["status"] == "draft" and body["holdout_share"] == "0.2500" and body["created_by"] == "mark"
+    changed = api.patch(f"/api/v1/campaigns/{body['id']}/", {"target_segments": [w.run.segments.get(index=2).pk]},
+                        format="json")
+    assert changed.status_code == 200 and len(changed.json()["target_segments"]) == 1
+    launched = api.post(f"/api/v1/campaigns/{body['id']}/launch/").json()
+    # 40 x 0.25 = 10 and 10 x 0.25 = 2.5 -> 3 held out
+    assert launched["status"] == "active" and (launched["treated_count"], launched["control_count"]) == (37, 13)
+    again = api.post(f"/api/v1/campaigns/{body['id']}/launch/")
+    assert again.status_code == 400 and "frozen" in again.json()["error"]["message"]
+    frozen = api.patch(f"/api/v1/campaigns/{body['id']}/", {"seed": 6}, format="json")
+    assert frozen.status_code == 400 and "frozen at launch" in frozen.json()["error"]["fields"]["seed"][0]
+
+
+def test_invalid_campaign_gets_field_messages(api_client, marketer, w):
+    response = api_client(marketer).post("/api/v1/campaigns/", {
+        "name": "x", "start_date": "2026-05-02", "end_date": "2026-05-01", "holdout_share": "0.9"}, format="json")
+    fields = response.json()["error"]["fields"]
+    assert response.status_code == 400
+    assert set(fields) >= {"end_date", "holdout_share", "target_personas"}
+
+
+def test_members_are_paged_by_customer_id_without_the_holdout(api_client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
+    api = api_client(manager)
+    seen, url = [], "/api/v1/campaigns/%d/members/?page_size=7" % c.pk
+    while url:
+        page = api.get(url).json()
+        seen += page["results"]
+        url = page["next"]
+    ids = [m["customer_id"] for m in seen]
+    assert ids == sorted(ids) and len(ids) == len(set(ids)) == 54
+    assert not any(m["is_control"] for m in seen)
+    everyone = api.get(f"/api/v1/campaigns/{c.pk}/members/?include_control=true&page_size=10000").json()["results"]
+    assert len(everyone) == 60 and sum(m["is_control"] for m in everyone) == 6
+    assert {m["persona_name"] for m in everyone} == {"Big spenders", "Lapsed"}
+
+
+def test_members_csv_export_excludes_the_holdout_and_neutralises_formulas(api_client, manager, marketer, w):
+    w.customers[0].external_id = "=HYPERLINK(\"x\")"
+    w.customers[0].save()
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0")))
+    response = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/members/?format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode()
+    assert len(text.splitlines()) == 61 and "'=HYPERLINK" in text
+
+
+def test_outcomes_by_json_and_csv_account_for_every_row(api_client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    member = CampaignMember.objects.filter(campaign=c).select_related("customer").first()
+    api = api_client(marketer)
+    rows = [{"customer": member.customer.external_id, "event": "converted", "revenue": "10.5",
+             "timestamp": "2026-03-01T10:00:00Z"},
+            {"customer": member.customer.external_id, "event": "exploded", "timestamp": "2026-03-01"},
+            "not an object"]
+    report = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", rows, format="json").json()
+    assert (report["rows"], report["added"], report["rejected"]) == (3, 1, 2)
+    assert [r["line"] for r in report["rejections"]] == [2, 3]
+    upload = io.BytesIO(f"customer_id;event;revenue;timestamp\n{member.customer.external_id};converted;10.5;"
+                        f"2026-03-01T10:00:00Z\n".encode())
+    upload.name = "again.csv"
+    report = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart").json()
+    assert (report["rows"], report["added"], report["duplicates"]) == (1, 0, 1)
+    assert CampaignOutcome.objects.count() == 1
+
+
+def test_results_give_lift_per_persona(api_client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.25")))
+    treated = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=False).select_related("customer")
+    services.outcomes_import(campaign=c, source="api", records=list(enumerate(
+        [{"customer": m.customer.external_id, "event": "converted", "revenue": "20", "timestamp": "2026-03-01"}
+         for m in treated[:15]], start=1)))
+    body = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/results/").json()
+    big = next(p for p in body["personas"] if p["label"] == "Big spenders")
+    assert big["reach"] == 30 and big["treated"]["conversion_rate"]["rate"] == pytest.approx(0.5)
+    assert big["conversion_lift"]["difference"] == pytest.approx(0.5)
+    assert big["conversion_lift"]["p_value"] < 0.01
+    assert body["total"]["treated"]["revenue"] == "300.00"
+
+
+def test_manager_reads_but_cannot_write(api_client, manager, marketer, w):
+    c = campaign(w, by=marketer)
+    api = api_client(manager)
+    assert api.get("/api/v1/campaigns/").status_code == 200
+    assert api.get(f"/api/v1/campaigns/{c.pk}/").status_code == 200
+    assert api.post("/api/v1/campaigns/", {"name": "x"}, format="json").status_code == 403
+    assert api.patch(f"/api/v1/campaigns/{c.pk}/", {"name": "y"}, format="json").status_code == 403
+    assert api.post(f"/api/v1/campaigns/{c.pk}/launch/").status_code == 403
+    assert api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", [], format="json").status_code == 403
+    assert api_client(None).get("/api/v1/campaigns/").status_code in (401, 403)
+
+
+def test_campaign_list_query_count_does_not_grow(api_client, manager, marketer, w, django_assert_max_num_queries):
+    for n in range(5):
+        campaign(w, by=marketer, name=f"c{n}")
+    # token, user, permissions, the page and one query per many-to-many field: none per campaign
+    with django_assert_max_num_queries(12):
+        assert len(api_client(manager).get("/api/v1/campaigns/").json()["results"]) == 5
+
+
+def test_import_outcomes_command(marketer, w, tmp_path, capsys):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    member = CampaignMember.objects.filter(campaign=c).select_related("customer").first()
+    path = tmp_path / "outcomes.csv"
+    path.write_text(f"customer,event,timestamp\n{member.customer.external_id},opened,2026-03-01\nX,opened,2026-03-01\n")
+    call_command("import_outcomes", str(c.pk), str(path), "--json")
+    out = capsys.readouterr().out
+    assert '"rows": 2, "added": 1, "duplicates": 0, "rejected": 1' in out

@@ -1,0 +1,128 @@
+"""Campaign pages: list, form messages, detail with audience and results, launch,
+outcome upload, CSV export, persona card section; roles enforced."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from campaigns import services
+from campaigns.models import Campaign, CampaignMember
+from tests.campaigns.factories import campaign, world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def w(analyst):
+    return world(sizes=(40, 20, 10), by=analyst)
+
+
+def test_empty_campaign_list_says_what_to_do_next(client, marketer):
+    client.force_login(marketer)
+    page = client.get(reverse("campaigns:campaign-list")).content.decode()
+    assert "No campaigns yet" in page and "An Analyst publishes a run first" in page
+    assert 'href="/campaigns/"' in page  # the top navigation
+
+
+def test_empty_list_with_a_published_run_offers_to_create_one(client, marketer, w):
+    client.force_login(marketer)
+    page = client.get(reverse("campaigns:campaign-list")).content.decode()
+    assert "then launch it to freeze its audience" in page and reverse("campaigns:campaign-create") in page
+
+
+def test_create_form_shows_clear_messages(client, marketer, w):
+    client.force_login(marketer)
+    response = client.post(reverse("campaigns:campaign-create"), {
+        "name": "Spring", "channel": "email", "start_date": "2026-05-02", "end_date": "2026-05-01",
+        "holdout_percent": "60", "seed": "0",
+    })
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "before it starts" in page
+    assert "The holdout share must be between 0 and 0.5" in page
+    assert "Choose at least one persona or segment to target." in page
+    assert not Campaign.objects.exists()
+
+
+def test_create_form_without_a_published_run_says_so(client, marketer):
+    client.force_login(marketer)
+    response = client.post(reverse("campaigns:campaign-create"), {
+        "name": "Spring", "channel": "email", "holdout_percent": "10", "seed": "0"})
+    assert "No segmentation run is published yet" in response.content.decode()
+
+
+def test_marketer_creates_launches_and_uploads_outcomes(client, marketer, w):
+    client.force_login(marketer)
+    response = client.post(reverse("campaigns:campaign-create"), {
+        "name": "Spring", "channel": "sms", "target_personas": [w.big.pk, w.lapsed.pk], "holdout_percent": "10",
+        "seed": "3", "start_date": "2026-01-01", "end_date": "2026-12-31",
+    })
+    c = Campaign.objects.get()
+    assert response.status_code == 302 and c.holdout_share == Decimal("0.1") and c.seed == 3
+    confirm = client.get(reverse("campaigns:campaign-launch", args=[c.pk])).content.decode()
+    assert "<strong>54</strong> customers to contact and <strong>6</strong> held out" in confirm
+    client.post(reverse("campaigns:campaign-launch", args=[c.pk]))
+    c.refresh_from_db()
+    assert c.is_launched and (c.treated_count, c.control_count) == (54, 6)
+    member = CampaignMember.objects.filter(campaign=c, is_control=False).select_related("customer").first()
+    upload = SimpleUploadedFile("outcomes.csv", (
+        "customer,event,revenue,timestamp\n"
+        f"{member.customer.external_id},converted,25.00,2026-02-01T10:00:00Z\n"
+        "UNKNOWN,converted,25.00,2026-02-01\n").encode())
+    client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]), {"file": upload})
+    page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+    assert "2 rows read: 1 added, 0 already recorded, 1 rejected." in page
+    assert "line 3: unknown customer" in page
+    assert "Big spenders" in page and 'data-figure="rates-chart"' in page
+
+
+def test_audience_csv_leaves_the_holdout_out_unless_asked(client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.2")))
+    client.force_login(manager)
+    response = client.get(reverse("campaigns:campaign-members-csv", args=[c.pk]))
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "external_id,customer_id,persona,segment,is_control"
+    assert len(lines) - 1 == 48 and not any(line.endswith(",yes") for line in lines)
+    response = client.get(reverse("campaigns:campaign-members-csv", args=[c.pk]) + "?include_control=1")
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) - 1 == 60 and sum(line.endswith(",yes") for line in lines) == 12
+
+
+def test_persona_card_shows_campaign_results(client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, name="Winter push"))
+    client.force_login(manager)
+    page = client.get(reverse("segments:persona-detail", args=[w.big.pk])).content.decode()
+    assert "Campaign results" in page and "Winter push" in page
+    assert reverse("campaigns:campaign-detail", args=[c.pk]) in page
+
+
+def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, marketer, w):
+    c = campaign(w, by=marketer)
+    client.force_login(manager)
+    assert client.get(reverse("campaigns:campaign-list")).status_code == 200
+    detail = client.get(reverse("campaigns:campaign-detail", args=[c.pk]))
+    assert detail.status_code == 200 and b"Launch" not in detail.content.split(b"<main>")[1].split(b"Audience")[0]
+    assert client.get(reverse("campaigns:campaign-create")).status_code == 403
+    assert client.get(reverse("campaigns:campaign-edit", args=[c.pk])).status_code == 403
+    assert client.post(reverse("campaigns:campaign-launch", args=[c.pk])).status_code == 403
+    assert client.post(reverse("campaigns:campaign-outcomes", args=[c.pk])).status_code == 403
+    c.refresh_from_db()
+    assert not c.is_launched
+
+
+def test_people_without_a_role_cannot_see_campaigns(client, nobody):
+    client.force_login(nobody)
+    assert client.get(reverse("campaigns:campaign-list")).status_code == 403
+
+
+def test_launched_campaign_edit_keeps_the_audience_and_changes_the_status(client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, start_date=date(2026, 1, 1)))
+    client.force_login(marketer)
+    response = client.post(reverse("campaigns:campaign-edit", args=[c.pk]), {
+        "name": "Renamed", "channel": "email", "status": "completed", "holdout_percent": "30", "seed": "9"})
+    assert response.status_code == 302
+    c.refresh_from_db()
+    assert (c.name, c.status, c.holdout_share, c.seed) == ("Renamed", "completed", Decimal("0.1"), 0)

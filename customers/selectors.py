@@ -460,6 +460,20 @@ def rfm_segment_counts(*, snapshot) -> dict[str, dict]:
     return {row["rfm_segment"]: row for row in rows}
 
 
+def rfm_distribution(*, snapshot) -> list[dict]:
+    """Customers per named RFM segment, in the rules' order (best to worst) then "No
+    purchases": the overview's bar chart. The feature job stores these counts on the
+    snapshot, so this is free; a snapshot without them falls back to one GROUP BY."""
+    from customers.services.features import rfm_segment_rules
+
+    counts = (snapshot.summary or {}).get("rfm_segments")
+    if counts is None:
+        counts = {name: row["customers"] for name, row in rfm_segment_counts(snapshot=snapshot).items()}
+    total = sum(counts.values()) or 1
+    names = [rule.name for rule in rfm_segment_rules()] + ["No purchases"]
+    return [{"name": name, "customers": counts.get(name, 0), "share": counts.get(name, 0) / total} for name in names]
+
+
 def rfm_grid(*, snapshot) -> list[dict]:
     """Customers per (R score, F score) cell, with their mean net spend: the RFM heatmap."""
     from django.db.models import Avg

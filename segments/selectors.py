@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import F, Q, QuerySet
 
 from customers.models import Customer
-from segments.models import Membership, Persona, Segment, SegmentationRun
+from segments.models import Membership, Persona, RunPublication, Segment, SegmentationRun
 
 
 def run_list() -> QuerySet[SegmentationRun]:
@@ -19,6 +19,12 @@ def run_list() -> QuerySet[SegmentationRun]:
 
 def published_run() -> SegmentationRun | None:
     return SegmentationRun.objects.defer("projection").filter(published=True).first()
+
+
+def published_run_publication() -> RunPublication | None:
+    """The open publication period of the published run, with the run and who published it."""
+    return (RunPublication.objects.filter(run__published=True, unpublished_at__isnull=True)
+            .select_related("run", "by").defer("run__projection").first())
 
 
 def run_segments(*, run: SegmentationRun) -> list[Segment]:

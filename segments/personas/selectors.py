@@ -108,6 +108,30 @@ def persona_link_history(*, persona: Persona) -> list[PersonaLink]:
     return list(persona.links.select_related("segment", "run", "by").order_by("linked_at", "id"))
 
 
+# The overview's "persona sizes over runs" follows each persona over at most this many of
+# its most recent links: two years of monthly publishes, and a chart that stays readable
+# however often runs are republished.
+SIZE_HISTORY_LINKS = 24
+
+
+def persona_size_history(*, personas: list[Persona]) -> dict[int, list[PersonaLink]]:
+    """Per persona (by id), its links oldest first: the segment it stood for from linked_at
+    to unlinked_at, and that segment's size. One query for all the personas; the sizes
+    were stored on the links, so nothing is counted."""
+    if not personas:
+        return {}
+    links = (PersonaLink.objects.filter(persona__in=[p.pk for p in personas])
+             .select_related("run", "segment").only(
+                 "persona_id", "size", "linked_at", "unlinked_at", "score", "run__id", "run__name",
+                 "segment__id", "segment__index", "segment__label", "segment__is_noise")
+             .order_by("persona_id", "-linked_at", "-id"))
+    history: dict[int, list[PersonaLink]] = {p.pk: [] for p in personas}
+    for link in links:
+        if len(history[link.persona_id]) < SIZE_HISTORY_LINKS:
+            history[link.persona_id].append(link)
+    return {pk: rows[::-1] for pk, rows in history.items()}
+
+
 def persona_history(*, persona: Persona) -> list[dict]:
     """The persona's change history, newest first: who, when, what changed (old -> new)."""
     records = list(persona.history.select_related("history_user").order_by("history_date", "history_id"))

@@ -12,6 +12,7 @@ from django.db.models import Count, FloatField, Max, Min, Q, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 
+from custseg_site.aggregate_cache import cached, stamp
 from customers.features import CATEGORICAL, FEATURES, NUMERIC, FeatureDefinition, attribute_feature
 from customers.models import CustomAttribute, Customer, Transaction
 
@@ -455,9 +456,13 @@ def rfm_segment_counts(*, snapshot) -> dict[str, dict]:
 
     from customers.models import CustomerFeatures
 
-    rows = (CustomerFeatures.objects.filter(snapshot=snapshot).values("rfm_segment")
-            .annotate(customers=Count("id"), spend=Sum("monetary"), clv=Avg("clv")))
-    return {row["rfm_segment"]: row for row in rows}
+    def compute():
+        rows = (CustomerFeatures.objects.filter(snapshot=snapshot).values("rfm_segment")
+                .annotate(customers=Count("id"), spend=Sum("monetary"), clv=Avg("clv")))
+        return {row["rfm_segment"]: row for row in rows}
+
+    # a GROUP BY over every row of the snapshot (1 s at a million): once per snapshot
+    return cached(f"rfm-segments:{stamp(snapshot)}", compute)
 
 
 def rfm_distribution(*, snapshot) -> list[dict]:
@@ -480,9 +485,10 @@ def rfm_grid(*, snapshot) -> list[dict]:
 
     from customers.models import CustomerFeatures
 
-    return list(CustomerFeatures.objects.filter(snapshot=snapshot, r_score__isnull=False)
-                .values("r_score", "f_score").annotate(customers=Count("id"), spend=Avg("monetary"))
-                .order_by("r_score", "f_score"))
+    return cached(f"rfm-grid:{stamp(snapshot)}", lambda: list(
+        CustomerFeatures.objects.filter(snapshot=snapshot, r_score__isnull=False)
+        .values("r_score", "f_score").annotate(customers=Count("id"), spend=Avg("monetary"))
+        .order_by("r_score", "f_score")))
 
 
 def feature_snapshot_list():
@@ -548,7 +554,8 @@ def feature_aggregates(*, snapshot) -> dict[str, dict]:
     for name in EXPLORE_COLUMNS:
         aggregates.update({f"{name}__count": Count(name), f"{name}__mean": Avg(name),
                            f"{name}__min": Min(name), f"{name}__max": Max(name)})
-    values = CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates)
+    values = cached(f"feature-aggregates:{stamp(snapshot)}",
+                    lambda: CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates))
     return {name: {stat: values[f"{name}__{stat}"] for stat in ("count", "mean", "min", "max")} for name in EXPLORE_COLUMNS}
 
 

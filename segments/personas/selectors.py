@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
+from custseg_site.aggregate_cache import cached, stamp
 from customers.features import FEATURES
 from customers.selectors import feature_catalogue, feature_snapshot_current, features_summary_of
 from segments.models import Membership, Persona, PersonaLink, RunPublication, Segment, SegmentationRun
@@ -96,8 +97,9 @@ def persona_card(*, persona: Persona) -> dict:
     )
     snapshot = feature_snapshot_current()
     if snapshot is not None:
-        summary = features_summary_of(
-            snapshot=snapshot, customer_ids=Membership.objects.filter(segment=segment).values("customer_id"))
+        # the segment's members and the snapshot's rows never change: aggregate them once
+        summary = cached(f"segment-features:{segment.pk}:{stamp(link.run)}:{stamp(snapshot)}", lambda: features_summary_of(
+            snapshot=snapshot, customer_ids=Membership.objects.filter(segment=segment).values("customer_id")))
         card.update(snapshot=snapshot, avg_clv=summary["avg_clv"], clv_customers=summary["with_clv"],
                     scored_customers=summary["customers"], rfm=summary["rfm"])
     return card

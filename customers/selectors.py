@@ -525,7 +525,9 @@ def feature_sample(*, snapshot, size: int = EXPLORE_SAMPLE, seed: int = 0) -> pd
     from customers.models import CustomerFeatures
 
     rows = CustomerFeatures.objects.filter(snapshot=snapshot)
-    bounds = rows.aggregate(low=Min("id"), high=Max("id"))
+    # PostgreSQL finds these by walking the primary key past every other snapshot's rows
+    # (0.5 s with five 1M-row snapshots kept): once per snapshot
+    bounds = cached(f"feature-id-bounds:{stamp(snapshot)}", lambda: rows.aggregate(low=Min("id"), high=Max("id")))
     columns = [*EXPLORE_COLUMNS, *EXPLORE_CATEGORICAL]
     if bounds["low"] is None:
         return pd.DataFrame(columns=columns)

@@ -462,7 +462,7 @@ def rfm_segment_counts(*, snapshot) -> dict[str, dict]:
         return {row["rfm_segment"]: row for row in rows}
 
     # a GROUP BY over every row of the snapshot (1 s at a million): once per snapshot
-    return cached(f"rfm-segments:{stamp(snapshot)}", compute)
+    return cached("rfm-segments", compute, stamp(snapshot))
 
 
 def rfm_distribution(*, snapshot) -> list[dict]:
@@ -485,10 +485,10 @@ def rfm_grid(*, snapshot) -> list[dict]:
 
     from customers.models import CustomerFeatures
 
-    return cached(f"rfm-grid:{stamp(snapshot)}", lambda: list(
+    return cached("rfm-grid", lambda: list(
         CustomerFeatures.objects.filter(snapshot=snapshot, r_score__isnull=False)
         .values("r_score", "f_score").annotate(customers=Count("id"), spend=Avg("monetary"))
-        .order_by("r_score", "f_score")))
+        .order_by("r_score", "f_score")), stamp(snapshot))
 
 
 def feature_snapshot_list():
@@ -527,7 +527,7 @@ def feature_sample(*, snapshot, size: int = EXPLORE_SAMPLE, seed: int = 0) -> pd
     rows = CustomerFeatures.objects.filter(snapshot=snapshot)
     # PostgreSQL finds these by walking the primary key past every other snapshot's rows
     # (0.5 s with five 1M-row snapshots kept): once per snapshot
-    bounds = cached(f"feature-id-bounds:{stamp(snapshot)}", lambda: rows.aggregate(low=Min("id"), high=Max("id")))
+    bounds = cached("feature-id-bounds", lambda: rows.aggregate(low=Min("id"), high=Max("id")), stamp(snapshot))
     columns = [*EXPLORE_COLUMNS, *EXPLORE_CATEGORICAL]
     if bounds["low"] is None:
         return pd.DataFrame(columns=columns)
@@ -556,8 +556,8 @@ def feature_aggregates(*, snapshot) -> dict[str, dict]:
     for name in EXPLORE_COLUMNS:
         aggregates.update({f"{name}__count": Count(name), f"{name}__mean": Avg(name),
                            f"{name}__min": Min(name), f"{name}__max": Max(name)})
-    values = cached(f"feature-aggregates:{stamp(snapshot)}",
-                    lambda: CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates))
+    values = cached("feature-aggregates",
+                    lambda: CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates), stamp(snapshot))
     return {name: {stat: values[f"{name}__{stat}"] for stat in ("count", "mean", "min", "max")} for name in EXPLORE_COLUMNS}
 
 

@@ -28,15 +28,21 @@ T = TypeVar("T")
 TIMEOUT_SECONDS = 30 * 24 * 3600
 
 
-def stamp(job) -> str:
-    """A snapshot's or run's identity for a key: its id and when it finished (ids alone are
-    reused when a database is rebuilt, or by SQLite after a rollback)."""
-    finished = job.finished_at.timestamp() if job.finished_at else "unfinished"
-    return f"{job.pk}@{finished}"
+def stamp(job) -> str | None:
+    """A finished snapshot's or run's identity for a key: its id and when it finished (ids
+    alone are reused when a database is rebuilt, or by SQLite after a rollback). None while
+    it has no finish time: its rows may still change, so nothing over them is kept."""
+    if job.finished_at is None:
+        return None
+    return f"{job.pk}@{job.finished_at.timestamp()}"
 
 
-def cached(key: str, compute: Callable[[], T]) -> T:
-    key = f"custseg:aggregate:{key}"
+def cached(key: str, compute: Callable[[], T], *stamps: str | None) -> T:
+    """compute(), kept under `key` and the stamps of the snapshots and runs it reads; computed
+    afresh every time when one of them is unfinished (a None stamp)."""
+    if any(part is None for part in stamps):
+        return compute()
+    key = ":".join(["custseg:aggregate", key, *stamps])
     try:
         value = cache.get(key)
     except RedisError:

@@ -102,7 +102,7 @@ def run_comparison(*, run_a: SegmentationRun, run_b: SegmentationRun) -> dict:
 
     # a join of two runs' memberships (0.7 s for two 1M-customer runs); finished runs'
     # memberships never change, so once per pair of runs
-    pairs = cached(f"run-pairs:{stamp(run_a)}:{stamp(run_b)}", count_pairs)
+    pairs = cached("run-pairs", count_pairs, stamp(run_a), stamp(run_b))
     segments_a, segments_b = run_segments(run=run_a), run_segments(run=run_b)
     position_a = {s.pk: i for i, s in enumerate(segments_a)}
     position_b = {s.pk: j for j, s in enumerate(segments_b)}

@@ -98,8 +98,9 @@ def persona_card(*, persona: Persona) -> dict:
     snapshot = feature_snapshot_current()
     if snapshot is not None:
         # the segment's members and the snapshot's rows never change: aggregate them once
-        summary = cached(f"segment-features:{segment.pk}:{stamp(link.run)}:{stamp(snapshot)}", lambda: features_summary_of(
-            snapshot=snapshot, customer_ids=Membership.objects.filter(segment=segment).values("customer_id")))
+        summary = cached(f"segment-features:{segment.pk}", lambda: features_summary_of(
+            snapshot=snapshot, customer_ids=Membership.objects.filter(segment=segment).values("customer_id")),
+            stamp(link.run), stamp(snapshot))
         card.update(snapshot=snapshot, avg_clv=summary["avg_clv"], clv_customers=summary["with_clv"],
                     scored_customers=summary["customers"], rfm=summary["rfm"])
     return card

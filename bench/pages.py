@@ -167,9 +167,11 @@ def compare(small: str, large: str, markdown: bool, rounds: int) -> None:
     for number in range(rounds):
         for url in (small, large):
             env = {**os.environ, "DATABASE_URL": url}
-            output = subprocess.run([sys.executable, __file__, "measure", *(["--cold"] if number == 0 else [])], env=env, check=True,
-                                    capture_output=True, text=True).stdout
-            measured[url].append(json.loads(output.strip().splitlines()[-1]))
+            child = subprocess.run([sys.executable, __file__, "measure", *(["--cold"] if number == 0 else [])],
+                                   env=env, capture_output=True, text=True)
+            if child.returncode:
+                sys.exit(f"measuring {url} failed:\n{child.stderr[-3000:]}")
+            measured[url].append(json.loads(child.stdout.strip().splitlines()[-1]))
 
     def summary(runs: list[dict]) -> dict:
         pages = {}

@@ -7,6 +7,14 @@ import plotly.graph_objects as go
 
 from segments.charts import _as_dict, _layout
 
+# One colour per named RFM segment, shared by the features page and the overview: greens
+# for the best customers, warm colours for those slipping away, greys for the lost.
+RFM_COLOURS = {
+    "Champions": "#1a7f37", "Loyal": "#2f855a", "Potential Loyalist": "#59a14f", "New Customers": "#4e79a7",
+    "Promising": "#76b7b2", "Need Attention": "#edc948", "About to Sleep": "#f28e2b", "At Risk": "#e15759",
+    "Can't Lose Them": "#b0413e", "Hibernating": "#9c755f", "Lost": "#7f7f7f", "No purchases": "#bab0ac",
+}
+
 
 def rfm_segments_figure(segments: list[dict]) -> dict:
     """Customers per named RFM segment, in the order of the rules (best to worst)."""

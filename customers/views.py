@@ -189,13 +189,6 @@ def import_rejected_csv(request, pk):
     return csv_response(f"import-{job.pk}-rejected.csv", ["line", "reason", "row"], selectors.import_rejected_rows(job=job))
 
 
-RFM_COLOURS = {
-    "Champions": "#1a7f37", "Loyal": "#2f855a", "Potential Loyalist": "#59a14f", "New Customers": "#4e79a7",
-    "Promising": "#76b7b2", "Need Attention": "#edc948", "About to Sleep": "#f28e2b", "At Risk": "#e15759",
-    "Can't Lose Them": "#b0413e", "Hibernating": "#9c755f", "Lost": "#7f7f7f", "No purchases": "#bab0ac",
-}
-
-
 @login_required
 @permission_required(roles.VIEW_FEATURES, raise_exception=True)
 def features_overview(request):
@@ -213,7 +206,7 @@ def features_overview(request):
             row = counts.get(name, {})
             segments.append({"name": name, "rule": rule, "customers": row.get("customers", 0),
                              "share": row.get("customers", 0) / total, "spend": row.get("spend"),
-                             "clv": row.get("clv"), "colour": RFM_COLOURS.get(name, "#4e79a7")})
+                             "clv": row.get("clv"), "colour": charts.RFM_COLOURS.get(name, "#4e79a7")})
         context.update(segments=segments, segments_chart=charts.rfm_segments_figure(segments),
                        grid_chart=charts.rfm_grid_figure(selectors.rfm_grid(snapshot=snapshot)))
     return render(request, "customers/features.html", context)

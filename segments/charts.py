@@ -267,3 +267,19 @@ def rfm_mix_figure(rfm: dict[str, int]) -> dict | None:
     ))
     figure.update_layout(**_layout(height=max(220, 28 * len(items) + 80), xaxis_title="customers"))
     return _as_dict(figure)
+
+
+def persona_sizes_figure(series: list[dict]) -> dict | None:
+    """Each persona's size over time, one line per persona in its own colour: a step at
+    every (re-)link, flat while it stays linked to the same segment. Each series is
+    {"name", "colour", "x": [datetimes], "y": [sizes], "text": [hover lines]}."""
+    if not series:
+        return None
+    figure = go.Figure([
+        go.Scatter(x=s["x"], y=s["y"], name=s["name"], mode="lines+markers", line=dict(color=s["colour"], shape="hv"),
+                   marker=dict(color=s["colour"]), text=s["text"],
+                   hovertemplate=f"{s['name']}: %{{y:,}} customers<br>%{{text}}<extra></extra>")
+        for s in series
+    ])
+    figure.update_layout(**_layout(height=320, yaxis_title="customers", yaxis=dict(rangemode="tozero")))
+    return _as_dict(figure)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db.models import F, Q, QuerySet
 
+from custseg_site.aggregate_cache import cached, stamp
 from customers.models import Customer
-from segments.models import Membership, Persona, Segment, SegmentationRun
+from segments.models import Membership, Persona, RunPublication, Segment, SegmentationRun
 
 
 def run_list() -> QuerySet[SegmentationRun]:
@@ -19,6 +20,12 @@ def run_list() -> QuerySet[SegmentationRun]:
 
 def published_run() -> SegmentationRun | None:
     return SegmentationRun.objects.defer("projection").filter(published=True).first()
+
+
+def published_run_publication() -> RunPublication | None:
+    """The open publication period of the published run, with the run and who published it."""
+    return (RunPublication.objects.filter(run__published=True, unpublished_at__isnull=True)
+            .select_related("run", "by").defer("run__projection").first())
 
 
 def run_segments(*, run: SegmentationRun) -> list[Segment]:
@@ -81,15 +88,21 @@ def run_comparison(*, run_a: SegmentationRun, run_b: SegmentationRun) -> dict:
     from django.db import connection
 
     table = Membership._meta.db_table
-    with connection.cursor() as cursor:
-        # the unique (run, customer) index serves both sides of the join
-        cursor.execute(
-            f"SELECT a.segment_id, b.segment_id, COUNT(*) FROM {table} a "
-            f"JOIN {table} b ON b.customer_id = a.customer_id AND b.run_id = %s "
-            "WHERE a.run_id = %s GROUP BY a.segment_id, b.segment_id",
-            [run_b.pk, run_a.pk],
-        )
-        pairs = cursor.fetchall()
+
+    def count_pairs():
+        with connection.cursor() as cursor:
+            # the unique (run, customer) index serves both sides of the join
+            cursor.execute(
+                f"SELECT a.segment_id, b.segment_id, COUNT(*) FROM {table} a "
+                f"JOIN {table} b ON b.customer_id = a.customer_id AND b.run_id = %s "
+                "WHERE a.run_id = %s GROUP BY a.segment_id, b.segment_id",
+                [run_b.pk, run_a.pk],
+            )
+            return cursor.fetchall()
+
+    # a join of two runs' memberships (0.7 s for two 1M-customer runs); finished runs'
+    # memberships never change, so once per pair of runs
+    pairs = cached("run-pairs", count_pairs, stamp(run_a), stamp(run_b))
     segments_a, segments_b = run_segments(run=run_a), run_segments(run=run_b)
     position_a = {s.pk: i for i, s in enumerate(segments_a)}
     position_b = {s.pk: j for j, s in enumerate(segments_b)}

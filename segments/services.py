@@ -391,6 +391,12 @@ def _persist(run_id, customer_ids: pd.Index, result, *, model_name: str, timings
         run.progress, run.stage = 100, "Done"
         run.finished_at = timezone.now()
         run.save()
+    if connection.vendor == "postgresql":
+        # Fresh planner statistics for the table that just grew by a run's customers: with
+        # the old ones PostgreSQL guessed 5,000 rows for a 350,000-member segment and
+        # joined it to the feature snapshot row by row (the persona card: 2.5 s, not 0.5 s).
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Membership._meta.db_table)}")
     logger.info("segments.run_succeeded run_id=%s sizes=%s", run_id, run.metrics["sizes"])
 
 

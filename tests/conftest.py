@@ -42,6 +42,14 @@ def redis_url():
         process.wait(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    """Each test its own empty in-memory cache: cached aggregates never leak between tests
+    (SQLite reuses ids after a rollback) nor into a Redis shared with anything else."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{uuid.uuid4().hex}"}}
+
+
 def run_celery_worker():
     """A real Celery worker (celery.contrib.testing) in a thread, on the real broker."""
     from celery.contrib.testing.worker import start_worker

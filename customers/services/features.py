@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame
@@ -124,7 +124,9 @@ def features_execute(*, snapshot_id: int) -> None:
         timings["features_seconds"] = round(time.monotonic() - started, 2)
 
         ids = selectors.all_customer_ids()
-        features = pd.concat(parts) if parts else pd.DataFrame()
+        # no transactions yet (a customers file imported first): every customer gets the
+        # empty features, "No purchases", rather than the job failing on missing columns
+        features = pd.concat(parts) if parts else customer_features(pd.DataFrame(), as_of=as_of_ts, channels=channels)
         features = features.reindex(pd.Index(ids, name="customer_id"))
 
         _progress(snapshot_id, 72, "Scoring RFM")
@@ -162,6 +164,11 @@ def features_execute(*, snapshot_id: int) -> None:
                 as_of=as_of, customers=len(rows), summary=_json_safe(summary), clv=_json_safe(clv_report),
             )
         _prune()
+        if connection.vendor == "postgresql":
+            # the snapshot's rows just arrived in one COPY: fresh statistics for the joins
+            # of pages (persona cards, segment profiles) that read them
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(CustomerFeatures._meta.db_table)}")
         logger.info("customers.features_succeeded snapshot_id=%s customers=%s seconds=%s",
                     snapshot_id, len(rows), summary["seconds"])
     except FeaturesCancelled:

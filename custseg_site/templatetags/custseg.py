@@ -14,6 +14,15 @@ def percent(value, digits=0):
 
 
 @register.filter
+def bar_width(value):
+    """A share (0-1) as a CSS width: "25.3%", "0%" when missing, clamped to 0-100 % (a
+    segment's net revenue can be negative when it mostly returned goods)."""
+    if value is None or value == "" or value != value:
+        return "0%"
+    return f"{min(max(float(value), 0.0), 1.0) * 100:.1f}%"
+
+
+@register.filter
 def number(value, digits=2):
     """A float with a fixed number of decimals and thousands separators."""
     if value is None or value == "" or value != value:  # NaN too

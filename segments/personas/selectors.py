@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
+from custseg_site.aggregate_cache import cached, stamp
 from customers.features import FEATURES
 from customers.selectors import feature_catalogue, feature_snapshot_current, features_summary_of
 from segments.models import Membership, Persona, PersonaLink, RunPublication, Segment, SegmentationRun
@@ -96,8 +97,10 @@ def persona_card(*, persona: Persona) -> dict:
     )
     snapshot = feature_snapshot_current()
     if snapshot is not None:
-        summary = features_summary_of(
-            snapshot=snapshot, customer_ids=Membership.objects.filter(segment=segment).values("customer_id"))
+        # the segment's members and the snapshot's rows never change: aggregate them once
+        summary = cached(f"segment-features:{segment.pk}", lambda: features_summary_of(
+            snapshot=snapshot, customer_ids=Membership.objects.filter(segment=segment).values("customer_id")),
+            stamp(link.run), stamp(snapshot))
         card.update(snapshot=snapshot, avg_clv=summary["avg_clv"], clv_customers=summary["with_clv"],
                     scored_customers=summary["customers"], rfm=summary["rfm"])
     return card
@@ -106,6 +109,30 @@ def persona_card(*, persona: Persona) -> dict:
 def persona_link_history(*, persona: Persona) -> list[PersonaLink]:
     """Every segment the persona was linked to, oldest first."""
     return list(persona.links.select_related("segment", "run", "by").order_by("linked_at", "id"))
+
+
+# The overview's "persona sizes over runs" follows each persona over at most this many of
+# its most recent links: two years of monthly publishes, and a chart that stays readable
+# however often runs are republished.
+SIZE_HISTORY_LINKS = 24
+
+
+def persona_size_history(*, personas: list[Persona]) -> dict[int, list[PersonaLink]]:
+    """Per persona (by id), its links oldest first: the segment it stood for from linked_at
+    to unlinked_at, and that segment's size. One query for all the personas; the sizes
+    were stored on the links, so nothing is counted."""
+    if not personas:
+        return {}
+    links = (PersonaLink.objects.filter(persona__in=[p.pk for p in personas])
+             .select_related("run", "segment").only(
+                 "persona_id", "size", "linked_at", "unlinked_at", "score", "run__id", "run__name",
+                 "segment__id", "segment__index", "segment__label", "segment__is_noise")
+             .order_by("persona_id", "-linked_at", "-id"))
+    history: dict[int, list[PersonaLink]] = {p.pk: [] for p in personas}
+    for link in links:
+        if len(history[link.persona_id]) < SIZE_HISTORY_LINKS:
+            history[link.persona_id].append(link)
+    return {pk: rows[::-1] for pk, rows in history.items()}
 
 
 def persona_history(*, persona: Persona) -> list[dict]:

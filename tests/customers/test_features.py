@@ -186,3 +186,14 @@ def test_explore_shows_gender_and_country_as_counts(shop, client, manager):
     assert "country" not in correlation["data"][0]["x"]
     client.force_login(manager)
     assert client.get(reverse("customers:features-explore")).status_code == 200
+
+
+def test_customers_without_transactions_get_a_snapshot_of_no_purchases():
+    # given customers imported before any transaction (a customers file first)
+    CustomerFactory.create_batch(3)
+    # when the features are computed, as they are after that import
+    snapshot = compute()
+    # then the job succeeds, and every customer reads "No purchases"
+    assert snapshot.status == "succeeded", snapshot.error
+    assert snapshot.summary["rfm_segments"] == {"No purchases": 3}
+    assert set(CustomerFeatures.objects.filter(snapshot=snapshot).values_list("frequency", flat=True)) <= {None, 0}

@@ -118,7 +118,7 @@ def test_publish_from_the_page_shows_on_the_overview(client, analyst):
     response = client.post(reverse("segments:run-publish", args=[run.pk]), follow=True)
     assert b"is now the published segmentation" in response.content
     overview = client.get(reverse("home")).content.decode()
-    assert f"run #{run.pk}" in overview and "Published segments" in overview
+    assert f"#{run.pk} · {run.name}" in overview and "Published segments" in overview
 
 
 def test_failed_run_page_shows_the_error(client, analyst):

@@ -4,6 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from custseg_site import views
+from custseg_site.tokens import ANY_SCOPE
+
+
+class SchemaView(SpectacularAPIView):
+    token_scopes = ANY_SCOPE  # the API's description is no data: any valid token reads it
+
+
+class SchemaDocsView(SpectacularSwaggerView):
+    token_scopes = ANY_SCOPE
 
 api_v1 = [path("", include("segments.api.urls")), path("", include("customers.api.urls"))]
 
@@ -14,7 +23,7 @@ urlpatterns = [
     path("", include("segments.urls")),
     path("", include("customers.urls")),
     path("api/v1/", include((api_v1, "api"))),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SchemaDocsView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from custseg_site import views
+from custseg_site import integrations, views
 from custseg_site.tokens import ANY_SCOPE
 
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("integrations/", integrations.integrations, name="integrations"),
+    path("integrations/tokens/", integrations.token_create_view, name="token-create"),
+    path("integrations/tokens/<int:pk>/revoke/", integrations.token_revoke_view, name="token-revoke"),
+    path("integrations/webhooks/", integrations.webhook_create_view, name="webhook-create"),
+    path("integrations/webhooks/<int:pk>/toggle/", integrations.webhook_toggle_view, name="webhook-toggle"),
     path("", include("segments.urls")),
     path("", include("customers.urls")),
     path("api/v1/", include((api_v1, "api"))),

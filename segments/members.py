@@ -201,3 +201,12 @@ def segment_predecessor(*, segment_id: int, run_id: int) -> int | None:
             [run_id, segment_id])
         row = cursor.fetchone()
     return int(row[0]) if row else None
+
+
+def member_delta_counts(*, current: dict, baseline: dict) -> dict[str, int]:
+    """How many joined and how many left (one aggregate over the two anti-joins)."""
+    sql, params = _query(source_for(current), source_for(baseline), ["change"], 0, None)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT d.change, COUNT(*) FROM ({sql}) d GROUP BY d.change", params)
+        counts = dict(cursor.fetchall())
+    return {"joined": int(counts.get("joined", 0)), "left": int(counts.get("left", 0))}

@@ -110,12 +110,15 @@ def _query(current: MemberSource, baseline: MemberSource | None, fields: list[st
            limit: int | None, *, for_csv: bool = False, with_id: bool = True) -> tuple[str, list]:
     """SQL and params: customer_id (unless not with_id) then `fields`, in customer-id order,
     after `after`."""
-    join = f" JOIN {CUSTOMER_TABLE} c ON c.id = m.customer_id" if _needs_customers(fields) else ""
+    join, join_params = "", []
+    if _needs_customers(fields):
+        # "c.id > after" repeats the keyset bound for the customers side: PostgreSQL does not
+        # carry an inequality across the join, and a merge join would otherwise read the
+        # customers table from its start on every page.
+        join, join_params = f" JOIN {CUSTOMER_TABLE} c ON c.id = m.customer_id AND c.id > %s", [after]
     if baseline is None:
-        body = f"({current.sql}) m"
-        params = [*current.params]
-        where = " WHERE m.customer_id > %s"
-        params.append(after)
+        body, body_params = f"({current.sql}) m", [*current.params]
+        where, where_params = " WHERE m.customer_id > %s", [after]
     else:
         # Set difference both ways, as anti-joins: each branch walks its side in customer
         # order through the (segment, customer) index and probes the other side by key,
@@ -129,8 +132,9 @@ def _query(current: MemberSource, baseline: MemberSource | None, fields: list[st
             f"FROM ({baseline.sql}) o WHERE o.customer_id > %s AND NOT EXISTS "
             f"(SELECT 1 FROM ({current.sql}) n WHERE n.customer_id = o.customer_id)) m"
         )
-        params = [*current.params, after, *baseline.params, *baseline.params, after, *current.params]
-        where = ""
+        body_params = [*current.params, after, *baseline.params, *baseline.params, after, *current.params]
+        where, where_params = "", []
+    params = [*body_params, *join_params, *where_params]
     select = _select(fields, current, "m", for_csv=for_csv)
     sql = f"SELECT {'m.customer_id, ' if with_id else ''}{select} FROM {body}{join}{where} ORDER BY m.customer_id"
     if limit is not None:
@@ -164,6 +168,10 @@ def member_rows(*, current: dict, baseline: dict | None = None, fields: list[str
                 yield row[1:]
 
 
+# 64 KB: a few socket writes' worth, and well inside any server's buffers.
+COPY_CHUNK_BYTES = 64 * 1024
+
+
 def member_csv_copy(*, current: dict, baseline: dict | None = None, fields: list[str]) -> Iterator[bytes]:
     """PostgreSQL: every row as CSV written by COPY (cells neutralised in SQL, see
     custseg_site.csv_export.neutralise_sql), streamed in the blocks COPY sends."""
@@ -172,8 +180,16 @@ def member_csv_copy(*, current: dict, baseline: dict | None = None, fields: list
     with connection.cursor() as cursor:
         # psycopg binds COPY's parameters client-side (COPY takes no server-side ones)
         with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            # COPY sends a message per row: pass them on in chunks of COPY_CHUNK_BYTES, not
+            # one response chunk (one trip through the WSGI server) per member
+            buffer = bytearray()
             for block in copy:
-                yield bytes(block)
+                buffer += block
+                if len(buffer) >= COPY_CHUNK_BYTES:
+                    yield bytes(buffer)
+                    buffer.clear()
+            if buffer:
+                yield bytes(buffer)
 
 
 @dataclass(frozen=True)
@@ -210,3 +226,4 @@ def member_delta_counts(*, current: dict, baseline: dict) -> dict[str, int]:
         cursor.execute(f"SELECT d.change, COUNT(*) FROM ({sql}) d GROUP BY d.change", params)
         counts = dict(cursor.fetchall())
     return {"joined": int(counts.get("joined", 0)), "left": int(counts.get("left", 0))}
+

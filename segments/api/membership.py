@@ -12,15 +12,15 @@ segment member endpoints; campaign audiences use it the same way:
                 "WHERE campaign_id = %s" + ("" if pin["holdout"] else " AND NOT holdout"),
             params=(pin["campaign"],), columns=("persona", "holdout"))
 
-    @membership.members_schema("Members of the campaign's audience ...")
+    @membership.members_schema("CampaignAudiencePage", "Members of the campaign's audience ...",
+                               meta={"campaign": serializers.IntegerField()})
     @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
     def members(self, request, pk=None):
-        campaign = self.get_object()
         holdout = request.query_params.get("holdout") == "true"
         return membership.members_response(
-            request, filename=f"campaign-{campaign.pk}-audience.csv",
-            pull=lambda: members.Pull(current={"kind": "audience", "campaign": campaign.pk, "holdout": holdout},
-                                      meta={"campaign": campaign.pk}))
+            request, filename=f"campaign-{pk}-audience.csv", owner={"campaign": int(pk)},
+            pull=lambda: members.Pull(current={"kind": "audience", "campaign": self.get_object().pk,
+                                               "holdout": holdout}, meta={"campaign": int(pk)}))
 
 with `token_scopes = {..., "members": "membership:read"}` on the viewset. The source's SQL
 must give one row per customer and be readable in customer-id order by an index leading
@@ -32,17 +32,19 @@ so every later page reads the same set.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from datetime import datetime, timezone as dt_timezone
 
 from django.core import signing
+from django.http import HttpResponse
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from custseg_site.csv_export import csv_lines, csv_stream_response
@@ -135,27 +137,50 @@ def _write_cursor(pull: members.Pull, after: int) -> str:
                          salt=CURSOR_SALT, compress=True)
 
 
-def members_response(request, *, pull: Callable[[], members.Pull], filename: str):
+def members_response(request, *, pull: Callable[[], members.Pull], filename: str, owner: dict):
     """One JSON page ({next, ...meta, results}), or with ?format=csv the whole set as a
-    streamed CSV. Field names are checked against the pinned set's source."""
+    streamed CSV. Field names are checked against the pinned set's source.
+
+    `pull` (which may look the owner up and 404) is called for the first page only; a
+    later page reads its cursor, whose meta must contain `owner` (e.g. {"persona": 3}),
+    so a cursor only works on the URL that made it."""
     if request.accepted_renderer.format == "csv":
         chosen = pull()
         fields = _fields(request, chosen)
         return csv_stream_response(filename, _csv_chunks(chosen, fields))
     cursor = request.query_params.get("cursor")
     chosen, after = _read_cursor(cursor) if cursor else (pull(), 0)
+    if cursor and any((chosen.meta or {}).get(key) != value for key, value in owner.items()):
+        raise ValidationError({"cursor": ["This cursor belongs to another list: use the `next` link of the previous page."]})
     fields = _fields(request, chosen)
     size = _page_size(request)
+    head = {**(chosen.meta or {}), "fields": fields}
     rows = members.member_page(current=chosen.current, baseline=chosen.baseline, fields=fields, after=after,
                                limit=size + 1)
+    last = rows[size - 1][0] if len(rows) > size else None
+    if fields == ["external_id"]:
+        results = _external_ids_json([row[1] for row in rows[:size]])
+    else:
+        # plain json: member fields are str, int, float or None (a custom encoder class
+        # would cost the C encoder's speed)
+        results = json.dumps([dict(zip(fields, row[1:])) for row in rows[:size]])
     next_url = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_url = replace_query_param(request.build_absolute_uri(), "cursor", _write_cursor(chosen, rows[-1][0]))
-    return Response({
-        "next": next_url, **(chosen.meta or {}), "fields": fields,
-        "results": [dict(zip(fields, row[1:])) for row in rows],
-    })
+    if last is not None:
+        next_url = replace_query_param(request.build_absolute_uri(), "cursor", _write_cursor(chosen, last))
+    # Rendered here, not by a DRF Response: that one keeps the page in a reference cycle
+    # (response -> renderer_context -> response) until the cyclic collector runs, and a
+    # bulk pull would pile up hundreds of MB of pages before it does.
+    body = json.dumps({"next": next_url, **head, "results": None})
+    return HttpResponse(body[:-len("null}")] + results + "}", content_type="application/json")
+
+
+def _external_ids_json(values: list[str]) -> str:
+    """[{"external_id": v}, ...] for the default field set, the bulk-pull case: each id is
+    encoded by json's own C string encoder and joined, 3-4x faster than encoding 10,000
+    dicts (external ids are never null)."""
+    if not values:
+        return "[]"
+    return '[{"external_id":' + '},{"external_id":'.join(map(encode_basestring_ascii, values)) + "}]"
 
 
 def _csv_chunks(pull: members.Pull, fields: list[str]):

@@ -2,6 +2,7 @@
 (Marketers). Writes go through segments.personas.services, like the pages."""
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -147,10 +148,16 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     )
     @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
     def members(self, request, pk=None):
-        persona = get_object_or_404(Persona, pk=pk)
-
         def pull():
+            persona = get_object_or_404(Persona, pk=pk)
             as_of, changed_since = membership.points(request)
             return selectors.persona_pull(persona=persona, as_of=as_of, changed_since=changed_since)
 
-        return membership.members_response(request, pull=pull, filename=f"persona-{persona.pk}-members.csv")
+        return membership.members_response(request, pull=pull, filename=f"persona-{pk}-members.csv",
+                                           owner={"persona": _int_or_404(pk)})
+
+
+def _int_or_404(pk) -> int:
+    if not str(pk).isdigit():
+        raise Http404
+    return int(pk)

@@ -1,3 +1,4 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -149,13 +150,15 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
     def members(self, request, pk=None):
-        segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
-
         def pull():
+            segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
             as_of, changed_since = membership.points(request)
             return selectors.segment_pull(segment=segment, as_of=as_of, changed_since=changed_since)
 
-        return membership.members_response(request, pull=pull, filename=f"segment-{segment.pk}-members.csv")
+        if not str(pk).isdigit():
+            raise Http404
+        return membership.members_response(request, pull=pull, filename=f"segment-{pk}-members.csv",
+                                           owner={"segment": int(pk)})
 
 
 class FeatureListView(APIView):

@@ -122,18 +122,18 @@ def _page_size(request) -> int:
     return int(value)
 
 
-def _read_cursor(value: str) -> tuple[members.Pull, int]:
+def _read_cursor(value: str) -> tuple[members.Pull, int, dict]:
     try:
         state = signing.loads(value, salt=CURSOR_SALT)
         pull = members.Pull(current=state["c"], baseline=state.get("b"), meta=state.get("m") or {})
         members.source_for(pull.current)
-        return pull, int(state["a"])
+        return pull, int(state["a"]), state.get("o")
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise ValidationError({"cursor": ["Invalid cursor: use the `next` link of the previous page."]}) from None
 
 
-def _write_cursor(pull: members.Pull, after: int) -> str:
-    return signing.dumps({"c": pull.current, "b": pull.baseline, "m": pull.meta, "a": after},
+def _write_cursor(pull: members.Pull, after: int, owner: dict) -> str:
+    return signing.dumps({"c": pull.current, "b": pull.baseline, "m": pull.meta, "a": after, "o": owner},
                          salt=CURSOR_SALT, compress=True)
 
 
@@ -149,8 +149,8 @@ def members_response(request, *, pull: Callable[[], members.Pull], filename: str
         fields = _fields(request, chosen)
         return csv_stream_response(filename, _csv_chunks(chosen, fields))
     cursor = request.query_params.get("cursor")
-    chosen, after = _read_cursor(cursor) if cursor else (pull(), 0)
-    if cursor and any((chosen.meta or {}).get(key) != value for key, value in owner.items()):
+    chosen, after, cursor_owner = _read_cursor(cursor) if cursor else (pull(), 0, owner)
+    if cursor_owner != owner:
         raise ValidationError({"cursor": ["This cursor belongs to another list: use the `next` link of the previous page."]})
     fields = _fields(request, chosen)
     size = _page_size(request)
@@ -166,7 +166,7 @@ def members_response(request, *, pull: Callable[[], members.Pull], filename: str
         results = json.dumps([dict(zip(fields, row[1:])) for row in rows[:size]])
     next_url = None
     if last is not None:
-        next_url = replace_query_param(request.build_absolute_uri(), "cursor", _write_cursor(chosen, last))
+        next_url = replace_query_param(request.build_absolute_uri(), "cursor", _write_cursor(chosen, last, owner))
     # Rendered here, not by a DRF Response: that one keeps the page in a reference cycle
     # (response -> renderer_context -> response) until the cyclic collector runs, and a
     # bulk pull would pile up hundreds of MB of pages before it does.

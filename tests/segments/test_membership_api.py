@@ -187,3 +187,17 @@ def test_neutralise_keeps_numbers_and_prefixes_formula_text():
     assert [neutralise(v) for v in ("-5", "+3.5", "-1e3", "Anna", "", None)] == ["-5", "+3.5", "-1e3", "Anna", "", ""]
     assert [neutralise(v) for v in ("=1+1", "-2+3", "+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1", "\r=1", "- 5")] == [
         "'=1+1", "'-2+3", "'+cmd|' /C calc'!A0", "'@SUM(A1)", "'\t=1", "'\r=1", "'- 5"]
+
+
+def test_a_cursor_works_only_on_its_own_list_and_odd_ids_survive_json(scoped_client, manager, history, customers):
+    from customers.models import Customer
+
+    Customer.objects.filter(pk=customers[5].pk).update(external_id='x","y\\",')
+    client = scoped_client(manager, "membership:read")
+    body = client.get(f"/api/v1/personas/{history['persona'].pk}/members/", {"page_size": 3}).json()
+    segment = history["b"].segments.get(index=0)
+    cursor = body["next"].split("cursor=")[1]
+    response = client.get(f"/api/v1/segments/{segment.pk}/members/?cursor={cursor}")
+    assert response.status_code == 400 and "cursor" in response.json()["error"]["fields"]
+    items, _, _ = pull_all(client, f"/api/v1/personas/{history['persona'].pk}/members/", page_size=4)
+    assert 'x","y\\",' in [item["external_id"] for item in items]

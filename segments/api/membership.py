@@ -33,6 +33,7 @@ so every later page reads the same set.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
 from datetime import datetime, timezone as dt_timezone
@@ -75,7 +76,8 @@ RENDERERS = [renderers.JSONRenderer, CSVRenderer]
 def parse_point(value: str, name: str) -> datetime | int:
     """A run id ("42") or an ISO 8601 moment ("2026-03-01", "2026-03-01T10:00:00Z"; UTC
     when no offset is given)."""
-    value = value.strip()
+    # an unencoded "+01:00" arrives as " 01:00" (a + in a query string is a space)
+    value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
     if value.isdigit():
         run_id = int(value)
         if not SegmentationRun.objects.filter(pk=run_id).exists():
@@ -142,8 +144,8 @@ def members_response(request, *, pull: Callable[[], members.Pull], filename: str
     streamed CSV. Field names are checked against the pinned set's source.
 
     `pull` (which may look the owner up and 404) is called for the first page only; a
-    later page reads its cursor, whose meta must contain `owner` (e.g. {"persona": 3}),
-    so a cursor only works on the URL that made it."""
+    later page reads its cursor, which carries the `owner` it was made for (e.g.
+    {"persona": 3}), so a cursor only works on the URL that made it."""
     if request.accepted_renderer.format == "csv":
         chosen = pull()
         fields = _fields(request, chosen)

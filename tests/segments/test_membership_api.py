@@ -117,6 +117,9 @@ def test_as_of_gives_the_membership_as_it_was(scoped_client, manager, history, c
     url = f"/api/v1/personas/{history['persona'].pk}/members/"
     items, first, _ = pull_all(client, url, as_of=history["between"].isoformat())
     assert ids(items) == sorted(c.external_id for c in customers[:12]) and first["run"] == history["a"].pk
+    # a timestamp pasted into the URL unencoded ("+00:00" arrives as " 00:00") reads the same
+    raw = client.get(f"{url}?as_of={history['between'].isoformat()}").json()
+    assert raw["run"] == history["a"].pk and len(raw["results"]) == 12
     items, first, _ = pull_all(client, url, as_of=history["before"].isoformat())
     assert items == [] and first["run"] is None  # the persona did not exist yet
     # and a delta from before the persona existed: everyone of then joined

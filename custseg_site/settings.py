@@ -175,6 +175,8 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # integration tokens with scopes (cs_...); before DRF's, which would reject their keys
+        "custseg_site.tokens.ScopedTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -183,7 +185,21 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "custseg_site.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["custseg_site.tokens.TokenRateThrottle"],
 }
+# Requests per token (API_THROTTLE_RATE, DRF's "<n>/<second|minute|hour|day>"). 1,200 a
+# minute: a full pull of a million members at page_size 10,000 is 100 requests, and a
+# CRM looking customers up one by one gets 20 a second; a runaway loop is stopped.
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE") or "1200/minute"
+# Where this site is reachable, for links in webhook payloads (no request to read it from).
+SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# Webhook deliveries: attempts before a delivery is marked failed, and the first retry's
+# delay, doubled each time (30 s, 1, 2, 4 min: a receiver restarting or briefly down
+# is reached within 8 minutes; one that is down for longer needs a person anyway).
+WEBHOOK_MAX_ATTEMPTS = 5
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS") or 30)
+# A receiver gets this long to answer (seconds): a worker is never held for minutes.
+WEBHOOK_TIMEOUT_SECONDS = 10
 SPECTACULAR_SETTINGS = {
     "TITLE": "custseg API",
     "DESCRIPTION": "Customer segmentation runs, segments and their members.",

@@ -3,7 +3,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from custseg_site import views
+from custseg_site import integrations, views
+from custseg_site.tokens import ANY_SCOPE
+
+
+class SchemaView(SpectacularAPIView):
+    token_scopes = ANY_SCOPE  # the API's description is no data: any valid token reads it
+
+
+class SchemaDocsView(SpectacularSwaggerView):
+    token_scopes = ANY_SCOPE
 
 api_v1 = [path("", include("segments.api.urls")), path("", include("customers.api.urls")),
           path("", include("campaigns.api.urls"))]
@@ -12,11 +21,16 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("integrations/", integrations.integrations, name="integrations"),
+    path("integrations/tokens/", integrations.token_create_view, name="token-create"),
+    path("integrations/tokens/<int:pk>/revoke/", integrations.token_revoke_view, name="token-revoke"),
+    path("integrations/webhooks/", integrations.webhook_create_view, name="webhook-create"),
+    path("integrations/webhooks/<int:pk>/toggle/", integrations.webhook_toggle_view, name="webhook-toggle"),
     path("", include("segments.urls")),
     path("", include("customers.urls")),
     path("", include("campaigns.urls")),
     path("api/v1/", include((api_v1, "api"))),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SchemaDocsView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from segments.models import Persona, PersonaLink, RunPublication, Segment, SegmentationRun
+from segments.models import (
+    Persona, PersonaLink, RunPublication, Segment, SegmentationRun, WebhookDelivery, WebhookEndpoint,
+)
 
 
 @admin.register(SegmentationRun)
@@ -55,3 +57,15 @@ class RunPublicationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # publishing (services.run_publish) writes these
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["name", "url", "persona", "active", "created_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "endpoint", "persona", "status", "attempts", "response_code", "next_retry_at"]
+    list_filter = ["status"]
+    readonly_fields = ["payload"]

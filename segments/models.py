@@ -259,3 +259,59 @@ class PersonaLink(models.Model):
 
     def __str__(self):
         return f"{self.persona_id} -> segment {self.segment_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """An integration's URL, told (POST, JSON, HMAC-signed) when a persona's membership
+    changes after a publish: for one persona, or for every persona when `persona` is null."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    # key of the HMAC-SHA256 in X-Custseg-Signature; the receiver keeps a copy to check it
+    secret = models.CharField(max_length=64)
+    persona = models.ForeignKey(Persona, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.url})"
+
+
+class WebhookDelivery(models.Model):
+    """One notification to one endpoint, with its attempts (retried with backoff)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Retrying"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64)
+    persona = models.ForeignKey(Persona, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey(SegmentationRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "retrying", "succeeded", "failed"]),
+                                   name="webhook_delivery_status_valid"),
+        ]
+        indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_endpoint_idx")]
+
+    def __str__(self):
+        return f"{self.event} -> {self.endpoint_id} ({self.status})"

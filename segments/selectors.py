@@ -207,3 +207,34 @@ def segment_member_rows(*, segment: Segment):
                      "customer__age", "customer__country", "customer__annual_income")
         .iterator(chunk_size=5000)
     )
+
+
+def segment_pull(*, segment: Segment, as_of=None, changed_since=None):
+    """The members of a segment to pull. A run's memberships never change once written, so
+    as of a moment before its run finished the segment had nobody, and after it, everyone it
+    has now. With `changed_since` (a run id, or a moment: the run published then) it is
+    compared with its predecessor in that run: the segment sharing the most customers."""
+    from segments.members import Pull, segment_pin, segment_predecessor
+    from segments.personas.selectors import publication_at
+
+    run = segment.run
+    existed = as_of is None or (run.finished_at is not None and run.finished_at <= as_of)
+    meta = {"segment": segment.pk, "run": segment.run_id,
+            "as_of": as_of.isoformat() if as_of is not None else None, "changed_since": None}
+    baseline = None
+    if changed_since is not None:
+        if isinstance(changed_since, int):
+            then_run = changed_since
+        else:
+            publication = publication_at(when=changed_since)
+            then_run = publication.run_id if publication else None
+        predecessor = None
+        if then_run == segment.run_id:
+            predecessor = segment.pk
+        elif then_run is not None:
+            predecessor = segment_predecessor(segment_id=segment.pk, run_id=then_run)
+        meta["changed_since"] = {"run": then_run, "segment": predecessor}
+        if not isinstance(changed_since, int):
+            meta["changed_since"]["at"] = changed_since.isoformat()
+        baseline = segment_pin(predecessor)
+    return Pull(current=segment_pin(segment.pk if existed else None), baseline=baseline, meta=meta)

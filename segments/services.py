@@ -34,6 +34,7 @@ from segments import ml
 from segments.options import describe, engine_config, parse_options
 from segments.models import Membership, Segment, SegmentationRun
 from segments.personas.services import personas_relink, run_publication_record
+from segments import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -466,11 +467,14 @@ def run_publish(*, run: SegmentationRun, by=None) -> SegmentationRun:
         raise PublishError(f"Only a finished run can be published; this one is {run.status}.")
     if run.published:
         return run
+    previous_run_id = SegmentationRun.objects.filter(published=True).values_list("pk", flat=True).first()
     SegmentationRun.objects.filter(published=True).update(published=False)
     run.published, run.published_at = True, timezone.now()
     run.save(update_fields=["published", "published_at"])
     run_publication_record(run=run, by=by, at=run.published_at)
     personas_relink(run=run, by=by)
+    # integrations' webhooks: which personas' members changed, worked out by a job
+    transaction.on_commit(functools.partial(webhooks.publish_enqueue, run_id=run.pk, previous_run_id=previous_run_id))
     logger.info("segments.run_published run_id=%s", run.pk)
     return run
 

@@ -105,6 +105,28 @@ def nobody(django_user_model):
     return _user(django_user_model, "nobody")
 
 
+@pytest.fixture(autouse=True)
+def _api_throttle_cache(settings):
+    """API throttling counts in the cache: a private in-memory one per test, so tests need
+    no Redis for it and never share counts."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": uuid.uuid4().hex}}
+
+
+@pytest.fixture
+def scoped_client():
+    """An API client with a new integration token of `user` limited to `scopes`."""
+    from custseg_site.tokens import token_create
+
+    def for_user(user, *scopes: str) -> APIClient:
+        _, key = token_create(user=user, name="test integration", scopes=list(scopes))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return for_user
+
+
 @pytest.fixture
 def api_client():
     def for_user(user=None) -> APIClient:

@@ -44,6 +44,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     serializer_class = ImportJobSerializer
     pagination_class = ImportPagination
+    token_scopes = {"*": "customers:read", "create": "customers:write", "cancel": "customers:write"}
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):
@@ -111,6 +112,7 @@ class ImportPresetViewSet(
 
     serializer_class = ImportPresetSerializer
     pagination_class = None  # a team keeps a handful
+    token_scopes = {"*": "customers:read", "create": "customers:write", "destroy": "customers:write"}
     queryset = ImportPreset.objects.select_related("created_by")
 
     def get_permissions(self):
@@ -137,6 +139,7 @@ class FeatureSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     serializer_class = FeatureSnapshotSerializer
     pagination_class = ImportPagination
+    token_scopes = "customers:read"
     queryset = FeatureSnapshot.objects.select_related("created_by")
 
     def get_permissions(self):
@@ -156,6 +159,8 @@ class FeatureComputeView(APIView):
     """Compute every customer's features now, in the background: 202 with the snapshot to poll.
     While one is pending or running, that one is returned."""
 
+    token_scopes = "customers:write"
+
     def get_permissions(self):
         return [require(roles.COMPUTE_FEATURES)()]
 
@@ -173,6 +178,9 @@ class CustomerViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     in the published run and its personas."""
 
     serializer_class = CustomerDetailSerializer
+    # where a customer is (persona, segment) is membership; an integration syncing a
+    # persona looks customers up one by one, so membership:read covers this lookup
+    token_scopes = "membership:read"
     queryset = Customer.objects.all()
     lookup_field = "external_id"
     lookup_value_regex = "[^/]+"

@@ -2,14 +2,18 @@
 (Marketers). Writes go through segments.personas.services, like the pages."""
 
 from django.contrib.auth import get_user_model
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from custseg_site import roles
 from custseg_site.api import require
 from segments.models import Persona, PersonaLink, Segment
+from segments.api import membership
 from segments.personas import selectors, services
 
 
@@ -103,6 +107,8 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     serializer_class = PersonaSerializer
     pagination_class = PersonaCursorPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
+    token_scopes = {"*": "personas:read", "create": "personas:write", "partial_update": "personas:write",
+                    "members": "membership:read"}
 
     def get_queryset(self):
         return selectors.persona_list()
@@ -128,3 +134,30 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         serializer.is_valid(raise_exception=True)
         services.persona_update(persona=persona, by=request.user, **serializer.validated_data)
         return Response(self.get_serializer(selectors.persona_get(pk=persona.pk)).data)
+
+    @membership.members_schema(
+        "PersonaMemberPage",
+        "Customers of the persona: those of the segment it is linked to now (in the published run, unless "
+        "its re-link awaits review: `run_published` says), or as_of a moment (the segment it was linked to "
+        "then). Stable across runs: an integration follows the persona, not a run's segment. Cursor pages in "
+        "customer-id order pin the run the pull started on. changed_since=<run id or timestamp>: who joined "
+        "and who left since. format=csv: every member as one streamed CSV.",
+        meta={"persona": serializers.IntegerField(), "run": serializers.IntegerField(allow_null=True),
+              "segment": serializers.IntegerField(allow_null=True),
+              "run_published": serializers.BooleanField(allow_null=True)},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
+    def members(self, request, pk=None):
+        def pull():
+            persona = get_object_or_404(Persona, pk=pk)
+            as_of, changed_since = membership.points(request)
+            return selectors.persona_pull(persona=persona, as_of=as_of, changed_since=changed_since)
+
+        return membership.members_response(request, pull=pull, filename=f"persona-{pk}-members.csv",
+                                           owner={"persona": _int_or_404(pk)})
+
+
+def _int_or_404(pk) -> int:
+    if not str(pk).isdigit():
+        raise Http404
+    return int(pk)

@@ -115,10 +115,6 @@ class SegmentSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
-class MemberSerializer(serializers.Serializer):
-    external_id = serializers.CharField()
-
-
 class FeatureSerializer(serializers.Serializer):
     name = serializers.CharField()
     label = serializers.CharField()

@@ -1,6 +1,7 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -11,12 +12,12 @@ from custseg_site import roles
 from custseg_site.api import require
 from customers.selectors import feature_catalogue
 from segments import selectors, services
+from segments.api import membership
 from segments.api.serializers import (
     AssignRequestSerializer,
     AssignResponseSerializer,
     RunComparisonSerializer,
     FeatureSerializer,
-    MemberSerializer,
     RunCreateSerializer,
     RunDetailSerializer,
     RunSerializer,
@@ -29,17 +30,12 @@ class RunCursorPagination(CursorPagination):
     ordering = "-id"
 
 
-class MemberCursorPagination(CursorPagination):
-    ordering = "id"
-    page_size = 1000
-    page_size_query_param = "page_size"
-    max_page_size = 10_000
-
-
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Segmentation runs: start one, follow its progress, read its segments, publish it."""
 
     pagination_class = RunCursorPagination
+    token_scopes = {"*": "runs:read", "create": "runs:write", "cancel": "runs:write", "publish": "runs:write",
+                    "assign": "runs:write", "assign_published": "runs:write"}
 
     def get_queryset(self):
         return selectors.run_list()
@@ -138,22 +134,37 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     queryset = Segment.objects.all()
     serializer_class = SegmentSerializer
+    token_scopes = {"*": "runs:read", "members": "membership:read"}
 
     def get_permissions(self):
         return [require(roles.VIEW_RUNS)()]
 
-    @extend_schema(responses={200: MemberSerializer(many=True)})
-    @action(detail=True, methods=["get"], pagination_class=MemberCursorPagination)
+    @membership.members_schema(
+        "SegmentMemberPage",
+        "Customers in this segment, cursor-paginated in customer-id order (page_size up to 10,000), with "
+        "selectable fields. A run's memberships never change once written: as_of a moment before the run "
+        "finished gives nobody, after it everyone. changed_since=<run id or timestamp>: who joined and who "
+        "left compared with the segment's predecessor in that run (the one sharing the most customers; for a "
+        "timestamp, in the run published then). format=csv: every member as one streamed CSV.",
+        meta={"segment": serializers.IntegerField(), "run": serializers.IntegerField()},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
     def members(self, request, pk=None):
-        """External ids of the customers in this segment, cursor-paginated (page_size up to 10,000)."""
-        segment = get_object_or_404(Segment, pk=pk)
-        queryset = selectors.segment_members(segment=segment).only("id", "external_id")
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+        def pull():
+            segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
+            as_of, changed_since = membership.points(request)
+            return selectors.segment_pull(segment=segment, as_of=as_of, changed_since=changed_since)
+
+        if not str(pk).isdigit():
+            raise Http404
+        return membership.members_response(request, pull=pull, filename=f"segment-{pk}-members.csv",
+                                           owner={"segment": int(pk)})
 
 
 class FeatureListView(APIView):
     """The features a run can use."""
+
+    token_scopes = "runs:read"
 
     def get_permissions(self):
         return [require(roles.VIEW_RUNS)()]

@@ -215,3 +215,38 @@ def customer_history(*, customer_id: int, limit: int | None = None) -> list[dict
         history.append({"run": period.run, "published_at": period.published_at,
                         "unpublished_at": period.unpublished_at, "segment": segment, "personas": personas})
     return history
+
+
+def persona_link_at(*, persona: Persona, when) -> PersonaLink | None:
+    """The link that was open at a moment (None before the persona existed)."""
+    return (persona.links.filter(linked_at__lte=when).exclude(unlinked_at__lte=when)
+            .select_related("run").order_by("-linked_at", "-id").first())
+
+
+def persona_link_in_run(*, persona: Persona, run_id: int) -> PersonaLink | None:
+    """The persona's last link to a segment of run `run_id` (None if it had none there)."""
+    return persona.links.filter(run_id=run_id).select_related("run").order_by("-linked_at", "-id").first()
+
+
+def persona_pull(*, persona: Persona, as_of=None, changed_since=None):
+    """The members of a persona to pull: those of the segment it is linked to now (or was
+    linked to at `as_of`: PersonaLink periods); with `changed_since` (a run id or a moment),
+    compared with those of the segment it was linked to in that run (or at that moment)."""
+    from segments.members import Pull, segment_pin
+
+    link = persona_link_at(persona=persona, when=as_of) if as_of is not None else current_link(persona)
+    meta = {"persona": persona.pk, "run": link.run_id if link else None,
+            "segment": link.segment_id if link else None,
+            "run_published": bool(link and link.run.published) if as_of is None else None,
+            "as_of": as_of.isoformat() if as_of is not None else None, "changed_since": None}
+    baseline = None
+    if changed_since is not None:
+        if isinstance(changed_since, int):
+            then = persona_link_in_run(persona=persona, run_id=changed_since)
+            meta["changed_since"] = {"run": changed_since, "segment": then.segment_id if then else None}
+        else:
+            then = persona_link_at(persona=persona, when=changed_since)
+            meta["changed_since"] = {"at": changed_since.isoformat(), "run": then.run_id if then else None,
+                                     "segment": then.segment_id if then else None}
+        baseline = segment_pin(then.segment_id if then else None)
+    return Pull(current=segment_pin(link.segment_id if link else None), baseline=baseline, meta=meta)

@@ -1,0 +1,86 @@
+"""The Integrations page: API tokens with scopes, webhooks and their deliveries."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from custseg_site import roles, tokens
+from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
+from custseg_site.models import ApiToken
+from segments import webhooks
+from segments.models import WebhookEndpoint
+
+# Deliveries listed on the page: the recent ones tell whether an integration is reached.
+RECENT_DELIVERIES = 50
+
+
+def _page(request, *, token_form=None, webhook_form=None, new_key=None, status=200):
+    return render(request, "integrations.html", {
+        "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
+        "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key,
+        "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
+        "scopes": tokens.SCOPES,
+    }, status=status)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+def integrations(request):
+    return _page(request)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def token_create_view(request):
+    form = ApiTokenForm(request.POST)
+    if form.is_valid():
+        try:
+            token, key = tokens.token_create(user=request.user, name=form.cleaned_data["name"],
+                                             scopes=form.cleaned_data["scopes"], created_by=request.user)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            # the key is on this response only: never stored, never shown again
+            return _page(request, new_key={"token": token, "key": key})
+    return _page(request, token_form=form, status=400)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def token_revoke_view(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk)
+    tokens.token_revoke(token=token, by=request.user)
+    messages.success(request, f"The token “{token.name}” was revoked: requests with it now get 401.")
+    return redirect("integrations")
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_create_view(request):
+    form = WebhookEndpointForm(request.POST)
+    if form.is_valid():
+        try:
+            endpoint = webhooks.webhook_endpoint_create(by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Webhook “{endpoint.name}” added. Its secret is in the table below.")
+            return redirect("integrations")
+    return _page(request, webhook_form=form, status=400)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_toggle_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    webhooks.webhook_endpoint_set_active(endpoint=endpoint, active=not endpoint.active)
+    messages.success(request, f"Webhook “{endpoint.name}” {'switched on' if endpoint.active else 'switched off'}.")
+    return redirect("integrations")

@@ -1,0 +1,169 @@
+"""Scoped API tokens for integrations: scopes, create, revoke, authenticate, throttle.
+
+How scopes work: every API view declares `token_scopes`, either one scope for all its
+actions or a dict from action (viewsets) or HTTP method (plain views) to scope, "*" being
+the default. A scoped token is checked against it as it authenticates: a token without
+the scope gets 403, and a view that declares nothing accepts no scoped token (fail
+closed). Role permissions still apply on top (the token acts as its user). The plain DRF
+Token (`create_api_token USERNAME` without --scope) is a full-access token of its user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.throttling import SimpleRateThrottle
+
+
+from custseg_site.models import ApiToken
+
+logger = logging.getLogger(__name__)
+
+SCOPES = {
+    "membership:read": "Members of personas, segments and campaign audiences (pages, delta, as of, CSV) "
+                       "and one customer by external id (persona, segment, features).",
+    "personas:read": "Personas and their links to segments.",
+    "personas:write": "Create and change personas.",
+    "runs:read": "Runs, segments, features available to runs, comparisons.",
+    "runs:write": "Start, cancel and publish runs; assign customers to segments.",
+    "customers:read": "Imports, mapping presets, feature snapshots.",
+    "customers:write": "Upload imports, save presets, compute features.",
+    "campaigns:read": "Campaigns and their results.",
+    "campaigns:write": "Create and change campaigns; import outcomes.",
+}
+# A view that anyone holding a valid token may read (the API schema and its docs).
+ANY_SCOPE = "*any*"
+# Keys of scoped tokens start with this, so the DRF Token authentication (40 hex
+# characters) and this one never look at each other's keys.
+KEY_PREFIX = "cs_"
+# last_used_at is written at most this often: a pull of 100 pages makes one write, not 100.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def token_create(*, user, name: str, scopes: list[str], created_by=None) -> tuple[ApiToken, str]:
+    """A new scoped token for `user`; returns it and its key (shown once, never stored)."""
+    errors = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Give the token a name (what uses it)."]
+    scopes = sorted(set(scopes or []))
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown:
+        errors["scopes"] = [f"Unknown scope(s): {', '.join(unknown)}. Known: {', '.join(SCOPES)}."]
+    elif not scopes:
+        errors["scopes"] = ["Choose at least one scope."]
+    if not user.is_active:
+        errors["user"] = [f"User {user.username!r} is inactive."]
+    if errors:
+        raise ValidationError(errors)
+    # 32 random bytes: as strong as the DRF token's 20, plus room to spare
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(name=name[:100], user=user, key_hash=_hash(key), prefix=key[:10],
+                                    scopes=scopes, created_by=created_by)
+    logger.info("custseg.api_token_created token_id=%s scopes=%s", token.pk, ",".join(scopes))
+    return token, key
+
+
+def token_revoke(*, token: ApiToken, by=None) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        logger.info("custseg.api_token_revoked token_id=%s by=%s", token.pk, getattr(by, "pk", None))
+    return token
+
+
+def token_list():
+    return ApiToken.objects.select_related("user", "created_by").order_by("revoked_at", "-created_at", "-id")
+
+
+def token_for_key(key: str) -> ApiToken | None:
+    token = (ApiToken.objects.select_related("user").filter(key_hash=_hash(key), revoked_at__isnull=True)
+             .first())
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def required_scope(view, request) -> str | None:
+    """The scope a request to `view` needs (None: the view takes no scoped token)."""
+    declared = getattr(view, "token_scopes", None)
+    if declared is None or isinstance(declared, str):
+        return declared
+    action = getattr(view, "action", None) or request.method.lower()
+    return declared.get(action) or declared.get("*")
+
+
+class ScopedTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token cs_...` (or `Bearer cs_...`): a scoped integration token."""
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() not in (b"token", b"bearer"):
+            return None
+        key = parts[1].decode("latin-1")
+        if not key.startswith(KEY_PREFIX):
+            return None  # a DRF Token: rest_framework's TokenAuthentication reads it
+        token = token_for_key(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        needed = required_scope(view, request) if view is not None else None
+        if needed != ANY_SCOPE and needed not in token.scopes:
+            granted = ", ".join(token.scopes)
+            raise exceptions.PermissionDenied(
+                f"This token's scopes ({granted}) do not cover this endpoint"
+                + (f" (it needs {needed})." if needed else " (no integration token may use it)."))
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return "Token"
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Requests per token (scoped tokens by token id, user tokens and sessions by user),
+    at settings.API_THROTTLE_RATE; past it, 429 with Retry-After in the common error format."""
+
+    scope = "token"
+
+    def get_rate(self):
+        return settings.API_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiToken):
+            ident = f"apitoken-{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ScopedTokenScheme(OpenApiAuthenticationExtension):
+    target_class = ScopedTokenAuthentication
+    name = "scopedToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "`Token cs_...`: an integration token limited to its scopes "
+                           f"({', '.join(SCOPES)}); `Token <40 hex>`: a user's full-access token.",
+        }

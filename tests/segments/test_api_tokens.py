@@ -1,0 +1,120 @@
+"""Integration tokens: scopes, every endpoint checked, throttling, the CLI."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from custseg_site.models import ApiToken
+from custseg_site.tokens import SCOPES, token_create, token_revoke
+from segments.personas.services import persona_create
+from tests.customers.factories import CustomerFactory
+from tests.segments.factories import segmented_run
+
+pytestmark = pytest.mark.django_db
+
+# What a membership:read token may call (method, path template)
+MEMBERSHIP_OPERATIONS = {
+    ("get", "/api/v1/personas/{id}/members/"),
+    ("get", "/api/v1/segments/{id}/members/"),
+    ("get", "/api/v1/customers/{external_id}/"),
+}
+
+
+def operations():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, item in schema["paths"].items():
+        for method in item:
+            yield method, path
+
+
+@pytest.fixture
+def published(analyst, marketer):
+    customers = CustomerFactory.create_batch(6)
+    run = segmented_run(groups={0: customers[:3], 1: customers[3:]}, publish=True, by=analyst)
+    persona = persona_create(segment=run.segments.get(index=0), name="Persona", by=marketer)
+    return {"id": persona.pk, "external_id": customers[0].external_id, "run": run,
+            "segment": run.segments.get(index=0).pk}
+
+
+def _url(path, published, method):
+    ids = {"id": published["segment"] if "/segments/" in path else
+           published["run"].pk if "/runs/" in path else published["id"], "external_id": published["external_id"]}
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids.get(m.group(1), 1)), path)
+
+
+def test_a_membership_token_reads_memberships_and_nothing_else(scoped_client, admin_user, published):
+    client = scoped_client(admin_user, "membership:read")
+    seen = set()
+    for method, path in operations():
+        response = getattr(client, method)(_url(path, published, method))
+        allowed = (method, path) in MEMBERSHIP_OPERATIONS
+        assert (response.status_code != 403) == allowed, (method, path, response.status_code)
+        if not allowed:
+            assert response.json()["error"]["code"] == "permission_denied"
+            assert "membership:read" in response.json()["error"]["message"]
+        seen.add((method, path))
+    assert MEMBERSHIP_OPERATIONS <= seen
+    # and its key opens no page: pages use sessions, not tokens
+    assert client.get("/").status_code == 302
+
+
+def test_every_endpoint_declares_its_scope(scoped_client, admin_user, published):
+    # given a superuser's token with every scope: no endpoint refuses it
+    client = scoped_client(admin_user, *SCOPES)
+    for method, path in operations():
+        response = getattr(client, method)(_url(path, published, method))
+        assert response.status_code != 403, (method, path, response.content[:200])
+
+
+def test_scope_and_role_both_apply(scoped_client, manager, marketer, published):
+    # a Manager's token with personas:write still cannot write: the role says read only
+    response = scoped_client(manager, "personas:write").patch(f"/api/v1/personas/{published['id']}/", {"notes": "x"})
+    assert response.status_code == 403 and "change_persona" in response.json()["error"]["message"]
+    # a Marketer's token with personas:read cannot write either: the scope says read only
+    response = scoped_client(marketer, "personas:read").patch(f"/api/v1/personas/{published['id']}/", {"notes": "x"})
+    assert response.status_code == 403 and "personas:write" in response.json()["error"]["message"]
+    response = scoped_client(marketer, "personas:write").patch(f"/api/v1/personas/{published['id']}/", {"notes": "x"})
+    assert response.status_code == 200
+
+
+def test_revoked_or_unknown_tokens_are_refused_and_full_access_tokens_still_work(manager, api_client, published):
+    token, key = token_create(user=manager, name="crm", scopes=["membership:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get(f"/api/v1/personas/{published['id']}/members/").status_code == 200
+    token_revoke(token=token)
+    response = client.get(f"/api/v1/personas/{published['id']}/members/")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "authentication_failed"
+    client.credentials(HTTP_AUTHORIZATION="Token cs_not-a-key")
+    assert client.get(f"/api/v1/personas/{published['id']}/members/").status_code == 401
+    # the user's own (DRF) token: everything the role allows
+    assert api_client(manager).get("/api/v1/runs/").status_code == 200
+    assert ApiToken.objects.get(pk=token.pk).last_used_at is not None
+
+
+def test_requests_past_the_rate_get_429_per_token(settings, scoped_client, manager, published):
+    settings.API_THROTTLE_RATE = "3/minute"
+    url = f"/api/v1/personas/{published['id']}/members/"
+    first, second = scoped_client(manager, "membership:read"), scoped_client(manager, "membership:read")
+    assert [first.get(url).status_code for _ in range(3)] == [200, 200, 200]
+    response = first.get(url)
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert error["status"] == 429 and error["code"] == "throttled" and int(response["Retry-After"]) > 0
+    # another token has its own allowance
+    assert second.get(url).status_code == 200
+
+
+def test_create_api_token_command_makes_a_scoped_token(manager, published, capsys):
+    call_command("create_api_token", manager.username, "--scope", "membership:read", "--name", "crm sync")
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("cs_")
+    token = ApiToken.objects.get()
+    assert token.scopes == ["membership:read"] and token.name == "crm sync" and key not in token.key_hash
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(f"/api/v1/personas/{published['id']}/members/").status_code == 200
+    assert client.get("/api/v1/runs/").status_code == 403

@@ -68,6 +68,9 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     pagination_class = CampaignCursorPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
     queryset = Campaign.objects.none()  # for the schema; get_queryset reads through selectors
+    # scoped integration tokens (custseg_site.tokens): an audience pull is a membership read
+    token_scopes = {"*": "campaigns:read", "create": "campaigns:write", "partial_update": "campaigns:write",
+                    "launch": "campaigns:write", "outcomes": "campaigns:write", "members": "membership:read"}
 
     def get_queryset(self):
         return selectors.campaign_list()

@@ -134,3 +134,12 @@ def test_import_outcomes_command(marketer, w, tmp_path, capsys):
     call_command("import_outcomes", str(c.pk), str(path), "--json")
     out = capsys.readouterr().out
     assert '"rows": 2, "added": 1, "duplicates": 0, "rejected": 1' in out
+
+
+def test_a_membership_token_pulls_a_campaign_audience_but_cannot_change_the_campaign(scoped_client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
+    client = scoped_client(manager, "membership:read")
+    members = client.get(f"/api/v1/campaigns/{c.pk}/members/?page_size=10000")
+    assert members.status_code == 200 and len(members.json()["results"]) == 54
+    assert client.get(f"/api/v1/campaigns/{c.pk}/").status_code == 403
+    assert client.get(f"/api/v1/campaigns/{c.pk}/results/").status_code == 403

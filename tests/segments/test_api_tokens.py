@@ -20,6 +20,7 @@ MEMBERSHIP_OPERATIONS = {
     ("get", "/api/v1/personas/{id}/members/"),
     ("get", "/api/v1/segments/{id}/members/"),
     ("get", "/api/v1/customers/{external_id}/"),
+    ("get", "/api/v1/campaigns/{id}/members/"),  # a campaign's audience, for the channel to send to
 }
 
 

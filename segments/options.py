@@ -224,7 +224,8 @@ def _number(option: RunOption, value: Any, kind: type) -> int | float:
 
 
 def engine_config(config: dict, *, categorical: tuple[str, ...] = (), revenue: str | None = None,
-                  silhouette_sample: int, scatter_sample: int) -> ml.SegmentationConfig:
+                  silhouette_sample: int, scatter_sample: int,
+                  feature_labels: dict[str, str] | None = None) -> ml.SegmentationConfig:
     """The engine's config for a stored run config (see services.run_validate)."""
     defaults = {option.name: option.default for option in OPTIONS}
     merged = {**defaults, **config}
@@ -253,6 +254,8 @@ def engine_config(config: dict, *, categorical: tuple[str, ...] = (), revenue: s
         silhouette_sample=silhouette_sample,
         scatter_sample=scatter_sample,
         revenue=revenue,
+        feature_labels=tuple((name, (feature_labels or {})[name]) for name in merged["features"]
+                             if name in (feature_labels or {})),
     )
 
 

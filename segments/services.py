@@ -246,6 +246,7 @@ def run_execute(*, run_id: int) -> None:
         revenue = REVENUE_FEATURE if REVENUE_FEATURE in catalogue and has_transactions() else None
         config = engine_config(
             run.config, categorical=categorical, revenue=revenue,
+            feature_labels={name: definition.label for name, definition in catalogue.items()},
             silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
             scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
         )

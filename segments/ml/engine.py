@@ -291,7 +291,7 @@ def segment(
     profiles = explain.profiles(
         prepared, final_labels, centroids, n_segments=n_segments, noise_index=noise_index, names=names,
         revenue=None if revenue is None else revenue[prepared.kept], rules=rules,
-        stability=None if stability is None else stability.jaccard,
+        stability=None if stability is None else stability.jaccard, feature_labels=dict(config.feature_labels),
     )
 
     report(PROGRESS_PROJECT, "Projecting")

@@ -32,15 +32,17 @@ RULES_PER_SEGMENT = 3
 RULE_ROUNDING_TOLERANCE = 0.002
 
 
-def describe_segment(zscore: dict[str, float], limit: int = 2) -> str:
+def describe_segment(zscore: dict[str, float], limit: int = 2, feature_labels: dict[str, str] | None = None) -> str:
     """A short name from the features that set a segment apart: "High monetary, low recency"."""
+    feature_labels = feature_labels or {}
     notable = sorted(
         ((name, z) for name, z in zscore.items() if abs(z) >= LABEL_Z_THRESHOLD),
         key=lambda item: -abs(item[1]),
     )[:limit]
     if not notable:
         return "Typical customers"
-    words = [f"{'high' if z > 0 else 'low'} {name.replace('_', ' ')}" for name, z in notable]
+    words = [f"{'high' if z > 0 else 'low'} {_lowercase_first(feature_labels.get(name, name.replace('_', ' ')))}"
+             for name, z in notable]
     text = ", ".join(words)
     return text[0].upper() + text[1:]
 
@@ -56,6 +58,7 @@ def profiles(
     revenue: np.ndarray | None,
     rules: dict[int, list[Rule]],
     stability: dict[int, float] | None,
+    feature_labels: dict[str, str] | None = None,
 ) -> list[SegmentProfile]:
     """`labels`: final segment per kept row (noise has its own index); `centroids`: numeric
     features in feature units, one row per segment."""
@@ -97,13 +100,13 @@ def profiles(
         elif names is not None:
             label = names[index]
         else:
-            label = describe_segment(zscore.to_dict())
+            label = describe_segment(zscore.to_dict(), feature_labels=feature_labels)
             categorical_top = [item for item in top[:1] if " = " in item[0] and item[1] >= LABEL_Z_THRESHOLD]
             if label == "Typical customers" and categorical_top:
                 label = f"Mostly {categorical_top[0][0].replace(' = ', ' ')}"
             if _traits(label) in used_labels:
                 # two segments set apart by the same two traits: a third tells them apart
-                label = describe_segment(zscore.to_dict(), limit=3)
+                label = describe_segment(zscore.to_dict(), limit=3, feature_labels=feature_labels)
             if _traits(label) in used_labels:
                 label = f"{label} ({sum(1 for used in used_labels if _traits(label) <= used) + 1})"
         used_labels.add(_traits(label))
@@ -125,6 +128,13 @@ def profiles(
             stability=None if stability is None else stability.get(index),
         ))
     return out
+
+
+def _lowercase_first(label: str) -> str:
+    """"Annual income" reads "high annual income"; "P(alive)" and "RFM" keep their capitals."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
 
 
 def _traits(label: str) -> frozenset[str]:

@@ -73,6 +73,9 @@ class SegmentationConfig:
     agglomerative_max: int = 10_000
     # a numeric column of the frame (a feature or not) whose per-segment sum is "revenue"
     revenue: str | None = None
+    # ((feature, "Label shown to people"), ...): segment names say "high Spending Score"
+    # rather than "high attr spending score 1 100"; a feature not listed is named as it is
+    feature_labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,13 @@ def test_one_customer_per_segment_gives_no_silhouette_rather_than_a_crash():
     result = segment(frame, config(features=("recency", "frequency"), k=3))
     assert sorted(result.labels.tolist()) == [0, 1, 2]
     assert result.metrics["silhouette"] is None
+
+
+def test_segment_names_use_the_labels_people_know_the_features_by():
+    frame, _ = blobs()
+    labelled = SegmentationConfig(features=("recency", "frequency", "monetary"), k=3, seed=0, stability_resamples=0,
+                                  feature_labels=(("monetary", "Net spend"), ("frequency", "Purchases"),
+                                                  ("recency", "Days since last purchase")))
+    names = " / ".join(profile.label for profile in segment(frame, labelled).segments)
+    assert "net spend" in names.lower() or "purchases" in names.lower() or "days since" in names.lower()
+    assert "monetary" not in names.lower() and "frequency" not in names.lower()

@@ -53,8 +53,11 @@ class Receiver:
 
 
 @pytest.fixture
-def eager_celery(settings):
-    """Jobs run in the test's thread, retries at once (eager mode ignores countdowns)."""
+def eager_celery(redis_url):
+    """Jobs run in the test's thread, retries at once (eager mode ignores countdowns).
+    Celery takes a broker connection even to run a task eagerly and keeps its pool: the
+    broker is the tests' Redis (redis_url) first, or later tests' workers would never get
+    the messages sent through that pool."""
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import math
 import time
 from dataclasses import asdict
 
@@ -19,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame
 from customers.features import categorical_features
 from customers.selectors import (
@@ -374,13 +374,13 @@ def _persist(run_id, customer_ids: pd.Index, result, *, model_name: str, timings
         if run.status != SegmentationRun.Status.RUNNING:
             raise RunCancelled  # rolls the writes back
         run.projection = projection
-        run.selection = _json_safe(asdict(result.selection)) if result.selection else {}
-        run.stability = _json_safe(asdict(result.stability)) if result.stability else {}
-        run.preprocessing = _json_safe(result.preprocessing or {})
+        run.selection = json_safe(asdict(result.selection)) if result.selection else {}
+        run.stability = json_safe(asdict(result.stability)) if result.stability else {}
+        run.preprocessing = json_safe(result.preprocessing or {})
         run.notes = list(result.notes)
         run.model_file = model_name
-        run.model_info = _json_safe(getattr(result.model, "versions", {}) or {})
-        run.metrics = _json_safe({
+        run.model_info = json_safe(getattr(result.model, "versions", {}) or {})
+        run.metrics = json_safe({
             **result.metrics,
             "timings": {
                 **timings,
@@ -400,23 +400,6 @@ def _persist(run_id, customer_ids: pd.Index, result, *, model_name: str, timings
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(Membership._meta.db_table)}")
     logger.info("segments.run_succeeded run_id=%s sizes=%s", run_id, run.metrics["sizes"])
-
-
-def _json_safe(value):
-    """numpy scalars, tuples and NaN made JSON-able (NaN and infinities become null)."""
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return [_json_safe(item) for item in value.tolist()]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def run_mark_failed(*, run_id: int, error: str) -> None:
@@ -496,7 +479,6 @@ def _load_model(run_id: int, name: str):
 
 
 def _library_mismatch(model_info: dict) -> str:
-    import kmodes  # noqa: F401  (imported for its version)
     import sklearn
 
     current = {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "pandas": pd.__version__}

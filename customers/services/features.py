@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame
 from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
 from customers import selectors
@@ -161,7 +162,7 @@ def features_execute(*, snapshot_id: int) -> None:
             summary["seconds"] = round(time.monotonic() - started, 2)
             FeatureSnapshot.objects.filter(pk=snapshot_id).update(
                 status=FeatureSnapshot.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
-                as_of=as_of, customers=len(rows), summary=_json_safe(summary), clv=_json_safe(clv_report),
+                as_of=as_of, customers=len(rows), summary=json_safe(summary), clv=json_safe(clv_report),
             )
         _prune()
         if connection.vendor == "postgresql":
@@ -211,21 +212,6 @@ def _channel_mix_json(shares: pd.DataFrame) -> pa.Array:
         body = pc.binary_join_element_wise(body, piece, "")
     # every piece ends in ", " and a number ends in a digit, so trimming takes just the last separator
     return pc.binary_join_element_wise(pc.utf8_rtrim(body, characters=", "), "}", "")
-
-
-def _json_safe(value):
-    """numpy numbers as Python ones, NaN and infinities as None: JSON columns refuse them."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    return value
 
 
 def _prune() -> None:

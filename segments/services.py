@@ -134,11 +134,14 @@ def _check_options(config: dict, categorical: tuple[str, ...], errors: dict) -> 
             errors.setdefault("log_features", []).append(
                 f"Only chosen number features can be log-transformed: {', '.join(stray)}."
             )
+    if errors:
+        return  # the checks above name the field; the engine's would repeat them without
     try:
-        engine_config(
+        # everything else the engine refuses on any data (eps = 0, ...), said before the run
+        ml.validate_config(engine_config(
             config, categorical=categorical, silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
             scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
-        )
+        ))
     except ml.SegmentationError as exc:
         errors.setdefault("__all__", []).append(str(exc))
 

@@ -175,3 +175,11 @@ def test_cli_bad_option_exits_non_zero_and_writes_nothing():
     with pytest.raises(CommandError, match="zscore"):
         call_command("segment", "--k", "3", "--scaling", "zscore")
     assert SegmentationRun.objects.count() == 0
+
+
+def test_what_the_engine_would_refuse_is_refused_when_the_run_is_asked_for():
+    planted_customers(per_group=5)
+    with pytest.raises(ValidationError) as caught:
+        services.run_create(features=RFM, algorithm="dbscan", eps=0)
+    assert any("eps must be greater than 0" in text for text in caught.value.message_dict["__all__"])
+    assert SegmentationRun.objects.count() == 0

@@ -171,7 +171,10 @@ def main():
     if not args.persona:
         return
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.test import Client
+
+    from custseg_site import roles
 
     from custseg_site.tokens import token_create
     from segments.personas.selectors import current_link
@@ -179,7 +182,10 @@ def main():
 
     persona = Persona.objects.get(pk=args.persona)
     segment_id = current_link(persona).segment_id
-    user = get_user_model().objects.get(username="bench")
+    # the token of an integration user with the Manager role (reads everything), not a
+    # superuser: its permissions come from the role, as in a real deployment
+    user, _ = get_user_model().objects.get_or_create(username="bench-integration")
+    user.groups.add(Group.objects.get(name=roles.MANAGER))
     _, key = token_create(user=user, name="bench", scopes=["membership:read"])
     client = Client(HTTP_AUTHORIZATION=f"Token {key}")
     url = f"/api/v1/personas/{persona.pk}/members/"

@@ -168,7 +168,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "custseg_site.cache.RedisCache",
         "LOCATION": REDIS_URL,
     }
 }

@@ -3,10 +3,12 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from custseg_site import roles
 from custseg_site.models import ApiToken
 from custseg_site.tokens import SCOPES, token_create, token_revoke
 from segments.personas.services import persona_create
@@ -94,6 +96,35 @@ def test_revoked_or_unknown_tokens_are_refused_and_full_access_tokens_still_work
     # the user's own (DRF) token: everything the role allows
     assert api_client(manager).get("/api/v1/runs/").status_code == 200
     assert ApiToken.objects.get(pk=token.pk).last_used_at is not None
+
+
+def test_role_and_user_changes_reach_a_token_at_once_although_its_authentication_is_cached(
+        manager, published, django_assert_max_num_queries):
+    # given a Manager's membership token that has been used (its authentication is cached)
+    token, key = token_create(user=manager, name="crm", scopes=["membership:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    url = f"/api/v1/personas/{published['id']}/members/"
+    first = client.get(url + "?page_size=1")
+    assert first.status_code == 200
+    # then the next page asks the database for the members only, not for the token or the role
+    with django_assert_max_num_queries(1):
+        assert client.get(first.json()["next"]).status_code == 200
+    # when the user loses the role, the next request is refused
+    manager.groups.clear()
+    assert client.get(url).status_code == 403
+    manager.groups.add(Group.objects.get(name=roles.MANAGER))
+    assert client.get(url).status_code == 200
+    # and when the user is deactivated, or the token's scopes are edited (the admin), too
+    manager.is_active = False
+    manager.save()
+    assert client.get(url).status_code == 401
+    manager.is_active = True
+    manager.save()
+    assert client.get(url).status_code == 200
+    token.scopes = ["personas:read"]
+    token.save()
+    assert client.get(url).status_code == 403
 
 
 def test_requests_past_the_rate_get_429_per_token(settings, scoped_client, manager, published):

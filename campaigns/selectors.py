@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from campaigns import stats
 from campaigns.models import RESPONSE_EVENTS, Campaign, CampaignMember, CampaignOutcome, OutcomeImport
+from segments import members as member_sets
 from segments.models import Membership, Persona, Segment
 from segments.personas.selectors import current_link
 from segments.selectors import published_run
@@ -32,16 +33,31 @@ def campaign_get(*, pk: int) -> Campaign:
             .get(pk=pk))
 
 
-def campaign_members(*, campaign: Campaign, include_control: bool = False) -> QuerySet:
-    """The frozen audience as rows (dicts), in customer id order (the members API's cursor).
-    The holdout is left out unless asked for: it must not reach the channel."""
-    members = CampaignMember.objects.filter(campaign=campaign)
-    if not include_control:
-        members = members.filter(is_control=False)
-    return members.order_by("customer_id").values(
-        "customer_id", "customer__external_id", "via_persona_id", "via_persona__name", "via_segment_id",
-        "via_segment__index", "is_control",
-    )
+AUDIENCE_FIELDS = ("external_id", "persona", "persona_name", "segment", "is_control")
+
+
+@member_sets.register_source("audience")
+def audience_source(pin: dict) -> member_sets.MemberSource:
+    """A launched campaign's frozen audience as a member set (segments.members): the
+    membership API pages it, exports it and selects its fields like a persona's members.
+    The holdout is left out unless the pin asks for it. Read in customer order through the
+    unique (campaign, customer) index."""
+    table, personas = CampaignMember._meta.db_table, Persona._meta.db_table
+    return member_sets.MemberSource(
+        sql=f"SELECT a.customer_id, a.via_persona_id AS persona, p.name AS persona_name, "
+            f"a.via_segment_id AS segment, a.is_control FROM {table} a "
+            f"LEFT JOIN {personas} p ON p.id = a.via_persona_id WHERE a.campaign_id = %s"
+            + ("" if pin.get("holdout") else " AND NOT a.is_control"),
+        params=(int(pin["campaign"]),), columns=("persona", "persona_name", "segment", "is_control"),
+        text_columns=frozenset({"persona_name"}), bool_columns=frozenset({"is_control"}),
+        default_fields=AUDIENCE_FIELDS)
+
+
+def audience_pull(*, campaign: Campaign, include_control: bool = False) -> member_sets.Pull:
+    """The campaign's audience to pull (the holdout only when asked for: it must not be
+    contacted)."""
+    return member_sets.Pull(current={"kind": "audience", "campaign": campaign.pk, "holdout": include_control},
+                        meta={"campaign": campaign.pk, "include_control": include_control})
 
 
 def outcome_imports(*, campaign: Campaign) -> list[OutcomeImport]:

@@ -6,11 +6,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns import charts, selectors, services
-from campaigns.exports import MEMBER_CSV_HEADER, member_rows
 from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
-from custseg_site.csv_export import csv_response
+from custseg_site.csv_export import csv_stream_response
+from segments.members import member_csv
 from segments.selectors import published_run
 
 
@@ -138,6 +138,7 @@ def campaign_members_csv(request, pk):
     """The audience to hand to the channel: the treated members only, unless the holdout is asked for."""
     campaign = _campaign_or_404(pk)
     include_control = request.GET.get("include_control") in ("1", "true")
-    members = selectors.campaign_members(campaign=campaign, include_control=include_control)
+    pull = selectors.audience_pull(campaign=campaign, include_control=include_control)
     suffix = "-with-control" if include_control else ""
-    return csv_response(f"campaign-{campaign.pk}-members{suffix}.csv", MEMBER_CSV_HEADER, member_rows(members))
+    return csv_stream_response(f"campaign-{campaign.pk}-members{suffix}.csv",
+                               member_csv(pull=pull, fields=list(selectors.AUDIENCE_FIELDS)))

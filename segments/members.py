@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from custseg_site.csv_export import neutralise_sql
+from custseg_site.csv_export import csv_lines, neutralise_sql
 from customers.models import Customer
 from segments.models import Membership
+
+
+DEFAULT_FIELDS = ("external_id",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class MemberSource:
     columns: tuple[str, ...]
     # which of `columns` hold text (neutralised in exports) rather than numbers
     text_columns: frozenset[str] = frozenset()
+    # which of `columns` are booleans (SQLite returns them as 0/1; CSV writes true/false)
+    bool_columns: frozenset[str] = frozenset()
+    # the fields of each member when ?fields= names none
+    default_fields: tuple[str, ...] = DEFAULT_FIELDS
 
 
 SOURCES: dict[str, Callable[[dict], MemberSource]] = {}
@@ -79,7 +86,6 @@ CUSTOMER_FIELDS = {
     "age": "age", "country": "country", "city": "city",
 }
 CUSTOMER_TEXT_FIELDS = frozenset({"external_id", "email", "name", "gender", "country", "city"})
-DEFAULT_FIELDS = ("external_id",)
 
 
 def available_fields(source: MemberSource) -> list[str]:
@@ -98,6 +104,8 @@ def _select(fields: list[str], source: MemberSource, alias: str, *, for_csv: boo
             expression, text = f"{alias}.{field}", field in source.text_columns
         if for_csv and text:
             expression = neutralise_sql(expression)
+        elif for_csv and field in source.bool_columns:
+            expression = f"CASE WHEN {expression} THEN 'true' WHEN NOT {expression} THEN 'false' END"
         expressions.append(expression)
     return ", ".join(expressions)
 
@@ -148,10 +156,24 @@ def member_page(*, current: dict, baseline: dict | None = None, fields: list[str
     """Up to `limit` rows (customer_id, *fields) with customer_id > after, in customer-id
     order: members of `current`, or with `baseline` who joined and who left (field
     "change")."""
-    sql, params = _query(source_for(current), source_for(baseline) if baseline else None, fields, after, limit)
+    source = source_for(current)
+    sql, params = _query(source, source_for(baseline) if baseline else None, fields, after, limit)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    flags = _bool_positions(fields, source, offset=1)
+    if flags and connection.vendor != "postgresql":  # SQLite's booleans are 0 and 1
+        rows = [_with_bools(row, flags, True, False) for row in rows]
+    return rows
+
+
+def _bool_positions(fields: list[str], source: MemberSource, *, offset: int) -> frozenset[int]:
+    return frozenset(i + offset for i, field in enumerate(fields) if field in source.bool_columns)
+
+
+def _with_bools(row: tuple, positions: frozenset[int], true, false) -> tuple:
+    return tuple((true if value else false) if i in positions and value is not None else value
+                 for i, value in enumerate(row))
 
 
 # Rows fetched per round trip when an export streams from a cursor (not PostgreSQL).
@@ -159,13 +181,16 @@ EXPORT_FETCH_ROWS = 5000
 
 
 def member_rows(*, current: dict, baseline: dict | None = None, fields: list[str]) -> Iterator[tuple]:
-    """Every row (fields only), streamed: for exports."""
-    sql, params = _query(source_for(current), source_for(baseline) if baseline else None, fields, 0, None)
+    """Every row (fields only), streamed: for exports (booleans as "true"/"false", as the
+    COPY export writes them)."""
+    source = source_for(current)
+    sql, params = _query(source, source_for(baseline) if baseline else None, fields, 0, None)
+    flags = _bool_positions(fields, source, offset=0)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(EXPORT_FETCH_ROWS):
             for row in rows:
-                yield row[1:]
+                yield _with_bools(row[1:], flags, "true", "false") if flags else row[1:]
 
 
 # 64 KB: a few socket writes' worth, and well inside any server's buffers.
@@ -190,6 +215,17 @@ def member_csv_copy(*, current: dict, baseline: dict | None = None, fields: list
                     buffer.clear()
             if buffer:
                 yield bytes(buffer)
+
+
+def member_csv(*, pull: "Pull", fields: list[str]) -> Iterator[bytes]:
+    """The whole set as CSV bytes, header first, streamed: written by COPY on PostgreSQL,
+    by csv_lines elsewhere; formula-like text cells neutralised either way."""
+    if connection.vendor == "postgresql":
+        yield ",".join(fields).encode() + b"\n"
+        yield from member_csv_copy(current=pull.current, baseline=pull.baseline, fields=fields)
+    else:
+        for text in csv_lines(fields, member_rows(current=pull.current, baseline=pull.baseline, fields=fields)):
+            yield text.encode()
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,6 @@ class CampaignSerializer(serializers.ModelSerializer):
                         "run": {"help_text": "The published run the audience was taken from at launch."}}
 
 
-class CampaignMemberSerializer(serializers.Serializer):
-    customer_id = serializers.IntegerField()
-    external_id = serializers.CharField(source="customer__external_id")
-    persona = serializers.IntegerField(source="via_persona_id", allow_null=True,
-                                       help_text="The persona the customer was targeted through.")
-    persona_name = serializers.CharField(source="via_persona__name", allow_null=True)
-    segment = serializers.IntegerField(source="via_segment_id", allow_null=True)
-    is_control = serializers.BooleanField(help_text="In the holdout: recorded, never contacted.")
-
-
 class OutcomeRowSerializer(serializers.Serializer):
     """One outcome for the JSON form of the outcomes import (documentation; rows are checked
     one by one by the import, which reports each bad row instead of refusing the request)."""

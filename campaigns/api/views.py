@@ -3,55 +3,32 @@ import outcomes. Writes go through campaigns.services, like the pages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from campaigns import selectors, services
 from campaigns.api.serializers import (
-    CampaignMemberSerializer,
     CampaignResultsSerializer,
     CampaignSerializer,
     OutcomeImportSerializer,
     OutcomeRowSerializer,
     OutcomeUploadSerializer,
 )
-from campaigns.exports import MEMBER_CSV_HEADER, member_rows
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
 from custseg_site.api import require
-from custseg_site.csv_export import csv_response
+from segments.api import membership
 
-
-
-class CSVRenderer(BaseRenderer):
-    """Lets ?format=csv (or Accept: text/csv) choose the CSV export; the view streams it."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return JSONRenderer().render(data)  # errors (403, 404) stay readable
 
 
 class CampaignCursorPagination(CursorPagination):
     ordering = "-created_at"
-
-
-class CampaignMemberPagination(CursorPagination):
-    # customer id order: the unique (campaign, customer) index serves every page
-    ordering = "customer_id"
-    page_size = 1000
-    page_size_query_param = "page_size"
-    # large pages for integrations pulling a whole audience (issue 7)
-    max_page_size = 10_000
 
 
 def _include_control(request) -> bool:
@@ -115,26 +92,27 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         results = selectors.campaign_results(campaign=self.get_object())
         return Response(CampaignResultsSerializer(results).data)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("include_control", bool, description="Also list the holdout (is_control true); "
-                                                                  "by default it is left out, as it must not be contacted."),
-            OpenApiParameter("format", str, enum=["json", "csv"], description="csv: every member as a streamed CSV "
-                                                                              "file instead of JSON pages."),
-        ],
-        responses={(200, "application/json"): CampaignMemberSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
+    @membership.members_schema(
+        "CampaignAudiencePage",
+        "The campaign's frozen audience (who was targeted at launch, through which persona or segment) in "
+        "customer-id order, cursor-paginated like persona and segment members: fields= chooses the fields "
+        f"(default {', '.join(selectors.AUDIENCE_FIELDS)}; also the customer fields), format=csv streams "
+        "them all. The holdout is left out unless include_control=true: it must not be contacted.",
+        meta={"campaign": drf_serializers.IntegerField(), "include_control": drf_serializers.BooleanField()},
+        extra_parameters=[OpenApiParameter(
+            "include_control", bool, description="Also list the holdout (is_control true); by default it is "
+                                                 "left out, as it must not be contacted.")],
+        delta=False,
     )
-    @action(detail=True, methods=["get"], pagination_class=CampaignMemberPagination,
-            renderer_classes=[JSONRenderer, CSVRenderer])
-    def members(self, request, pk=None, format=None):
-        """The campaign's frozen audience in customer id order, cursor-paginated (page_size up
-        to 10,000); the holdout only with include_control=true. ?format=csv streams them all."""
-        campaign = get_object_or_404(Campaign, pk=pk)
-        members = selectors.campaign_members(campaign=campaign, include_control=_include_control(request))
-        if request.accepted_renderer.format == "csv":
-            return csv_response(f"campaign-{campaign.pk}-members.csv", MEMBER_CSV_HEADER, member_rows(members))
-        page = self.paginate_queryset(members)
-        return self.get_paginated_response(CampaignMemberSerializer(page, many=True).data)
+    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
+    def members(self, request, pk=None):
+        def pull():
+            campaign = get_object_or_404(Campaign, pk=pk)
+            return selectors.audience_pull(campaign=campaign, include_control=_include_control(request))
+
+        suffix = "-with-control" if _include_control(request) else ""
+        return membership.members_response(request, pull=pull, filename=f"campaign-{pk}-members{suffix}.csv",
+                                           owner={"campaign": int(pk)}, delta=False)
 
     @extend_schema(
         request={"application/json": OutcomeRowSerializer(many=True), "multipart/form-data": OutcomeUploadSerializer},

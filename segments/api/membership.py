@@ -1,30 +1,14 @@
 """The membership API's common mechanism: fields, cursor pages pinned to a member set,
-delta and as-of parameters, and the streaming CSV export. Used by the persona and
-segment member endpoints; campaign audiences use it the same way:
+delta and as-of parameters, and the streaming CSV export. Used by the persona and segment
+member endpoints and by campaign audiences (campaigns.selectors.audience_source registers
+the "audience" pin kind; campaigns.api.views' `members` action answers with
+members_response). A new member list needs:
 
-    from segments import members
-    from segments.api import membership
-
-    @members.register_source("audience")           # a pin kind -> SQL, once, at import
-    def audience_source(pin):
-        return members.MemberSource(
-            sql="SELECT customer_id, persona_id AS persona, holdout FROM campaigns_audiencemember "
-                "WHERE campaign_id = %s" + ("" if pin["holdout"] else " AND NOT holdout"),
-            params=(pin["campaign"],), columns=("persona", "holdout"))
-
-    @membership.members_schema("CampaignAudiencePage", "Members of the campaign's audience ...",
-                               meta={"campaign": serializers.IntegerField()})
-    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
-    def members(self, request, pk=None):
-        holdout = request.query_params.get("holdout") == "true"
-        return membership.members_response(
-            request, filename=f"campaign-{pk}-audience.csv", owner={"campaign": int(pk)},
-            pull=lambda: members.Pull(current={"kind": "audience", "campaign": self.get_object().pk,
-                                               "holdout": holdout}, meta={"campaign": int(pk)}))
-
-with `token_scopes = {..., "members": "membership:read"}` on the viewset. The source's SQL
-must give one row per customer and be readable in customer-id order by an index leading
-with its filter (here (campaign, customer)).
+- a pin kind registered with segments.members.register_source, whose SQL gives one row per
+  customer and is readable in customer-id order by an index leading with its filter;
+- an action decorated with members_schema(...) and `renderer_classes=RENDERERS,
+  pagination_class=None`, returning members_response(request, pull=..., owner=...);
+- `"members": "membership:read"` in the viewset's token_scopes.
 
 `pull` is called for the first page only: the cursor carries the pins and the meta (signed),
 so every later page reads the same set.
@@ -40,7 +24,6 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.core import signing
 from django.http import HttpResponse
-from django.db import connection
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -48,7 +31,7 @@ from rest_framework import renderers, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.urls import replace_query_param
 
-from custseg_site.csv_export import csv_lines, csv_stream_response
+from custseg_site.csv_export import csv_stream_response
 from segments import members
 from segments.models import SegmentationRun
 
@@ -67,7 +50,8 @@ class CSVRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return b"" if data is None else str(data).encode()
+        # only errors get here (400, 403, 404): they stay readable JSON
+        return b"" if data is None else renderers.JSONRenderer().render(data)
 
 
 RENDERERS = [renderers.JSONRenderer, CSVRenderer]
@@ -103,9 +87,10 @@ def points(request) -> tuple[datetime | None, datetime | int | None]:
 
 
 def _fields(request, pull: members.Pull) -> list[str]:
-    allowed = members.available_fields(members.source_for(pull.current))
+    source = members.source_for(pull.current)
+    allowed = members.available_fields(source)
     asked = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
-    fields = list(dict.fromkeys(asked or members.DEFAULT_FIELDS))
+    fields = list(dict.fromkeys(asked or source.default_fields))
     unknown = [f for f in fields if f not in allowed and f != "change"]
     if unknown:
         raise ValidationError({"fields": [f"Unknown field(s): {', '.join(unknown)}. Available: {', '.join(allowed)}."]})
@@ -139,17 +124,23 @@ def _write_cursor(pull: members.Pull, after: int, owner: dict) -> str:
                          salt=CURSOR_SALT, compress=True)
 
 
-def members_response(request, *, pull: Callable[[], members.Pull], filename: str, owner: dict):
+def members_response(request, *, pull: Callable[[], members.Pull], filename: str, owner: dict, delta: bool = True):
     """One JSON page ({next, ...meta, results}), or with ?format=csv the whole set as a
     streamed CSV. Field names are checked against the pinned set's source.
 
     `pull` (which may look the owner up and 404) is called for the first page only; a
     later page reads its cursor, which carries the `owner` it was made for (e.g.
-    {"persona": 3}), so a cursor only works on the URL that made it."""
+    {"persona": 3}), so a cursor only works on the URL that made it. With delta False (a set
+    that never changes, like a campaign's frozen audience) as_of and changed_since are refused."""
+    if not delta:
+        for name in ("as_of", "changed_since"):
+            if request.query_params.get(name):
+                raise ValidationError({name: ["This list never changes (frozen at launch): it has no history to "
+                                              "compare with."]})
     if request.accepted_renderer.format == "csv":
         chosen = pull()
         fields = _fields(request, chosen)
-        return csv_stream_response(filename, _csv_chunks(chosen, fields))
+        return csv_stream_response(filename, members.member_csv(pull=chosen, fields=fields))
     cursor = request.query_params.get("cursor")
     chosen, after, cursor_owner = _read_cursor(cursor) if cursor else (pull(), 0, owner)
     if cursor_owner != owner:
@@ -185,16 +176,6 @@ def _external_ids_json(values: list[str]) -> str:
     return '[{"external_id":' + '},{"external_id":'.join(map(encode_basestring_ascii, values)) + "}]"
 
 
-def _csv_chunks(pull: members.Pull, fields: list[str]):
-    if connection.vendor == "postgresql":
-        yield ",".join(fields).encode() + b"\n"
-        yield from members.member_csv_copy(current=pull.current, baseline=pull.baseline, fields=fields)
-    else:
-        for text in csv_lines(fields, members.member_rows(current=pull.current, baseline=pull.baseline,
-                                                          fields=fields)):
-            yield text.encode()
-
-
 class MemberItemSerializer(serializers.Serializer):
     """One member: the fields asked for with ?fields= (external_id by default)."""
 
@@ -211,12 +192,18 @@ class MemberItemSerializer(serializers.Serializer):
     nearest_segment_index = serializers.IntegerField(required=False, allow_null=True)
     change = serializers.ChoiceField(choices=["joined", "left"], required=False,
                                      help_text="With changed_since: joined or left since then.")
+    persona = serializers.IntegerField(required=False, allow_null=True,
+                                       help_text="Campaign audiences: the persona the customer was targeted through.")
+    persona_name = serializers.CharField(required=False, allow_null=True)
+    is_control = serializers.BooleanField(required=False, help_text="Campaign audiences: in the holdout "
+                                                                    "(recorded, never contacted).")
 
 
 PARAMETERS = [
     OpenApiParameter("fields", str, description=(
         "Comma-separated fields of each member (default external_id): external_id, email, name, gender, age, "
-        "country, city, and for segment/persona members segment, distance, nearest_segment_index.")),
+        "country, city; for segment and persona members segment, distance, nearest_segment_index; for campaign "
+        "audiences persona, persona_name, segment, is_control.")),
     OpenApiParameter("page_size", int, description=f"Members per page, 1 to {MAX_PAGE_SIZE:,} (default {DEFAULT_PAGE_SIZE:,})."),
     OpenApiParameter("cursor", str, description="The `next` link's cursor: pins the member set the first page read, "
                                                 "so a pull finishes on the run it started on."),
@@ -229,16 +216,22 @@ PARAMETERS = [
 ]
 
 
-def members_schema(name: str, description: str, meta: dict | None = None):
-    """extend_schema for a member endpoint: the parameters above, a JSON page (component
-    `name`, with the `meta` fields each page echoes) and text/csv."""
+def members_schema(name: str, description: str, meta: dict | None = None, *, extra_parameters=(),
+                   delta: bool = True):
+    """extend_schema for a member endpoint: the parameters above (without as_of and
+    changed_since unless `delta`), a JSON page (component `name`, with the `meta` fields
+    each page echoes) and text/csv."""
+    history = {
+        "as_of": serializers.DateTimeField(allow_null=True),
+        "changed_since": serializers.DictField(allow_null=True, help_text="The run and segment compared with."),
+    } if delta else {}
     page = inline_serializer(name, fields={
         "next": serializers.URLField(allow_null=True),
         **(meta or {}),
-        "as_of": serializers.DateTimeField(allow_null=True),
-        "changed_since": serializers.DictField(allow_null=True, help_text="The run and segment compared with."),
+        **history,
         "fields": serializers.ListField(child=serializers.CharField()),
         "results": MemberItemSerializer(many=True),
     })
-    return extend_schema(description=description, parameters=PARAMETERS,
+    parameters = [p for p in PARAMETERS if delta or p.name not in ("as_of", "changed_since")]
+    return extend_schema(description=description, parameters=[*parameters, *extra_parameters],
                          responses={(200, "application/json"): page, (200, "text/csv"): OpenApiTypes.STR})

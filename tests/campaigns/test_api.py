@@ -55,12 +55,28 @@ def test_members_are_paged_by_customer_id_without_the_holdout(api_client, manage
         page = api.get(url).json()
         seen += page["results"]
         url = page["next"]
-    ids = [m["customer_id"] for m in seen]
-    assert ids == sorted(ids) and len(ids) == len(set(ids)) == 54
+    ids = [m["external_id"] for m in seen]
+    treated = CampaignMember.objects.filter(campaign=c, is_control=False).order_by("customer_id")
+    assert ids == list(treated.values_list("customer__external_id", flat=True)) and len(set(ids)) == 54
     assert not any(m["is_control"] for m in seen)
     everyone = api.get(f"/api/v1/campaigns/{c.pk}/members/?include_control=true&page_size=10000").json()["results"]
-    assert len(everyone) == 60 and sum(m["is_control"] for m in everyone) == 6
+    assert len(everyone) == 60 and sum(m["is_control"] is True for m in everyone) == 6
     assert {m["persona_name"] for m in everyone} == {"Big spenders", "Lapsed"}
+
+
+def test_audience_fields_are_selectable_and_a_frozen_audience_has_no_delta(api_client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
+    api = api_client(manager)
+    page = api.get(f"/api/v1/campaigns/{c.pk}/members/?fields=external_id,age,is_control&include_control=true")
+    assert page.status_code == 200
+    body = page.json()
+    assert body["fields"] == ["external_id", "age", "is_control"] and body["include_control"] is True
+    assert set(body["results"][0]) == {"external_id", "age", "is_control"}
+    assert {(m["external_id"], m["age"]) for m in body["results"]} == {(m.external_id, m.age) for m in w.customers[:60]}
+    bad = api.get(f"/api/v1/campaigns/{c.pk}/members/?fields=external_id,salary")
+    assert bad.status_code == 400 and "salary" in str(bad.json())
+    frozen = api.get(f"/api/v1/campaigns/{c.pk}/members/?changed_since=2026-01-01")
+    assert frozen.status_code == 400 and "frozen" in str(frozen.json())
 
 
 def test_members_csv_export_excludes_the_holdout_and_neutralises_formulas(api_client, manager, marketer, w):
@@ -70,7 +86,9 @@ def test_members_csv_export_excludes_the_holdout_and_neutralises_formulas(api_cl
     response = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/members/?format=csv")
     assert response["Content-Type"].startswith("text/csv")
     text = b"".join(response.streaming_content).decode()
+    assert text.splitlines()[0] == "external_id,persona,persona_name,segment,is_control"
     assert len(text.splitlines()) == 61 and "'=HYPERLINK" in text
+    assert all(line.endswith(",false") for line in text.splitlines()[1:])
 
 
 def test_outcomes_by_json_and_csv_account_for_every_row(api_client, marketer, w):

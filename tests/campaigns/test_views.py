@@ -84,11 +84,11 @@ def test_audience_csv_leaves_the_holdout_out_unless_asked(client, manager, marke
     client.force_login(manager)
     response = client.get(reverse("campaigns:campaign-members-csv", args=[c.pk]))
     lines = b"".join(response.streaming_content).decode().splitlines()
-    assert lines[0] == "external_id,customer_id,persona,segment,is_control"
-    assert len(lines) - 1 == 48 and not any(line.endswith(",yes") for line in lines)
+    assert lines[0] == "external_id,persona,persona_name,segment,is_control"
+    assert len(lines) - 1 == 48 and not any(line.endswith(",true") for line in lines)
     response = client.get(reverse("campaigns:campaign-members-csv", args=[c.pk]) + "?include_control=1")
     lines = b"".join(response.streaming_content).decode().splitlines()
-    assert len(lines) - 1 == 60 and sum(line.endswith(",yes") for line in lines) == 12
+    assert len(lines) - 1 == 60 and sum(line.endswith(",true") for line in lines) == 12
 
 
 def test_persona_card_shows_campaign_results(client, manager, marketer, w):

@@ -81,6 +81,6 @@ def webhook_create_view(request):
 @require_POST
 def webhook_toggle_view(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
-    webhooks.webhook_endpoint_set_active(endpoint=endpoint, active=not endpoint.active)
+    endpoint = webhooks.webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, by=request.user)
     messages.success(request, f"Webhook “{endpoint.name}” {'switched on' if endpoint.active else 'switched off'}.")
     return redirect("integrations")

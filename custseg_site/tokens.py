@@ -45,6 +45,8 @@ SCOPES = {
     "customers:write": "Upload imports, save presets, compute features.",
     "campaigns:read": "Campaigns and their results.",
     "campaigns:write": "Create and change campaigns; import outcomes.",
+    "webhooks:manage": "Webhooks: register, change, re-key and delete endpoints; read, re-send and test "
+                       "their deliveries.",
 }
 # A view that anyone holding a valid token may read (the API schema and its docs).
 ANY_SCOPE = "*any*"

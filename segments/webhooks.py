@@ -7,11 +7,17 @@ per matching endpoint; each delivery is its own job: POST JSON with
 `X-Custseg-Signature: sha256=<HMAC-SHA256 of the body with the endpoint's secret>`, a
 2xx answer within settings.WEBHOOK_TIMEOUT_SECONDS is success, anything else is retried
 after WEBHOOK_RETRY_BASE_SECONDS x 2^(attempt-1), up to WEBHOOK_MAX_ATTEMPTS attempts.
+
+Endpoints are created, changed, re-keyed and deleted here for both the Integrations page
+and the API (segments/api/webhooks.py). No request ever sends anything itself: a ping or a
+re-sent delivery is a row plus a job enqueued on commit, sent by a worker.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.client
 import hmac
 import json
 import logging
@@ -20,7 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,6 +40,12 @@ from segments.models import Persona, PersonaLink, RunPublication, WebhookDeliver
 logger = logging.getLogger(__name__)
 
 EVENT_MEMBERSHIP_CHANGED = "persona.membership_changed"
+EVENT_PING = "webhook.ping"
+# What the API and the page may change on an endpoint (the secret only by rotating it).
+EDITABLE_FIELDS = ("name", "url", "persona", "active")
+# The model's column sizes, checked here so a long value is a message, not a database error.
+NAME_CHARS = WebhookEndpoint._meta.get_field("name").max_length
+URL_CHARS = WebhookEndpoint._meta.get_field("url").max_length
 # Stored error texts are cut here: enough for a reason, never a whole HTML error page.
 ERROR_CHARS = 500
 
@@ -42,28 +54,151 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-@transaction.atomic
-def webhook_endpoint_create(*, name: str, url: str, persona: Persona | None = None, by=None) -> WebhookEndpoint:
-    errors = {}
-    if not (name or "").strip():
-        errors["name"] = ["Give the webhook a name (who receives it)."]
+def _new_secret() -> str:
+    # 32 random bytes, hex: the receiver pastes it into its HMAC check
+    return secrets.token_hex(32)
+
+
+def _url_problem(url: str) -> str | None:
+    """Why `url` cannot receive webhooks, in words; None when it can."""
+    if len(url) > URL_CHARS:
+        return f"The URL is {len(url)} characters long; at most {URL_CHARS}."
+    if not url.isascii():
+        return "Percent-encode non-ASCII characters in the URL (and give an internationalised host in punycode)."
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
-        errors["url"] = ["Give an http:// or https:// URL."]
+        return "Give an http:// or https:// URL with a host, e.g. https://crm.example.com/hooks/custseg."
+    if urlsplit(url).username is not None:
+        # urllib cannot send to it, and the signature is what proves the sender anyway
+        return "Put no user name or password in the URL; receivers check the X-Custseg-Signature header instead."
+    return None
+
+
+def _clean(changes: dict) -> dict:
+    """Checked and normalised endpoint fields (any of EDITABLE_FIELDS), or ValidationError
+    with a message per field. Nothing is written before every field is checked."""
+    cleaned, errors = {}, {}
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name:
+            errors["name"] = ["Give the webhook a name (who receives it)."]
+        elif len(name) > NAME_CHARS:
+            errors["name"] = [f"The name is {len(name)} characters long; at most {NAME_CHARS}."]
+        cleaned["name"] = name
+    if "url" in changes:
+        url = (changes["url"] or "").strip()
+        problem = _url_problem(url)
+        if problem:
+            errors["url"] = [problem]
+        cleaned["url"] = url
+    if "persona" in changes:
+        cleaned["persona"] = changes["persona"]
+    if "active" in changes:
+        if not isinstance(changes["active"], bool):
+            errors["active"] = ["active is true or false."]
+        cleaned["active"] = changes["active"]
     if errors:
         raise ValidationError(errors)
-    # 32 random bytes, hex: the receiver pastes it into its HMAC check
-    endpoint = WebhookEndpoint.objects.create(name=name.strip()[:100], url=url, persona=persona,
-                                              secret=secrets.token_hex(32), created_by=by)
-    logger.info("segments.webhook_created endpoint_id=%s persona_id=%s", endpoint.pk, getattr(persona, "pk", None))
+    return cleaned
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, name: str, url: str, persona: Persona | None = None, active: bool = True,
+                            by=None) -> WebhookEndpoint:
+    """A new endpoint with a new secret (on the returned row: show it to whoever made it)."""
+    cleaned = _clean({"name": name, "url": url, "persona": persona, "active": active})
+    endpoint = WebhookEndpoint.objects.create(**cleaned, secret=_new_secret(), created_by=by)
+    logger.info("segments.webhook_created endpoint_id=%s persona_id=%s by=%s", endpoint.pk,
+                getattr(persona, "pk", None), getattr(by, "pk", None))
     return endpoint
 
 
-def webhook_endpoint_set_active(*, endpoint: WebhookEndpoint, active: bool) -> WebhookEndpoint:
-    endpoint.active = active
-    endpoint.save(update_fields=["active"])
+@transaction.atomic
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, by=None, **changes) -> WebhookEndpoint:
+    """Change any of EDITABLE_FIELDS; a bad value changes nothing. Switching an endpoint off
+    makes its pending deliveries fail at their next attempt instead of being sent."""
+    stray = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if stray:
+        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(stray)}."]})
+    cleaned = _clean(changes)
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    changed = [field for field, value in cleaned.items() if getattr(endpoint, field) != value]
+    if changed:
+        for field in changed:
+            setattr(endpoint, field, cleaned[field])
+        endpoint.save(update_fields=changed)
+        logger.info("segments.webhook_updated endpoint_id=%s fields=%s by=%s", endpoint.pk, ",".join(changed),
+                    getattr(by, "pk", None))
     return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by=None) -> WebhookEndpoint:
+    """A new secret (on the returned row, to be shown once); the old one stops working at
+    once: every later attempt, retries of earlier deliveries included, is signed with the new."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.secret = _new_secret()
+    endpoint.save(update_fields=["secret"])
+    logger.info("segments.webhook_secret_rotated endpoint_id=%s by=%s", endpoint.pk, getattr(by, "pk", None))
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by=None) -> None:
+    """Remove an endpoint and its deliveries; a queued attempt finds its delivery gone and stops."""
+    endpoint_id = endpoint.pk
+    WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
+    logger.info("segments.webhook_deleted endpoint_id=%s by=%s", endpoint_id, getattr(by, "pk", None))
+
+
+@transaction.atomic
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint, by=None) -> WebhookDelivery:
+    """A test delivery (event webhook.ping), sent by a worker after commit like any other
+    delivery: signed the same way, retried the same way, listed with the others."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if not endpoint.active:
+        raise ValidationError({"active": ["The webhook is switched off: switch it on to send it a ping."]})
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=EVENT_PING, payload={
+        "event": EVENT_PING, "webhook": {"id": endpoint.pk, "name": endpoint.name},
+        "sent_at": timezone.now().isoformat(),
+    })
+    transaction.on_commit(functools.partial(delivery_enqueue, delivery_id=delivery.pk))
+    logger.info("segments.webhook_ping endpoint_id=%s delivery_id=%s by=%s", endpoint.pk, delivery.pk,
+                getattr(by, "pk", None))
+    return delivery
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery, by=None) -> WebhookDelivery:
+    """Send a failed delivery again now: one more attempt (it has used up its retries, so a
+    failure leaves it failed). The body is the same; the signature uses the current secret."""
+    delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+    if delivery.status != WebhookDelivery.Status.FAILED:
+        raise ValidationError({"status": [f"Only a failed delivery can be re-sent; this one is {delivery.status}."]})
+    if not delivery.endpoint.active:
+        raise ValidationError({"active": ["The webhook is switched off: switch it on to re-send its deliveries."]})
+    delivery.status, delivery.next_retry_at = WebhookDelivery.Status.PENDING, None
+    delivery.save(update_fields=["status", "next_retry_at"])
+    transaction.on_commit(functools.partial(delivery_enqueue, delivery_id=delivery.pk))
+    logger.info("segments.webhook_redeliver delivery_id=%s attempts=%s by=%s", delivery.pk, delivery.attempts,
+                getattr(by, "pk", None))
+    return delivery
+
+
+def delivery_enqueue(*, delivery_id: int) -> None:
+    """On commit: the job that makes the attempt. Without a broker the delivery is marked
+    failed with the reason, so it can be re-sent rather than wait forever as pending."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from segments.tasks import webhook_deliver
+
+    try:
+        webhook_deliver.delay(delivery_id)
+    except BrokerError:
+        logger.exception("segments.webhook_enqueue_failed delivery_id=%s", delivery_id)
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING).update(
+            status=WebhookDelivery.Status.FAILED, error="The job queue could not be reached; re-send it later.")
 
 
 def publish_enqueue(*, run_id: int, previous_run_id: int | None) -> None:
@@ -175,6 +310,10 @@ def webhook_deliver(*, delivery_id: int) -> Attempt:
             code, error = exc.code, f"HTTP {exc.code} {exc.reason}"
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        except (http.client.HTTPException, ValueError) as exc:
+            # a URL urllib cannot send to (credentials in it, non-ASCII path: possible for rows
+            # written before these were refused, or by the admin): a failed attempt, not a crash
+            error = f"{type(exc).__name__}: {exc}"
     now = timezone.now()
     attempts = delivery.attempts + 1
     ok = code is not None and 200 <= code < 300
@@ -196,6 +335,11 @@ def webhook_deliver(*, delivery_id: int) -> Attempt:
 
 def delivery_list():
     return WebhookDelivery.objects.select_related("endpoint", "persona").order_by("-created_at", "-id")
+
+
+def endpoint_deliveries(*, endpoint: WebhookEndpoint):
+    """One endpoint's deliveries, newest first (the endpoint, -created_at index)."""
+    return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
 
 
 def endpoint_list():

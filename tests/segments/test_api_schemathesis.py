@@ -1,5 +1,12 @@
 """Schemathesis against the OpenAPI schema: generated requests to every operation, with a
-membership-only token and with an Analyst's full token, never get a 5xx."""
+membership-only token and with an Analyst's full token, never get a 5xx.
+
+Webhooks: generated requests register URLs of any host and ping them or re-send their
+deliveries, yet nothing is POSTed anywhere. No request sends a webhook itself: it writes a
+delivery and enqueues the attempt with transaction.on_commit, and this test's transaction
+never commits (it is rolled back at the end), so no job is enqueued, and no worker runs
+here to take one. The end of the test checks that no delivery was attempted.
+"""
 
 import time
 
@@ -12,6 +19,8 @@ from hypothesis import HealthCheck, Phase, given, settings as hypothesis_setting
 from rest_framework.authtoken.models import Token
 
 from custseg_site.tokens import token_create
+from segments import webhooks
+from segments.models import WebhookDelivery
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
@@ -48,7 +57,12 @@ def test_no_generated_request_gets_a_server_error(client, settings, analyst, mar
     settings.API_THROTTLE_RATE = None  # thousands of requests from one token are the point here
     customers = CustomerFactory.create_batch(12)
     run = segmented_run(groups={0: customers[:6], 1: customers[6:]}, publish=True, by=analyst)
-    persona_create(segment=run.segments.get(index=0), name="Persona", by=marketer)
+    persona = persona_create(segment=run.segments.get(index=0), name="Persona", by=marketer)
+    # a webhook with a failed delivery for generated ids to find (.invalid never resolves)
+    endpoint = webhooks.webhook_endpoint_create(name="CRM", url="https://crm.example.invalid/hooks", persona=persona,
+                                                by=analyst)
+    seeded = WebhookDelivery.objects.create(endpoint=endpoint, event=webhooks.EVENT_PING, payload={},
+                                            status="failed", attempts=5, error="HTTP 503 Service Unavailable")
     schema = schemathesis.openapi.from_dict(client.get("/api/schema/?format=json").json())
     schema.app = get_wsgi_application()
     _, membership_key = token_create(user=manager, name="schemathesis", scopes=["membership:read"])
@@ -68,4 +82,7 @@ def test_no_generated_request_gets_a_server_error(client, settings, analyst, mar
         signals.request_finished.connect(close_old_connections)
     assert calls > 200
     assert errors == [], "\n".join(errors[:20])
+    # and no webhook was sent: no delivery has an attempt more than it started with
+    assert not WebhookDelivery.objects.exclude(pk=seeded.pk).filter(attempts__gt=0).exists()
+    assert not WebhookDelivery.objects.filter(pk=seeded.pk, attempts__gt=5).exists()
     assert time.monotonic() - started < 120

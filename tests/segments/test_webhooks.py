@@ -4,75 +4,16 @@ HTTP server; failures are retried with backoff and shown on the Integrations pag
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from custseg_site.celery import app as celery_app
 from segments import services, webhooks
 from segments.models import WebhookDelivery
 from segments.personas.services import persona_create
-from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
+from tests.segments.webhooks_support import Receiver, eager_celery, two_runs  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A local HTTP server that answers with the given status codes in turn (the last one
-    repeats) and keeps every request it got."""
-
-    def __init__(self, codes):
-        self.codes, self.requests = list(codes), []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                code = receiver.codes.pop(0) if len(receiver.codes) > 1 else receiver.codes[0]
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/custseg"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def eager_celery(redis_url):
-    """Jobs run in the test's thread, retries at once (eager mode ignores countdowns).
-    Celery takes a broker connection even to run a task eagerly and keeps its pool: the
-    broker is the tests' Redis (redis_url) first, or later tests' workers would never get
-    the messages sent through that pool."""
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
-
-
-@pytest.fixture
-def two_runs(analyst, marketer):
-    customers = CustomerFactory.create_batch(20)
-    run_a = segmented_run(groups={0: customers[:10], 1: customers[10:]}, zscores={0: {"monetary": 1.0}, 1: {"monetary": -1.0}},
-                          publish=True, by=analyst)
-    persona = persona_create(segment=run_a.segments.get(index=0), name="Big spenders", by=marketer)
-    # run B: segment 0 continues the persona's (customers 2-11): 2 left, 2 joined
-    run_b = segmented_run(groups={0: customers[2:12], 1: customers[:2] + customers[12:]},
-                          zscores={0: {"monetary": 1.0}, 1: {"monetary": -1.0}})
-    return {"a": run_a, "b": run_b, "persona": persona}
 
 
 def publish(run, by, django_capture_on_commit_callbacks):

@@ -8,7 +8,6 @@ never commits (it is rolled back at the end), so no job is enqueued, and no work
 here to take one. The end of the test checks that no delivery was attempted.
 """
 
-import time
 
 import pytest
 import schemathesis
@@ -67,7 +66,6 @@ def test_no_generated_request_gets_a_server_error(client, settings, analyst, mar
     schema.app = get_wsgi_application()
     _, membership_key = token_create(user=manager, name="schemathesis", scopes=["membership:read"])
     analyst_key = Token.objects.create(user=analyst).key
-    started = time.monotonic()
     errors, calls = [], 0
     # as Django's test client does: the test's transaction must survive each request's end
     signals.request_started.disconnect(close_old_connections)
@@ -85,4 +83,3 @@ def test_no_generated_request_gets_a_server_error(client, settings, analyst, mar
     # and no webhook was sent: no delivery has an attempt more than it started with
     assert not WebhookDelivery.objects.exclude(pk=seeded.pk).filter(attempts__gt=0).exists()
     assert not WebhookDelivery.objects.filter(pk=seeded.pk, attempts__gt=5).exists()
-    assert time.monotonic() - started < 120

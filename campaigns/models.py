@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
+
 
 class Campaign(models.Model):
     """A campaign aimed at personas and/or segments of the published run. Launching it
@@ -167,31 +169,85 @@ RESPONSE_EVENTS = (CampaignOutcome.Event.CLICKED, CampaignOutcome.Event.RESPONDE
 
 
 class OutcomeImport(models.Model):
-    """The report of one outcomes import: rows read = added + already there + rejected."""
+    """One outcomes import, run as a background job (custseg_site.job_rows moves its status):
+    rows read = added + duplicates (already recorded, or repeated in the file) + rejected.
+    Its outcomes are written in the same transaction that marks it succeeded, so only a
+    succeeded import has outcomes."""
 
     class Source(models.TextChoices):
         PAGE = "page", "Upload page"
         API = "api", "API"
         CLI = "cli", "Command line"
 
+    Status = JobStatus
+    ACTIVE_STATUSES = ACTIVE_STATUSES
+    FINISHED_STATUSES = FINISHED_STATUSES
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="outcome_imports")
     source = models.CharField(max_length=4, choices=Source.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     file_name = models.CharField(max_length=255, blank=True)
+    # the stored upload (under MEDIA_ROOT/outcome-imports/, removed once the job finishes),
+    # or the command line's own file; empty for a JSON list imported in the request
+    file_path = models.CharField(max_length=500, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    # the file's header as read: the columns of the rejected-rows download
+    header = models.JSONField(default=list, blank=True)
     rows = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
-    # {"line": n, "reason": "..."} for the first rejected rows (REJECTIONS_KEPT in services)
-    rejections = models.JSONField(default=list, blank=True)
-    # rejected rows per reason, all of them
+    # rejected rows per reason, all of them (each row is an OutcomeRejectedRow)
     reasons = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="outcome_import_progress_0_100"),
+        ]
 
     def __str__(self):
         return f"outcomes import #{self.pk} of campaign {self.campaign_id}"
+
+
+class OutcomeRejectedRow(models.Model):
+    """A row an outcomes import refused: its line, why, and its cells as read."""
+
+    outcome_import = models.ForeignKey(OutcomeImport, on_delete=models.CASCADE, related_name="rejected_rows",
+                                       db_index=False)
+    line = models.BigIntegerField()
+    reason = models.CharField(max_length=300)
+    raw = models.JSONField(default=list, blank=True)  # the row's cells, as text
+
+    class Meta:
+        ordering = ["outcome_import", "line"]
+        indexes = [models.Index(fields=["outcome_import", "line"], name="outcome_rejected_import_line")]
+
+
+class OutcomeStagedRow(models.Model):
+    """An accepted row of a running outcomes import, before the merge.
+
+    Chunks land here as they are checked (committed, so progress and the web stay free to
+    write); the merge moves them into CampaignOutcome in the one transaction that marks
+    the job succeeded, so a failed or cancelled import leaves the outcomes as they were.
+    No index and no database foreign keys: rows live only while their job runs, are read
+    in one pass by the merge, and are deleted through Django or by job id.
+    """
+
+    outcome_import = models.ForeignKey(OutcomeImport, on_delete=models.CASCADE, db_index=False, db_constraint=False)
+    line = models.BigIntegerField()
+    member = models.ForeignKey(CampaignMember, on_delete=models.CASCADE, db_index=False, db_constraint=False,
+                               related_name="+")
+    event = models.CharField(max_length=10)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    occurred_at = models.DateTimeField()

@@ -10,7 +10,14 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from campaigns import stats
-from campaigns.models import RESPONSE_EVENTS, Campaign, CampaignMember, CampaignOutcome, OutcomeImport
+from campaigns.models import (
+    RESPONSE_EVENTS,
+    Campaign,
+    CampaignMember,
+    CampaignOutcome,
+    OutcomeImport,
+    OutcomeRejectedRow,
+)
 from segments import members as member_sets
 from segments.models import Membership, Persona, Segment
 from segments.personas.selectors import current_link
@@ -62,6 +69,30 @@ def audience_pull(*, campaign: Campaign, include_control: bool = False) -> membe
 
 def outcome_imports(*, campaign: Campaign) -> list[OutcomeImport]:
     return list(campaign.outcome_imports.select_related("created_by")[:RECENT_IMPORTS])
+
+
+def outcome_import_list() -> QuerySet[OutcomeImport]:
+    return OutcomeImport.objects.select_related("campaign", "created_by")
+
+
+def outcome_import_get(*, pk: int, campaign_id: int | None = None) -> OutcomeImport:
+    """One import (of that campaign, when given); raises OutcomeImport.DoesNotExist."""
+    imports = outcome_import_list()
+    if campaign_id is not None:
+        imports = imports.filter(campaign_id=campaign_id)
+    return imports.get(pk=pk)
+
+
+def outcome_rejections(*, outcome_import: OutcomeImport, limit: int) -> list[OutcomeRejectedRow]:
+    """The first rejected rows of an import, in file order."""
+    return list(outcome_import.rejected_rows.order_by("line")[:limit])
+
+
+def outcome_rejected_rows(*, outcome_import: OutcomeImport):
+    """Every rejected row of an import as (line, reason, cells), in file order, streamed
+    (never all in memory)."""
+    return (outcome_import.rejected_rows.order_by("line").values_list("line", "reason", "raw")
+            .iterator(chunk_size=5000))
 
 
 def launch_targets(*, campaign: Campaign, run) -> tuple[dict[int, int | None], set[int]]:

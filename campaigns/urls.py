@@ -11,5 +11,10 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", views.campaign_edit, name="campaign-edit"),
     path("campaigns/<int:pk>/launch/", views.campaign_launch, name="campaign-launch"),
     path("campaigns/<int:pk>/outcomes/", views.campaign_outcomes, name="campaign-outcomes"),
+    path("campaigns/<int:pk>/outcomes/<int:import_pk>/", views.outcome_import_detail, name="outcome-import"),
+    path("campaigns/<int:pk>/outcomes/<int:import_pk>/rejected.csv", views.outcome_import_rejected_csv,
+         name="outcome-import-rejected"),
+    path("campaigns/<int:pk>/outcomes/<int:import_pk>/cancel/", views.outcome_import_cancel,
+         name="outcome-import-cancel"),
     path("campaigns/<int:pk>/members.csv", views.campaign_members_csv, name="campaign-members-csv"),
 ]

@@ -6,6 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns import charts, selectors, services
+from campaigns.services import outcomes
+from campaigns.exports import rejected_rows_response
 from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
@@ -112,24 +114,66 @@ def campaign_launch(request, pk):
 @login_required
 @permission_required(CHANGE_CAMPAIGN, raise_exception=True)
 def campaign_outcomes(request, pk):
+    """Upload a CSV file of outcomes: it is checked (header, columns), kept and imported in
+    the background; the import's page shows its progress, then its report."""
     campaign = _campaign_or_404(pk)
     form = OutcomeUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a CSV file of outcomes to upload.")
+        errors = form.errors.get("file") or []
+        messages.error(request, "Choose a CSV file of outcomes to upload." if "file" not in request.FILES
+                       else " ".join(errors) + " Nothing was imported.")
         return redirect("campaigns:campaign-detail", pk=campaign.pk)
     upload = form.cleaned_data["file"]
+    path = outcomes.outcome_store_upload(upload)
     try:
-        report = services.outcomes_import(campaign=campaign, records=services.read_outcomes_csv(upload.read()),
-                                          source=OutcomeImport.Source.PAGE, file_name=upload.name, by=request.user)
+        job = outcomes.outcome_import_create(campaign=campaign, path=path, file_name=upload.name,
+                                             source=OutcomeImport.Source.PAGE, by=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except UnicodeDecodeError:
-        messages.error(request, "The file is not text (UTF-8 or Windows-1252); nothing was imported.")
+        path.unlink(missing_ok=True)
+        messages.error(request, " ".join(exc.messages) + " Nothing was imported.")
+        return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    messages.success(request, f"Outcomes import #{job.pk} of {upload.name} started; it runs in the background.")
+    return redirect("campaigns:outcome-import", pk=campaign.pk, import_pk=job.pk)
+
+
+def _import_or_404(pk: int, import_pk: int) -> OutcomeImport:
+    try:
+        return selectors.outcome_import_get(pk=import_pk, campaign_id=pk)
+    except OutcomeImport.DoesNotExist:
+        raise Http404("No such outcomes import.") from None
+
+
+@login_required
+@permission_required(VIEW_CAMPAIGN, raise_exception=True)
+def outcome_import_detail(request, pk, import_pk):
+    """An outcomes import: its progress while it runs, then its report."""
+    job = _import_or_404(pk, import_pk)
+    reasons = sorted(job.reasons.items(), key=lambda item: -item[1])
+    rejections = selectors.outcome_rejections(outcome_import=job, limit=outcomes.REJECTIONS_SHOWN)
+    return render(request, "campaigns/outcome_import.html", {
+        "job": job, "campaign": job.campaign, "reasons": reasons, "rejections": rejections,
+        "shown": outcomes.REJECTIONS_SHOWN,
+    })
+
+
+@login_required
+@permission_required(VIEW_CAMPAIGN, raise_exception=True)
+def outcome_import_rejected_csv(request, pk, import_pk):
+    """Every rejected row of the import: line, reason and the row's cells."""
+    return rejected_rows_response(_import_or_404(pk, import_pk))
+
+
+@require_POST
+@login_required
+@permission_required(CHANGE_CAMPAIGN, raise_exception=True)
+def outcome_import_cancel(request, pk, import_pk):
+    job = _import_or_404(pk, import_pk)
+    if outcomes.outcome_import_cancel(outcome_import=job):
+        messages.success(request, f"Outcomes import #{job.pk} was cancelled. Nothing from it was kept.")
     else:
-        text = (f"{report.rows:,} rows read: {report.added:,} added, {report.duplicates:,} already recorded, "
-                f"{report.rejected:,} rejected.")
-        (messages.warning if report.rejected else messages.success)(request, text)
-    return redirect("campaigns:campaign-detail", pk=campaign.pk)
+        job.refresh_from_db()
+        messages.error(request, f"Outcomes import #{job.pk} had already finished ({job.get_status_display().lower()}).")
+    return redirect("campaigns:outcome-import", pk=job.campaign_id, import_pk=job.pk)
 
 
 @login_required

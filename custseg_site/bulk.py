@@ -8,7 +8,6 @@ the current connection, so they join the caller's transaction.
 
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd

@@ -1,8 +1,10 @@
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns import selectors, stats
 from campaigns.models import Campaign, CampaignOutcome, OutcomeImport
+from campaigns.services import outcomes
 from segments.models import Persona, Segment
 
 
@@ -59,19 +61,50 @@ class OutcomeUploadSerializer(serializers.Serializer):
 class RejectionSerializer(serializers.Serializer):
     line = serializers.IntegerField(help_text="The CSV line, or the position (from 1) in a JSON list.")
     reason = serializers.CharField()
+    cells = serializers.ListField(child=serializers.CharField(allow_blank=True), source="raw",
+                                  help_text="The row's cells as read.")
 
 
 class OutcomeImportSerializer(serializers.ModelSerializer):
-    rejections = RejectionSerializer(many=True, help_text="The first 1,000 rejected rows.")
+    url = serializers.HyperlinkedIdentityField(view_name="api:outcome-import-detail",
+                                               help_text="Poll it while the import is pending or running.")
+    campaign = serializers.PrimaryKeyRelatedField(read_only=True)
     reasons = serializers.DictField(child=serializers.IntegerField(), help_text="Rejected rows per reason.")
+    rejections = serializers.SerializerMethodField(
+        help_text=f"The first {outcomes.REJECTIONS_SHOWN} rejected rows; rejected_rows_url has them all.")
+    rejected_rows_url = serializers.SerializerMethodField(help_text="Every rejected row as CSV.")
+    cancel_url = serializers.SerializerMethodField(help_text="POST to cancel a pending or running import.")
+    created_by = serializers.StringRelatedField()
 
     class Meta:
         model = OutcomeImport
-        fields = ["id", "source", "file_name", "rows", "added", "duplicates", "rejected", "rejections", "reasons",
-                  "created_at"]
+        fields = ["id", "url", "campaign", "status", "progress", "stage", "error", "source", "file_name",
+                  "size_bytes", "rows", "added", "duplicates", "rejected", "reasons", "rejections",
+                  "rejected_rows_url", "cancel_url", "created_by", "created_at", "started_at", "finished_at"]
         read_only_fields = fields
-        extra_kwargs = {"rows": {"help_text": "Rows read = added + duplicates + rejected."},
-                        "duplicates": {"help_text": "Rows already recorded (same customer, event and time)."}}
+        extra_kwargs = {
+            "rows": {"help_text": "Rows read = added + duplicates + rejected (counted so far while running)."},
+            "duplicates": {"help_text": "Rows already recorded, or repeated in the file (same customer, event and "
+                                        "time): not added again."},
+            "stage": {"help_text": "What the import is doing, e.g. “Checking rows 50,000 of ~1,000,000”."},
+            "error": {"help_text": "Why a failed import failed."},
+        }
+
+    @extend_schema_field(RejectionSerializer(many=True))
+    def get_rejections(self, job):
+        rows = selectors.outcome_rejections(outcome_import=job, limit=outcomes.REJECTIONS_SHOWN)
+        return RejectionSerializer(rows, many=True).data
+
+    def _absolute(self, name: str, job) -> str:
+        path = reverse(name, args=[job.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_rejected_rows_url(self, job) -> str:
+        return self._absolute("api:outcome-import-rejected", job)
+
+    def get_cancel_url(self, job) -> str:
+        return self._absolute("api:outcome-import-cancel", job)
 
 
 class RateSerializer(serializers.Serializer):

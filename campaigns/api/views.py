@@ -1,9 +1,11 @@
 """Campaigns over the API. Reads for every role; Marketers create, change, launch and
-import outcomes. Writes go through campaigns.services, like the pages."""
+import outcomes (a CSV file in the background, a short JSON list at once), follow and
+cancel the imports. Writes go through campaigns.services, like the pages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
@@ -20,8 +22,15 @@ from campaigns.api.serializers import (
     OutcomeRowSerializer,
     OutcomeUploadSerializer,
 )
+from campaigns.exports import rejected_rows_response
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
+from campaigns.services.outcomes import (
+    outcome_import_cancel,
+    outcome_import_create,
+    outcome_import_json,
+    outcome_store_upload,
+)
 from custseg_site.api import require
 from segments.api import membership
 
@@ -116,24 +125,71 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     @extend_schema(
         request={"application/json": OutcomeRowSerializer(many=True), "multipart/form-data": OutcomeUploadSerializer},
-        responses={201: OutcomeImportSerializer},
+        responses={201: OpenApiResponse(OutcomeImportSerializer, description="A JSON list, imported: the report."),
+                   202: OpenApiResponse(OutcomeImportSerializer, description="A CSV file, accepted: the import "
+                                        "runs in the background; poll its url (also in Location).")},
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
     def outcomes(self, request, pk=None):
-        """Import responses and conversions: a JSON list of {customer, event, revenue, timestamp}
-        or a CSV file. Every row is added, found already there, or rejected with its line and
-        reason; the report says which."""
+        """Import responses and conversions. A CSV file (multipart field “file”) is checked
+        (header, required columns), then imported in the background: 202 with the import to
+        poll. A JSON list of {customer, event, revenue, timestamp} of up to 10,000 rows is
+        imported at once: 201 with the report; a longer list is refused (400): upload it as a
+        file. Either way every row is added, found already recorded, or rejected with its
+        line and reason, and the outcomes are added all at once when the import succeeds."""
         campaign = self.get_object()
+        context = {"request": request}
         if isinstance(request.data, list):
-            records, name = list(enumerate(request.data, start=1)), ""
-        elif "file" in request.FILES:
-            upload = request.FILES["file"]
-            try:
-                records, name = services.read_outcomes_csv(upload.read()), upload.name
-            except UnicodeDecodeError as error:
-                raise ValidationError({"file": ["The file is not text (UTF-8 or Windows-1252)."]}) from error
-        else:
-            raise ValidationError({"non_field_errors": ["Send a JSON list of outcomes or a CSV file in the field “file”."]})
-        report = services.outcomes_import(campaign=campaign, records=records, source=OutcomeImport.Source.API,
-                                          file_name=name, by=request.user)
-        return Response(OutcomeImportSerializer(report).data, status=status.HTTP_201_CREATED)
+            report = outcome_import_json(campaign=campaign, rows=request.data, by=request.user)
+            return Response(OutcomeImportSerializer(report, context=context).data, status=status.HTTP_201_CREATED)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"non_field_errors": ["Send a JSON list of outcomes or a CSV file in the field "
+                                                        "“file”."]})
+        path = outcome_store_upload(upload)
+        try:
+            job = outcome_import_create(campaign=campaign, path=path, file_name=upload.name,
+                                                 source=OutcomeImport.Source.API, by=request.user)
+        except DjangoValidationError:
+            path.unlink(missing_ok=True)
+            raise
+        body = OutcomeImportSerializer(job, context=context).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
+
+
+@extend_schema(tags=["campaigns"])
+class OutcomeImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Outcome imports of campaigns: status and progress while they run, then the report;
+    every rejected row as CSV; cancel."""
+
+    serializer_class = OutcomeImportSerializer
+    token_scopes = {"*": "campaigns:read", "cancel": "campaigns:write"}
+
+    def get_queryset(self):
+        return selectors.outcome_import_list()
+
+    def get_permissions(self):
+        return [require(CHANGE_CAMPAIGN if self.action == "cancel" else VIEW_CAMPAIGN)()]
+
+    def retrieve(self, request, *args, **kwargs):
+        """Status, progress and stage while pending or running; then rows = added +
+        duplicates + rejected, rejections per reason and the first rejected rows."""
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses={200: OutcomeImportSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a pending or running import: nothing from it is kept. 400 once it has finished."""
+        job = self.get_object()
+        if not outcome_import_cancel(outcome_import=job):
+            job.refresh_from_db()
+            raise ValidationError({"status": [f"The import has already finished ({job.status})."]})
+        job.refresh_from_db()
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def rejected(self, request, pk=None):
+        """Every rejected row as CSV, in file order: line, reason, then the row's cells under
+        the file's header (formula-like cells neutralised)."""
+        return rejected_rows_response(self.get_object())

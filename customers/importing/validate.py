@@ -6,7 +6,6 @@ rows it rejects, the first reason per row is kept. No Django here.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -31,7 +31,6 @@ from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_pr
 from customers.importing.mapping import (
     CUSTOMERS,
     KINDS,
-    TRANSACTIONS,
     Mapping,
     MappingError,
     apply_overrides,

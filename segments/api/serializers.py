@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
 from customers.features import DEFAULT_FEATURES
-from segments import ml
 from segments.options import OPTIONS
 from segments.models import Segment, SegmentationRun
 from segments.selectors import segment_summaries

@@ -38,3 +38,19 @@ def campaign(w: World, *, by=None, personas=None, segments=(), **fields):
     return services.campaign_create(
         name=fields.pop("name", "Spring sale"), created_by=by,
         target_personas=[w.big, w.lapsed] if personas is None else personas, target_segments=segments, **fields)
+
+
+def outcomes_file(tmp_path, text: str | bytes, name: str = "outcomes.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def import_outcomes(c, path, *, by=None, source="cli"):
+    """Create the import as an upload does, then do the worker's part in this process."""
+    from campaigns.services import outcomes
+
+    job = outcomes.outcome_import_create(campaign=c, path=path, file_name=path.name, source=source, by=by)
+    outcomes.outcome_import_execute(import_id=job.pk)
+    job.refresh_from_db()
+    return job

@@ -1,14 +1,15 @@
-"""Campaigns API: create, change, launch, members (paged, CSV, holdout left out), outcomes,
-results; roles enforced."""
+"""Campaigns API: create, change, launch, members (paged, CSV, holdout left out), outcomes
+(a JSON list at once, a file in the background: follow, cancel, rejected rows), results;
+roles enforced."""
 
 import io
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 
 from campaigns import services
-from campaigns.models import CampaignMember, CampaignOutcome
+from campaigns.models import CampaignMember, CampaignOutcome, OutcomeImport
+from campaigns.services import outcomes
 from tests.campaigns.factories import campaign, world
 
 pytestmark = pytest.mark.django_db
@@ -99,23 +100,82 @@ def test_outcomes_by_json_and_csv_account_for_every_row(api_client, marketer, w)
              "timestamp": "2026-03-01T10:00:00Z"},
             {"customer": member.customer.external_id, "event": "exploded", "timestamp": "2026-03-01"},
             "not an object"]
-    report = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", rows, format="json").json()
+    # a short JSON list is imported at once: 201 with the report
+    response = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", rows, format="json")
+    report = response.json()
+    assert response.status_code == 201 and report["status"] == "succeeded"
     assert (report["rows"], report["added"], report["rejected"]) == (3, 1, 2)
     assert [r["line"] for r in report["rejections"]] == [2, 3]
+    assert report["rejections"][0]["cells"] == [member.customer.external_id, "exploded", "", "2026-03-01"]
+    # a file is accepted (202) and imported in the background
     upload = io.BytesIO(f"customer_id;event;revenue;timestamp\n{member.customer.external_id};converted;10.5;"
                         f"2026-03-01T10:00:00Z\n".encode())
     upload.name = "again.csv"
-    report = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart").json()
+    accepted = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart")
+    body = accepted.json()
+    assert accepted.status_code == 202 and body["status"] == "pending" and accepted["Location"] == body["url"]
+    outcomes.outcome_import_execute(import_id=body["id"])  # the worker's part
+    report = api.get(body["url"]).json()
+    assert report["status"] == "succeeded" and report["progress"] == 100
     assert (report["rows"], report["added"], report["duplicates"]) == (1, 0, 1)
     assert CampaignOutcome.objects.count() == 1
+
+
+def test_a_long_json_list_is_refused_with_a_pointer_to_the_file_upload(api_client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    rows = [{"customer": "x", "event": "opened", "timestamp": "2026-03-01"}] * (outcomes.JSON_MAX_ROWS + 1)
+    response = api_client(marketer).post(f"/api/v1/campaigns/{c.pk}/outcomes/", rows, format="json")
+    assert response.status_code == 400 and "Upload them as a CSV file" in response.json()["error"]["message"]
+    empty = api_client(marketer).post(f"/api/v1/campaigns/{c.pk}/outcomes/", [], format="json")
+    assert empty.status_code == 400 and "The list is empty" in empty.json()["error"]["message"]
+    assert not OutcomeImport.objects.exists()
+
+
+def test_a_bad_file_is_a_400_and_stores_nothing(api_client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    upload = io.BytesIO(b"who,what\nA,opened\n")
+    upload.name = "bad.csv"
+    response = api_client(marketer).post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert "no customer, event, timestamp column" in response.json()["error"]["fields"]["file"][0]
+    assert not OutcomeImport.objects.exists()
+    assert list(outcomes.outcome_dir().iterdir()) == []  # the upload was not kept
+
+
+def test_an_import_is_followed_cancelled_and_its_rejected_rows_downloaded(api_client, marketer, manager, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    api = api_client(marketer)
+    upload = io.BytesIO(b"customer,event,timestamp\nNOPE,opened,2026-03-01\n")
+    upload.name = "o.csv"
+    pending = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart").json()
+    # a Manager reads it but may not cancel it
+    assert api_client(manager).get(pending["url"]).json()["status"] == "pending"
+    assert api_client(manager).post(pending["cancel_url"]).status_code == 403
+    cancelled = api.post(pending["cancel_url"])
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = api.post(pending["cancel_url"])
+    assert again.status_code == 400 and "already finished (cancelled)" in again.json()["error"]["message"]
+    outcomes.outcome_import_execute(import_id=pending["id"])  # a worker that gets it afterwards leaves it alone
+    assert api.get(pending["url"]).json()["status"] == "cancelled"
+
+    upload = io.BytesIO(b"customer,event,timestamp\nNOPE,opened,2026-03-01\n")
+    upload.name = "o.csv"
+    done = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart").json()
+    outcomes.outcome_import_execute(import_id=done["id"])
+    report = api_client(manager).get(done["url"]).json()
+    assert report["rejected"] == 1 and report["reasons"] == {"unknown customer": 1}
+    response = api_client(manager).get(report["rejected_rows_url"])
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert b"".join(response.streaming_content).decode().splitlines() == [
+        "line,reason,customer,event,timestamp", "2,unknown customer “NOPE”,NOPE,opened,2026-03-01"]
 
 
 def test_results_give_lift_per_persona(api_client, manager, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.25")))
     treated = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=False).select_related("customer")
-    services.outcomes_import(campaign=c, source="api", records=list(enumerate(
-        [{"customer": m.customer.external_id, "event": "converted", "revenue": "20", "timestamp": "2026-03-01"}
-         for m in treated[:15]], start=1)))
+    outcomes.outcome_import_json(campaign=c, rows=[
+        {"customer": m.customer.external_id, "event": "converted", "revenue": "20", "timestamp": "2026-03-01"}
+        for m in treated[:15]])
     body = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/results/").json()
     big = next(p for p in body["personas"] if p["label"] == "Big spenders")
     assert big["reach"] == 30 and big["treated"]["conversion_rate"]["rate"] == pytest.approx(0.5)
@@ -142,16 +202,6 @@ def test_campaign_list_query_count_does_not_grow(api_client, manager, marketer, 
     # token, user, permissions, the page and one query per many-to-many field: none per campaign
     with django_assert_max_num_queries(12):
         assert len(api_client(manager).get("/api/v1/campaigns/").json()["results"]) == 5
-
-
-def test_import_outcomes_command(marketer, w, tmp_path, capsys):
-    c = services.campaign_launch(campaign=campaign(w, by=marketer))
-    member = CampaignMember.objects.filter(campaign=c).select_related("customer").first()
-    path = tmp_path / "outcomes.csv"
-    path.write_text(f"customer,event,timestamp\n{member.customer.external_id},opened,2026-03-01\nX,opened,2026-03-01\n")
-    call_command("import_outcomes", str(c.pk), str(path), "--json")
-    out = capsys.readouterr().out
-    assert '"rows": 2, "added": 1, "duplicates": 0, "rejected": 1' in out
 
 
 def test_a_membership_token_pulls_a_campaign_audience_but_cannot_change_the_campaign(scoped_client, manager, marketer, w):

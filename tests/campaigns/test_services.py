@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns import selectors, services, stats
-from campaigns.models import CampaignMember, CampaignOutcome
-from tests.campaigns.factories import campaign, world
+from campaigns.models import CampaignMember, CampaignOutcome, OutcomeImport
+from campaigns.services import outcomes
+from tests.campaigns.factories import campaign, import_outcomes, outcomes_file, world
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
 
@@ -98,6 +99,7 @@ def test_exclusions_leave_customers_out(marketer):
     ({"start_date": date(2026, 5, 2), "end_date": date(2026, 5, 1)}, "end_date", "before it starts"),
     ({"holdout_share": Decimal("0.6")}, "holdout_share", "between 0 and 0.5"),
     ({"holdout_share": Decimal("-0.1")}, "holdout_share", "between 0 and 0.5"),
+    ({"holdout_share": "a tenth"}, "holdout_share", "between 0 and 0.5"),
     ({"personas": []}, "target_personas", "at least one persona or segment"),
 ])
 def test_invalid_campaigns_are_refused_with_a_message(marketer, fields, field, message):
@@ -121,17 +123,13 @@ def test_segments_of_another_run_cannot_be_targeted(marketer):
     assert "not the published run" in error.value.message_dict["target_segments"][0]
 
 
-def outcome_rows(*rows):
-    return list(enumerate(rows, start=2))
-
-
-def test_outcome_import_accounts_for_every_row_and_rejects_bad_rows_with_reasons(marketer):
+def test_outcome_import_accounts_for_every_row_and_rejects_bad_rows_with_reasons(marketer, tmp_path):
     w = world(sizes=(10, 10, 5))
     c = campaign(w, by=marketer, personas=[w.big])
     services.campaign_launch(campaign=c, by=marketer)
     stranger = CustomerFactory()
     member, outsider = w.customers[0].external_id, w.customers[15].external_id
-    data = (
+    path = outcomes_file(tmp_path, (
         "customer_id,event,revenue,timestamp\n"
         f"{member},converted,19.90,2026-03-01T10:00:00Z\n"
         f"{member},opened,,2026-03-01T09:00:00Z\n"
@@ -144,11 +142,12 @@ def test_outcome_import_accounts_for_every_row_and_rejects_bad_rows_with_reasons
         f"{stranger.external_id},clicked,,2026-03-02\n"
         f"{member},clicked,3,2026-03-02\n"
         f"{member},converted,19.90,2026-03-01T10:00:00Z\n"  # the same event twice in the file
-    ).encode()
-    report = services.outcomes_import(campaign=c, records=services.read_outcomes_csv(data), source="cli", by=marketer)
+    ))
+    report = import_outcomes(c, path, by=marketer)
+    assert report.status == "succeeded"
     assert (report.rows, report.added, report.duplicates, report.rejected) == (11, 2, 1, 8)
     assert report.rows == report.added + report.duplicates + report.rejected
-    reasons = {r["line"]: r["reason"] for r in report.rejections}
+    reasons = {r.line: r.reason for r in report.rejected_rows.all()}
     assert reasons[4].startswith("unknown customer")
     assert reasons[5].startswith("not in the campaign audience")
     assert reasons[6].startswith("bad revenue") and reasons[7].startswith("bad revenue")
@@ -156,29 +155,34 @@ def test_outcome_import_accounts_for_every_row_and_rejects_bad_rows_with_reasons
     assert reasons[9].startswith("unknown event type")
     assert reasons[10].startswith("not in the campaign audience")
     assert reasons[11].startswith("bad revenue")  # a click carries no revenue
+    assert report.reasons == {"bad revenue": 3, "not in the campaign audience": 2,
+                              "unknown customer": 1, "bad timestamp": 1, "unknown event type": 1}
     assert CampaignOutcome.objects.filter(campaign=c).count() == 2
 
     # when the same file comes again, nothing is added
-    again = services.outcomes_import(campaign=c, records=services.read_outcomes_csv(data), source="cli")
+    again = import_outcomes(c, outcomes_file(tmp_path, path.read_bytes(), "again.csv"))
     assert (again.added, again.duplicates, again.rejected) == (0, 3, 8)
     assert CampaignOutcome.objects.filter(campaign=c).count() == 2
 
 
-def test_a_file_without_the_required_columns_changes_nothing(marketer):
+def test_a_file_without_the_required_columns_changes_nothing(marketer, tmp_path):
     w = world(sizes=(5, 5, 5))
     c = campaign(w, by=marketer)
     services.campaign_launch(campaign=c)
-    with pytest.raises(services.OutcomeFileError) as error:
-        services.read_outcomes_csv(b"who,what\nA,opened\n")
+    with pytest.raises(outcomes.OutcomeFileError) as error:
+        import_outcomes(c, outcomes_file(tmp_path, "who,what\nA,opened\n"))
     assert "no customer, event, timestamp column" in str(error.value)
-    assert not CampaignOutcome.objects.exists()
+    assert not CampaignOutcome.objects.exists() and not OutcomeImport.objects.exists()
 
 
-def test_outcomes_need_a_launched_campaign(marketer):
+def test_outcomes_need_a_launched_campaign(marketer, tmp_path):
     w = world(sizes=(5, 5, 5))
     c = campaign(w, by=marketer)
     with pytest.raises(ValidationError, match="Launch the campaign first"):
-        services.outcomes_import(campaign=c, records=[], source="api")
+        import_outcomes(c, outcomes_file(tmp_path, "customer,event,timestamp\nA,opened,2026-03-01\n"))
+    with pytest.raises(ValidationError, match="Launch the campaign first"):
+        outcomes.outcome_import_json(campaign=c, rows=[{"customer": "A"}])
+    assert not OutcomeImport.objects.exists()
 
 
 def test_results_per_campaign_and_persona_with_lift(marketer):
@@ -196,7 +200,7 @@ def test_results_per_campaign_and_persona_with_lift(marketer):
     rows.append({"customer": external[treated[0].customer_id], "event": "converted", "revenue": "50",
                  "timestamp": "2026-03-02T10:00:00Z"})
     rows += [{"customer": external[m.customer_id], "event": "clicked", "timestamp": "2026-03-01"} for m in treated[:15]]
-    services.outcomes_import(campaign=c, records=outcome_rows(*rows), source="api")
+    outcomes.outcome_import_json(campaign=c, rows=rows)
     results = selectors.campaign_results(campaign=c)
     big = next(r for r in results.strata if r.label == "Big spenders")
     assert big.reach == 30

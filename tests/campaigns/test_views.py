@@ -1,5 +1,6 @@
 """Campaign pages: list, form messages, detail with audience and results, launch,
-outcome upload, CSV export, persona card section; roles enforced."""
+outcome upload (the import's page: progress, report, cancel), CSV export, persona card
+section; roles enforced."""
 
 from datetime import date
 from decimal import Decimal
@@ -9,7 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from campaigns import services
-from campaigns.models import Campaign, CampaignMember
+from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport
+from campaigns.services import outcomes
 from tests.campaigns.factories import campaign, world
 
 pytestmark = pytest.mark.django_db
@@ -72,11 +74,67 @@ def test_marketer_creates_launches_and_uploads_outcomes(client, marketer, w):
         "customer,event,revenue,timestamp\n"
         f"{member.customer.external_id},converted,25.00,2026-02-01T10:00:00Z\n"
         "UNKNOWN,converted,25.00,2026-02-01\n").encode())
-    client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]), {"file": upload})
+    response = client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]), {"file": upload})
+    job = OutcomeImport.objects.get()
+    # the upload goes to the import's page, which shows its progress until the worker is done
+    assert response.status_code == 302
+    assert response["Location"] == reverse("campaigns:outcome-import", args=[c.pk, job.pk])
+    waiting = client.get(response["Location"]).content.decode()
+    assert f'data-progress-url="/api/v1/outcome-imports/{job.pk}/"' in waiting and "Cancel the import" in waiting
+    assert "started; it runs in the background" in waiting
+    outcomes.outcome_import_execute(import_id=job.pk)  # the worker's part
+    report = client.get(response["Location"]).content.decode()
+    assert "2 rows read = 1 added + 0 already recorded + 1 rejected." in report
+    assert '<td class="num">3</td><td>unknown customer “UNKNOWN”</td>' in report
+    assert reverse("campaigns:outcome-import-rejected", args=[c.pk, job.pk]) in report
     page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
-    assert "2 rows read: 1 added, 0 already recorded, 1 rejected." in page
-    assert "line 3: unknown customer" in page
+    assert reverse("campaigns:outcome-import", args=[c.pk, job.pk]) in page and "Succeeded" in page
     assert "Big spenders" in page and 'data-figure="rates-chart"' in page
+
+
+def test_a_launched_campaign_without_imports_says_how_outcomes_come(client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    client.force_login(marketer)
+    page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+    assert "No outcomes imported yet." in page
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "The submitted file is empty."),
+    (b"who,what\nA,opened\n", "The file has no customer, event, timestamp column."),
+    (b"customer,event,timestamp\n", "The file has a header and no rows"),
+])
+def test_an_unusable_upload_gets_a_message_and_changes_nothing(client, marketer, w, content, message):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    client.force_login(marketer)
+    response = client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]),
+                           {"file": SimpleUploadedFile("o.csv", content)}, follow=True)
+    page = response.content.decode()
+    assert message in page and "Nothing was imported." in page
+    assert not OutcomeImport.objects.exists()
+
+
+def test_an_import_is_cancelled_from_its_page_and_keeps_nothing(client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    member = CampaignMember.objects.filter(campaign=c).select_related("customer").first()
+    client.force_login(marketer)
+    client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]), {"file": SimpleUploadedFile(
+        "o.csv", f"customer,event,timestamp\n{member.customer.external_id},opened,2026-03-01\n".encode())})
+    job = OutcomeImport.objects.get()
+    cancel = reverse("campaigns:outcome-import-cancel", args=[c.pk, job.pk])
+    client.force_login(manager)
+    assert "Cancel the import" not in client.get(reverse("campaigns:outcome-import", args=[c.pk, job.pk])).content.decode()
+    assert client.post(cancel).status_code == 403
+    client.force_login(marketer)
+    page = client.post(cancel, follow=True).content.decode()
+    assert "was cancelled. Nothing from it was kept." in page and "This import was cancelled" in page
+    outcomes.outcome_import_execute(import_id=job.pk)  # a worker that gets it afterwards leaves it alone
+    job.refresh_from_db()
+    assert job.status == "cancelled" and not CampaignOutcome.objects.exists()
+    assert "had already finished (cancelled)" in client.post(cancel, follow=True).content.decode()
+    # an import is found only under its own campaign
+    other = services.campaign_launch(campaign=campaign(w, by=marketer, name="Other"))
+    assert client.get(reverse("campaigns:outcome-import", args=[other.pk, job.pk])).status_code == 404
 
 
 def test_audience_csv_leaves_the_holdout_out_unless_asked(client, manager, marketer, w):

@@ -1,5 +1,5 @@
 """Writes for campaigns: create, change, launch (freeze the audience and split off the
-holdout), and import outcomes.
+holdout). Outcome imports are in campaigns.services.outcomes.
 
 Validation errors are django ValidationErrors with a message per field, for the form and
 the API alike (the API's exception handler turns them into its JSON error format).
@@ -15,25 +15,18 @@ different seed an unrelated one.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from collections.abc import Iterable, Iterator
-from datetime import datetime, time
-from datetime import timezone as dt_timezone
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count
-from django.utils import dateparse, timezone
+from django.utils import timezone
 
 from campaigns import stats
-from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport
+from campaigns.models import Campaign, CampaignMember
 from campaigns.selectors import launch_targets
-from customers.importing.sources import detect_delimiter, detect_encoding
-from customers.models import Customer
 from segments.models import Persona, Segment
 from segments.personas.selectors import current_link
 from segments.selectors import published_run
@@ -257,175 +250,3 @@ def campaign_launch(*, campaign: Campaign, by=None) -> Campaign:
     logger.info("campaigns.campaign_launched campaign_id=%s run_id=%s treated=%s control=%s",
                 campaign.pk, run.pk, campaign.treated_count, campaign.control_count)
     return campaign
-
-
-# ----------------------------------------------------------------------------- outcomes
-
-class OutcomeFileError(ValidationError):
-    """The file as a whole cannot be read (no header, a required column missing)."""
-
-
-# Header names accepted for each field (lower case, spaces and dashes as underscores).
-COLUMN_NAMES = {
-    "customer": ("customer", "customer_id", "external_id", "customer_external_id", "customerid"),
-    "event": ("event", "event_type", "type"),
-    "revenue": ("revenue", "amount", "value"),
-    "timestamp": ("timestamp", "occurred_at", "time", "datetime", "date"),
-}
-REQUIRED_COLUMNS = ("customer", "event", "timestamp")
-# Rows checked and written together: one customer lookup, one member lookup and one insert
-# per chunk keeps a big file's memory flat and its queries few.
-CHUNK_ROWS = 5_000
-# The report keeps this many rejected rows with their line and reason (counts per reason
-# cover all of them): enough to find the pattern, small enough to store on the row.
-REJECTIONS_KEPT = 1_000
-# First bytes read to guess the encoding and the delimiter.
-SNIFF_BYTES = 64 * 1024
-EVENTS = tuple(CampaignOutcome.Event.values)
-
-
-def read_outcomes_csv(data: bytes) -> Iterator[tuple[int, dict]]:
-    """(line, {"customer", "event", "revenue", "timestamp"}) per record of a CSV file
-    (UTF-8 with or without BOM, or Windows-1252; comma, semicolon or tab). A missing
-    required column raises OutcomeFileError before any row is read."""
-    text = data.decode(detect_encoding(data[:SNIFF_BYTES]), errors="strict")
-    if not text.strip():
-        raise OutcomeFileError({"file": ["The file is empty."]})
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text[:SNIFF_BYTES]))
-    header = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in next(reader)]
-    positions = {}
-    for field, names in COLUMN_NAMES.items():
-        found = [i for i, h in enumerate(header) if h in names]
-        if found:
-            positions[field] = found[0]
-    missing = [f for f in REQUIRED_COLUMNS if f not in positions]
-    if missing:
-        raise OutcomeFileError({"file": [
-            f"The file has no {', '.join(missing)} column. Expected a header with customer, event, timestamp and "
-            f"(for conversions) revenue; found: {', '.join(header) or 'nothing'}."]})
-    return _records(reader, positions, len(header))
-
-
-def _records(reader, positions: dict, width: int) -> Iterator[tuple[int, dict]]:
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue  # a blank line is not a record
-        if len(row) != width:
-            yield reader.line_num, {"_error": f"expected {width} fields, found {len(row)}"}
-            continue
-        yield reader.line_num, {field: row[i] for field, i in positions.items()}
-
-
-def _parse_timestamp(value: str) -> datetime | None:
-    value = value.strip()
-    try:
-        parsed = dateparse.parse_datetime(value)
-        if parsed is None:
-            day = dateparse.parse_date(value)
-            parsed = datetime.combine(day, time()) if day else None
-    except ValueError:
-        return None
-    if parsed is None:
-        return None
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed.astimezone(dt_timezone.utc)
-
-
-def _parse_row(record) -> tuple[dict | None, str | None]:
-    if not isinstance(record, dict):
-        return None, "not an object with customer, event, revenue and timestamp"
-    if "_error" in record:
-        return None, record["_error"]
-    customer = str(record.get("customer") if record.get("customer") is not None else "").strip()
-    if not customer:
-        return None, "no customer id"
-    event = str(record.get("event") or "").strip().lower()
-    if event not in EVENTS:
-        return None, f"unknown event type “{record.get('event') or ''}” (expected one of {', '.join(EVENTS)})"
-    raw_revenue = record.get("revenue")
-    revenue = None
-    if raw_revenue is not None and str(raw_revenue).strip() != "":
-        try:
-            revenue = Decimal(str(raw_revenue).strip())
-        except InvalidOperation:
-            return None, f"bad revenue “{raw_revenue}” (write a number like 19.90)"
-        if not revenue.is_finite() or revenue < 0 or revenue.as_tuple().exponent < -2 or abs(revenue) >= 10 ** 12:
-            return None, f"bad revenue “{raw_revenue}” (a non-negative amount with at most two decimals)"
-        if event != CampaignOutcome.Event.CONVERTED:
-            return None, f"bad revenue: a “{event}” event carries no revenue (only conversions do)"
-    raw_time = record.get("timestamp", record.get("occurred_at"))
-    occurred_at = _parse_timestamp(str(raw_time or ""))
-    if occurred_at is None:
-        return None, f"bad timestamp “{raw_time or ''}” (write ISO 8601, e.g. 2026-03-01T14:30:00Z or 2026-03-01)"
-    return {"customer": customer, "event": event, "revenue": revenue, "occurred_at": occurred_at}, None
-
-
-def _reject(report: OutcomeImport, line: int, reason: str) -> None:
-    report.rejected += 1
-    key = reason.split(" “")[0].split(" (")[0]
-    report.reasons[key] = report.reasons.get(key, 0) + 1
-    if len(report.rejections) < REJECTIONS_KEPT:
-        report.rejections.append({"line": line, "reason": reason})
-
-
-def _import_chunk(report: OutcomeImport, campaign: Campaign, chunk: list[tuple[int, object]], seen: set) -> None:
-    parsed = []
-    for line, record in chunk:
-        report.rows += 1
-        row, reason = _parse_row(record)
-        if reason:
-            _reject(report, line, reason)
-        else:
-            parsed.append((line, row))
-    ids = dict(Customer.objects.filter(external_id__in={row["customer"] for _, row in parsed})
-               .values_list("external_id", "id"))
-    members = dict(CampaignMember.objects.filter(campaign=campaign, customer_id__in=set(ids.values()))
-                   .values_list("customer_id", "id"))
-    accepted = []
-    for line, row in parsed:
-        customer_id = ids.get(row["customer"])
-        if customer_id is None:
-            _reject(report, line, f"unknown customer “{row['customer']}”")
-        elif customer_id not in members:
-            _reject(report, line, f"not in the campaign audience: customer “{row['customer']}” was not targeted")
-        else:
-            accepted.append((members[customer_id], row))
-    existing = set(
-        CampaignOutcome.objects.filter(campaign=campaign, member_id__in={m for m, _ in accepted})
-        .values_list("member_id", "event", "occurred_at"))
-    existing = {(m, e, t.astimezone(dt_timezone.utc)) for m, e, t in existing}
-    new = []
-    for member_id, row in accepted:
-        key = (member_id, row["event"], row["occurred_at"])
-        if key in existing or key in seen:
-            report.duplicates += 1
-            continue
-        seen.add(key)
-        new.append(CampaignOutcome(campaign=campaign, member_id=member_id, event=row["event"],
-                                   revenue=row["revenue"], occurred_at=row["occurred_at"], batch=report))
-    CampaignOutcome.objects.bulk_create(new, batch_size=1000)
-    report.added += len(new)
-
-
-@transaction.atomic
-def outcomes_import(*, campaign: Campaign, records: Iterable[tuple[int, object]], source: str,
-                    file_name: str = "", by=None) -> OutcomeImport:
-    """Import outcome records ((line, {"customer", "event", "revenue", "timestamp"}) pairs).
-    Every record ends up added, already there (the same member, event and moment: a
-    re-import adds nothing) or rejected with its line and reason; a rejected row writes
-    nothing. One transaction: an error half-way leaves the outcomes as they were. Imports
-    into one campaign run one at a time (the campaign row is locked)."""
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    if not campaign.is_launched:
-        raise ValidationError({"__all__": ["Launch the campaign first: outcomes belong to its frozen audience."]})
-    report = OutcomeImport.objects.create(campaign=campaign, source=source, file_name=file_name[:255],
-                                          created_by=_user(by))
-    seen: set = set()
-    records = iter(records)
-    while chunk := list(islice(records, CHUNK_ROWS)):
-        _import_chunk(report, campaign, chunk, seen)
-    report.save()
-    logger.info("campaigns.outcomes_imported campaign_id=%s rows=%s added=%s duplicates=%s rejected=%s",
-                campaign.pk, report.rows, report.added, report.duplicates, report.rejected)
-    return report

@@ -30,6 +30,7 @@ from customers.selectors import (
     customer_ids_by_external_id,
     has_transactions,
 )
+from custseg_site.tasks import warm_page_caches_enqueue
 from segments import ml
 from segments.options import describe, engine_config, parse_options
 from segments.models import Membership, Segment, SegmentationRun
@@ -467,6 +468,8 @@ def run_publish(*, run: SegmentationRun, by=None) -> SegmentationRun:
     personas_relink(run=run, by=by)
     # integrations' webhooks: which personas' members changed, worked out by a job
     transaction.on_commit(functools.partial(webhooks.publish_enqueue, run_id=run.pk, previous_run_id=previous_run_id))
+    # the persona cards and Sankeys of the new links, computed before the first visitor
+    transaction.on_commit(warm_page_caches_enqueue)
     logger.info("segments.run_published run_id=%s", run.pk)
     return run
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame
 from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
+from custseg_site.tasks import warm_page_caches_enqueue
 from customers import selectors
 from customers.analytics.clv import STATUS_NOT_ENOUGH_DATA, CLVConfig, CLVFitError, fit_clv
 from customers.analytics.features import customer_features
@@ -170,6 +171,9 @@ def features_execute(*, snapshot_id: int) -> None:
             # of pages (persona cards, segment profiles) that read them
             with connection.cursor() as cursor:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(CustomerFeatures._meta.db_table)}")
+        # the features page's, explore's and persona cards' aggregates of the new snapshot,
+        # computed before the first visitor (at once in a worker, where no transaction is open)
+        transaction.on_commit(warm_page_caches_enqueue)
         logger.info("customers.features_succeeded snapshot_id=%s customers=%s seconds=%s",
                     snapshot_id, len(rows), summary["seconds"])
     except FeaturesCancelled:

@@ -10,7 +10,7 @@ from custseg_site import roles, tokens
 from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
 from custseg_site.models import ApiToken
 from segments import webhooks
-from segments.models import WebhookEndpoint
+from segments.models import WebhookDelivery, WebhookEndpoint
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
 RECENT_DELIVERIES = 50
@@ -83,4 +83,50 @@ def webhook_toggle_view(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     endpoint = webhooks.webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, by=request.user)
     messages.success(request, f"Webhook “{endpoint.name}” {'switched on' if endpoint.active else 'switched off'}.")
+    return redirect("integrations")
+
+
+def _refused(request, exc: ValidationError) -> None:
+    for errors in exc.message_dict.values():
+        for error in errors:
+            messages.error(request, error)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_delete_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    deliveries = webhooks.webhook_endpoint_delete(endpoint=endpoint, by=request.user)
+    messages.success(request, f"Webhook “{endpoint.name}” deleted, with its {deliveries} "
+                              f"deliver{'y' if deliveries == 1 else 'ies'}: it is sent nothing more.")
+    return redirect("integrations")
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_ping_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    try:
+        webhooks.webhook_endpoint_ping(endpoint=endpoint, by=request.user)
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, f"Test ping queued for “{endpoint.name}”: follow it under Recent deliveries.")
+    return redirect("integrations")
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_delivery_redeliver_view(request, pk):
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("endpoint"), pk=pk)
+    try:
+        webhooks.webhook_delivery_redeliver(delivery=delivery, by=request.user)
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, f"Delivery {delivery.pk} to “{delivery.endpoint.name}” queued again: "
+                                  "follow it under Recent deliveries.")
     return redirect("integrations")

@@ -1,4 +1,7 @@
-"""The Integrations page: API tokens with scopes, webhooks and their deliveries."""
+"""The Integrations page: API tokens with scopes, webhooks and their deliveries.
+
+A new token's key and a webhook's secret (after create or rotate) are in the answer to
+that POST only, never in a redirect's message nor in any later page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -16,10 +19,10 @@ from segments.models import WebhookDelivery, WebhookEndpoint
 RECENT_DELIVERIES = 50
 
 
-def _page(request, *, token_form=None, webhook_form=None, new_key=None, status=200):
+def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
     return render(request, "integrations.html", {
         "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
-        "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key,
+        "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
         "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
         "scopes": tokens.SCOPES,
     }, status=status)
@@ -71,8 +74,8 @@ def webhook_create_view(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, f"Webhook “{endpoint.name}” added. Its secret is in the table below.")
-            return redirect("integrations")
+            # the secret is on this response only, like a new token's key
+            return _page(request, new_secret={"endpoint": endpoint, "secret": endpoint.secret, "rotated": False})
     return _page(request, webhook_form=form, status=400)
 
 
@@ -90,6 +93,15 @@ def _refused(request, exc: ValidationError) -> None:
     for errors in exc.message_dict.values():
         for error in errors:
             messages.error(request, error)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_rotate_secret_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    endpoint = webhooks.webhook_endpoint_rotate_secret(endpoint=endpoint, by=request.user)
+    return _page(request, new_secret={"endpoint": endpoint, "secret": endpoint.secret, "rotated": True})
 
 
 @login_required

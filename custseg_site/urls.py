@@ -26,6 +26,8 @@ urlpatterns = [
     path("integrations/tokens/<int:pk>/revoke/", integrations.token_revoke_view, name="token-revoke"),
     path("integrations/webhooks/", integrations.webhook_create_view, name="webhook-create"),
     path("integrations/webhooks/<int:pk>/toggle/", integrations.webhook_toggle_view, name="webhook-toggle"),
+    path("integrations/webhooks/<int:pk>/rotate-secret/", integrations.webhook_rotate_secret_view,
+         name="webhook-rotate-secret"),
     path("integrations/webhooks/<int:pk>/delete/", integrations.webhook_delete_view, name="webhook-delete"),
     path("integrations/webhooks/<int:pk>/ping/", integrations.webhook_ping_view, name="webhook-ping"),
     path("integrations/webhooks/deliveries/<int:pk>/redeliver/", integrations.webhook_delivery_redeliver_view,

@@ -1,6 +1,6 @@
-"""The Integrations page's webhooks: an Analyst deletes one, sends it a test ping and
-re-sends a failed delivery; Managers only look. Deliveries go to a real HTTP server on
-localhost."""
+"""The Integrations page's webhooks: an Analyst adds one and sees its secret once, rotates
+the secret, deletes it, sends it a test ping and re-sends a failed delivery; Managers only
+look. Deliveries go to a real HTTP server on localhost."""
 
 import hashlib
 import hmac
@@ -44,6 +44,54 @@ def failed_delivery(endpoint, attempts=5):
     return WebhookDelivery.objects.create(endpoint=endpoint, event=webhooks.EVENT_PING, status="failed",
                                           attempts=attempts, response_code=500, error="HTTP 500 Internal Server Error",
                                           payload={"event": webhooks.EVENT_PING})
+
+
+def test_a_new_webhooks_secret_is_shown_once_and_signs_its_pings(eager_celery, analyst_client,
+                                                                 django_capture_on_commit_callbacks):
+    with Receiver([200]) as receiver:
+        # when an Analyst adds a webhook
+        response = analyst_client.post(reverse("webhook-create"), {"name": "CRM", "url": receiver.url})
+        assert response.status_code == 200
+        endpoint = WebhookEndpoint.objects.get()
+        page = response.content.decode()
+        # then its secret is on that answer, with the note to copy it now
+        assert endpoint.secret in page and "Webhook “CRM” added" in page
+        assert "Copy the secret now: it will not be shown again." in page
+        # and on no later page
+        later = analyst_client.get(PAGE).content.decode()
+        assert "CRM" in later and endpoint.secret not in later
+        # and the receiver can check a test ping with it
+        post(analyst_client, "webhook-ping", endpoint.pk, django_capture_on_commit_callbacks)
+    assert len(receiver.requests) == 1 and signed_with(endpoint.secret, receiver.requests[0])
+
+
+def test_a_new_tokens_key_still_comes_with_how_to_send_it(analyst_client):
+    response = analyst_client.post(reverse("token-create"), {"name": "CRM sync", "scopes": ["membership:read"]})
+    page = response.content.decode()
+    key = response.context["new_key"]["key"]
+    assert "Copy the key now: it is not stored and will not be shown again." in page
+    assert f"Send it as <code>Authorization: Token {key[:10]}…</code>. Scopes: membership:read." in page
+
+
+def test_rotating_shows_the_new_secret_once_and_the_old_one_no_longer_verifies(
+        eager_celery, analyst, analyst_client, django_capture_on_commit_callbacks):
+    with Receiver([200]) as receiver:
+        endpoint = webhooks.webhook_endpoint_create(name="CRM", url=receiver.url, by=analyst)
+        old = endpoint.secret
+        # when the Analyst rotates the secret
+        response = post(analyst_client, "webhook-rotate-secret", endpoint.pk, django_capture_on_commit_callbacks)
+        assert response.status_code == 200
+        endpoint.refresh_from_db()
+        new = endpoint.secret
+        page = response.content.decode()
+        # then the page shows the new secret once, and never the old
+        assert new != old and new in page and old not in page
+        assert "New secret for webhook “CRM”" in page and "will not be shown again" in page
+        assert new not in analyst_client.get(PAGE).content.decode()
+        # and a delivery after it is signed with the new secret, not the old
+        post(analyst_client, "webhook-ping", endpoint.pk, django_capture_on_commit_callbacks)
+    request = receiver.requests[0]
+    assert signed_with(new, request) and not signed_with(old, request)
 
 
 def test_deleting_a_webhook_removes_it_and_its_deliveries(analyst, analyst_client, django_capture_on_commit_callbacks):
@@ -105,7 +153,7 @@ def test_a_failed_delivery_can_be_re_sent_from_the_page(eager_celery, analyst, a
     assert flash(response) == ["Only a failed delivery can be re-sent; this one is succeeded."]
 
 
-BUTTONS = ["webhook-delete", "webhook-ping", "webhook-toggle", "webhook-delivery-redeliver"]
+BUTTONS = ["webhook-rotate-secret", "webhook-delete", "webhook-ping", "webhook-toggle", "webhook-delivery-redeliver"]
 
 
 def _target(name, endpoint, delivery):
@@ -137,12 +185,12 @@ def test_a_post_without_the_csrf_token_is_refused(analyst):
     endpoint = webhooks.webhook_endpoint_create(name="CRM", url="https://crm.example.com/h", by=analyst)
     client = Client(enforce_csrf_checks=True)
     client.force_login(analyst)
-    for name in ("webhook-toggle", "webhook-delete"):
+    for name in ("webhook-rotate-secret", "webhook-delete"):
         assert client.post(reverse(name, args=[endpoint.pk])).status_code == 403
-    assert WebhookEndpoint.objects.get().active
+    assert WebhookEndpoint.objects.get().secret == endpoint.secret
 
 
-def test_the_page_queries_do_not_grow_with_webhooks(analyst, analyst_client,
+def test_the_page_shows_no_secret_and_its_queries_do_not_grow_with_webhooks(analyst, analyst_client,
                                                                             django_assert_max_num_queries):
     endpoints = [webhooks.webhook_endpoint_create(name=f"CRM {i}", url=f"https://crm.example.com/{i}", by=analyst)
                  for i in range(5)]
@@ -150,5 +198,5 @@ def test_the_page_queries_do_not_grow_with_webhooks(analyst, analyst_client,
         failed_delivery(endpoint), failed_delivery(endpoint)
     with django_assert_max_num_queries(10):
         page = analyst_client.get(PAGE).content.decode()
-    assert all(endpoint.name in page for endpoint in endpoints)
-    assert page.count("Send test ping</button>") == 5 and page.count("Re-send</button>") == 10
+    assert all(endpoint.name in page and endpoint.secret not in page for endpoint in endpoints)
+    assert page.count("Rotate secret</button>") == 5 and page.count("Re-send</button>") == 10

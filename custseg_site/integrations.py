@@ -1,4 +1,7 @@
-"""The Integrations page: API tokens with scopes, webhooks and their deliveries."""
+"""The Integrations page: API tokens with scopes, webhooks and their deliveries.
+
+A new token's key and a webhook's secret (after create or rotate) are in the answer to
+that POST only, never in a redirect's message nor in any later page."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -10,16 +13,16 @@ from custseg_site import roles, tokens
 from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
 from custseg_site.models import ApiToken
 from segments import webhooks
-from segments.models import WebhookEndpoint
+from segments.models import WebhookDelivery, WebhookEndpoint
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
 RECENT_DELIVERIES = 50
 
 
-def _page(request, *, token_form=None, webhook_form=None, new_key=None, status=200):
+def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
     return render(request, "integrations.html", {
         "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
-        "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key,
+        "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
         "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
         "scopes": tokens.SCOPES,
     }, status=status)
@@ -71,8 +74,8 @@ def webhook_create_view(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, f"Webhook “{endpoint.name}” added. Its secret is in the table below.")
-            return redirect("integrations")
+            # the secret is on this response only, like a new token's key
+            return _page(request, new_secret={"endpoint": endpoint, "secret": endpoint.secret, "rotated": False})
     return _page(request, webhook_form=form, status=400)
 
 
@@ -83,4 +86,59 @@ def webhook_toggle_view(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     endpoint = webhooks.webhook_endpoint_update(endpoint=endpoint, active=not endpoint.active, by=request.user)
     messages.success(request, f"Webhook “{endpoint.name}” {'switched on' if endpoint.active else 'switched off'}.")
+    return redirect("integrations")
+
+
+def _refused(request, exc: ValidationError) -> None:
+    for errors in exc.message_dict.values():
+        for error in errors:
+            messages.error(request, error)
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_rotate_secret_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    endpoint = webhooks.webhook_endpoint_rotate_secret(endpoint=endpoint, by=request.user)
+    return _page(request, new_secret={"endpoint": endpoint, "secret": endpoint.secret, "rotated": True})
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_delete_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    deliveries = webhooks.webhook_endpoint_delete(endpoint=endpoint, by=request.user)
+    messages.success(request, f"Webhook “{endpoint.name}” deleted, with its {deliveries} "
+                              f"deliver{'y' if deliveries == 1 else 'ies'}: it is sent nothing more.")
+    return redirect("integrations")
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_ping_view(request, pk):
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    try:
+        webhooks.webhook_endpoint_ping(endpoint=endpoint, by=request.user)
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, f"Test ping queued for “{endpoint.name}”: follow it under Recent deliveries.")
+    return redirect("integrations")
+
+
+@login_required
+@permission_required(roles.MANAGE_INTEGRATIONS, raise_exception=True)
+@require_POST
+def webhook_delivery_redeliver_view(request, pk):
+    delivery = get_object_or_404(WebhookDelivery.objects.select_related("endpoint"), pk=pk)
+    try:
+        webhooks.webhook_delivery_redeliver(delivery=delivery, by=request.user)
+    except ValidationError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, f"Delivery {delivery.pk} to “{delivery.endpoint.name}” queued again: "
+                                  "follow it under Recent deliveries.")
     return redirect("integrations")

@@ -145,11 +145,15 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, by=None) -> Web
 
 
 @transaction.atomic
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by=None) -> None:
-    """Remove an endpoint and its deliveries; a queued attempt finds its delivery gone and stops."""
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, by=None) -> int:
+    """Remove an endpoint and its deliveries (how many went with it is returned); a queued
+    attempt finds its delivery gone and stops."""
     endpoint_id = endpoint.pk
-    WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
-    logger.info("segments.webhook_deleted endpoint_id=%s by=%s", endpoint_id, getattr(by, "pk", None))
+    _, removed = WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
+    deliveries = removed.get(WebhookDelivery._meta.label, 0)
+    logger.info("segments.webhook_deleted endpoint_id=%s deliveries=%s by=%s", endpoint_id, deliveries,
+                getattr(by, "pk", None))
+    return deliveries
 
 
 @transaction.atomic

@@ -95,3 +95,19 @@ def _copy_into(connection, model, fields, frame: pd.DataFrame, json_text: tuple[
                 part = frame.iloc[start : start + COPY_CHUNK_ROWS]
                 pa_csv.write_csv(_arrow_table(part, fields, json_text), buffer, options)
                 copy.write(buffer.getvalue())
+
+
+def refresh_statistics(*models_: type[models.Model], vacuum: bool = False, using: str = "default") -> None:
+    """After a bulk write on PostgreSQL: ANALYZE the tables (fresh planner statistics: with
+    stale ones PostgreSQL guessed 5,000 rows for a 350,000-member segment and joined it row
+    by row); with `vacuum`, VACUUM (ANALYZE) them where no transaction is open (a job;
+    VACUUM cannot run inside one), which also sets the new rows' visibility-map bits: until
+    then every row of an index-only scan (a member page, a COPY export) visits the heap.
+    Nothing on other databases."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    command = "VACUUM (ANALYZE)" if vacuum and not connection.in_atomic_block else "ANALYZE"
+    with connection.cursor() as cursor:
+        for model in models_:
+            cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")

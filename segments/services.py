@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from custseg_site.json_safe import json_safe
-from custseg_site.bulk import insert_frame
+from custseg_site.bulk import insert_frame, refresh_statistics
 from customers.features import categorical_features
 from customers.selectors import (
     feature_catalogue,
@@ -397,17 +397,9 @@ def _persist(run_id, customer_ids: pd.Index, result, *, model_name: str, timings
         run.progress, run.stage = 100, "Done"
         run.finished_at = timezone.now()
         run.save()
-    if connection.vendor == "postgresql":
-        # Fresh planner statistics for the table that just grew by a run's customers: with
-        # the old ones PostgreSQL guessed 5,000 rows for a 350,000-member segment and
-        # joined it to the feature snapshot row by row (the persona card: 2.5 s, not 0.5 s).
-        # VACUUM as well, where no transaction is open (a worker; VACUUM cannot run inside
-        # one): it sets the new rows' visibility map bits, without which every row of a
-        # member page's index-only scan visits the heap (a 10,000-member page of the API
-        # 11-13 ms instead of 5-6 ms until autovacuum gets round to the table).
-        table = connection.ops.quote_name(Membership._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}" if connection.in_atomic_block else f"VACUUM (ANALYZE) {table}")
+    # fresh statistics and visibility for the table that just grew by a run's customers:
+    # the persona card's join and the membership API's index-only page reads
+    refresh_statistics(Membership, vacuum=True)
     logger.info("segments.run_succeeded run_id=%s sizes=%s", run_id, run.metrics["sizes"])
 
 

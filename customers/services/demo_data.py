@@ -12,7 +12,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from custseg_site.bulk import insert_frame
+from custseg_site.bulk import insert_frame, refresh_statistics
 from customers.models import Customer, CustomerFeatures, Transaction
 from customers.synthetic import generate_demo_chunks
 
@@ -88,14 +88,10 @@ def demo_data_load(
         if progress is not None:
             progress(written_customers, customers)
 
-    if connection.vendor == "postgresql":
-        # Fresh statistics for the planner (and for the overview's row estimates) now,
-        # rather than whenever autovacuum gets to a table that just grew by millions.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"ANALYZE {connection.ops.quote_name(Customer._meta.db_table)}, "
-                f"{connection.ops.quote_name(Transaction._meta.db_table)}"
-            )
+    # Fresh statistics for the planner (and for the overview's row estimates) now, rather
+    # than whenever autovacuum gets to a table that just grew by millions.
+    refresh_statistics(Customer, vacuum=True)
+    refresh_statistics(Transaction)
 
     summary = DemoDataSummary(
         customers=written_customers,

@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from custseg_site.bulk import insert_frame
+from custseg_site.bulk import insert_frame, refresh_statistics
 from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
 from customers.importing.mapping import (
     CUSTOMERS,
@@ -306,9 +306,9 @@ def import_execute(*, job_id: int) -> None:
                 unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
                 customers_created=totals["customers_created"], report=report,
             )
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {Customer._meta.db_table}, {Transaction._meta.db_table}")
+        # customers VACUUMed too: member pages read external ids by index-only scans
+        refresh_statistics(Customer, vacuum=True)
+        refresh_statistics(Transaction)
         logger.info("customers.import_succeeded job_id=%s totals=%s", job_id, dict(totals))
         if totals["created"] or totals["updated"]:
             # new data: refresh the features (the previous snapshot stays readable meanwhile)

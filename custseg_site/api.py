@@ -8,6 +8,7 @@ so that clients need one parser.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, permissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -62,3 +63,10 @@ def require(permission: str) -> type[permissions.BasePermission]:
 
     HasPermission.__name__ = f"Has_{permission.replace('.', '_')}"
     return HasPermission
+
+
+def int_or_404(pk) -> int:
+    """A URL's id as an int; 404 (not a 500) for anything else ("abc", "1.5")."""
+    if not str(pk).isdigit():
+        raise Http404
+    return int(pk)

@@ -49,7 +49,7 @@ def csv_lines(header: list[str], rows: Iterable[Iterable]):
     """The CSV text of header and rows, in chunks of ROWS_PER_CHUNK rows, cells neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([neutralise(cell) for cell in header])  # a header may come from a user's file
     count = 0
     for row in rows:
         writer.writerow([neutralise(value) for value in row])

@@ -20,12 +20,15 @@ RECENT_DELIVERIES = 50
 
 
 def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
-    return render(request, "integrations.html", {
+    response = render(request, "integrations.html", {
         "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
         "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
         "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
         "scopes": tokens.SCOPES,
     }, status=status)
+    if new_key or new_secret:
+        response["Cache-Control"] = "no-store"  # a key or secret: kept by no browser cache or proxy
+    return response
 
 
 @login_required

@@ -200,6 +200,11 @@ WEBHOOK_MAX_ATTEMPTS = 5
 WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS") or 30)
 # A receiver gets this long to answer (seconds): a worker is never held for minutes.
 WEBHOOK_TIMEOUT_SECONDS = 10
+# Whether webhooks may go to loopback, private, link-local or other non-public addresses.
+# Allowed here (a receiver on the same machine while trying the app, the tests' local
+# receivers); settings_production refuses them unless WEBHOOK_ALLOW_PRIVATE_ADDRESSES=1, so
+# that registering a webhook and pinging it cannot probe the server's internal network.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "custseg API",
     "DESCRIPTION": "Customer segmentation runs, segments and their members.",

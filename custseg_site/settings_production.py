@@ -26,6 +26,8 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# receivers on the internal network only when said so (see settings.py)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
 
 # Hashed, compressed file names (run `manage.py collectstatic` at deploy), served by WhiteNoise.
 STORAGES = {

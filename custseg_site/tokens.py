@@ -62,6 +62,12 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # drops it at once (connect_cache_invalidation); the timeout bounds what a write that
 # bypasses the ORM's signals (raw SQL) could leave stale.
 TOKEN_CACHE_SECONDS = 60
+# What a change writes into a token's cache entry instead of deleting it. A request that read
+# the token from the database before the change committed would otherwise put its stale
+# authentication back after the delete; entries are filled with cache.add, which leaves the
+# marker alone. Written again on commit, it outlasts any request that started before it.
+FORGOTTEN = "forgotten"
+FORGOTTEN_SECONDS = 30
 
 
 def _hash(key: str) -> str:
@@ -96,7 +102,7 @@ def token_create(*, user, name: str, scopes: list[str], created_by=None) -> tupl
 def token_revoke(*, token: ApiToken, by=None) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])  # post_save drops the cached authentication
+        token.save(update_fields=["revoked_at"])  # post_save forgets the cached authentication
         logger.info("custseg.api_token_revoked token_id=%s by=%s", token.pk, getattr(by, "pk", None))
     return token
 
@@ -109,38 +115,70 @@ def _cache_key(key_hash: str) -> str:
     return f"custseg:apitoken:{key_hash}"
 
 
+def _record(token: ApiToken, permissions: set[str]) -> dict:
+    """What the cache keeps of an authentication: ids, flags, scopes and permission names;
+    never the user's password hash."""
+    user = token.user
+    return {"token": {"id": token.pk, "name": token.name, "prefix": token.prefix, "scopes": token.scopes},
+            "user": {"id": user.pk, "username": user.get_username(), "is_active": user.is_active,
+                     "is_staff": user.is_staff, "is_superuser": user.is_superuser},
+            "permissions": sorted(permissions)}
+
+
+def _from_record(record: dict) -> ApiToken:
+    user_model = get_user_model()
+    data = record["user"]
+    user = user_model(id=data["id"], is_active=data["is_active"], is_staff=data["is_staff"],
+                      is_superuser=data["is_superuser"], **{user_model.USERNAME_FIELD: data["username"]})
+    # no password hash here: were this object ever saved, the NOT NULL column refuses it
+    # instead of blanking the real one
+    user.password = None
+    user._state.adding, user._state.db = False, "default"
+    user._perm_cache = set(record["permissions"])  # what ModelBackend.has_perm reads
+    token = ApiToken(id=record["token"]["id"], name=record["token"]["name"], prefix=record["token"]["prefix"],
+                     scopes=record["token"]["scopes"], user=user)
+    token._state.adding, token._state.db = False, "default"
+    return token
+
+
 def token_for_key(key: str) -> ApiToken | None:
     """The live token of `key` with its user, the user's permissions loaded (None when it
     is unknown, revoked or its user inactive). Kept in the cache for TOKEN_CACHE_SECONDS."""
     key_hash = _hash(key)
-    token = cache.get(_cache_key(key_hash))
-    if token is None:
+    record = cache.get(_cache_key(key_hash))
+    if isinstance(record, dict):
+        token = _from_record(record)
+    else:
         token = (ApiToken.objects.select_related("user").filter(key_hash=key_hash, revoked_at__isnull=True)
                  .first())
         if token is None or not token.user.is_active:
             return None
-        # loads the role's permissions onto the user object (ModelBackend's _perm_cache),
-        # so they travel with it through the cache
-        token.user.get_all_permissions()
-        cache.set(_cache_key(key_hash), token, TOKEN_CACHE_SECONDS)
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-        cache.set(_cache_key(key_hash), token, TOKEN_CACHE_SECONDS)
+        permissions = token.user.get_all_permissions()  # also ModelBackend's _perm_cache
+        if record is None:
+            # add, not set: a FORGOTTEN marker written meanwhile stays (see FORGOTTEN)
+            cache.add(_cache_key(key_hash), _record(token, permissions), TOKEN_CACHE_SECONDS)
+    # last_used_at is written at most once per LAST_USED_RESOLUTION: the first request to
+    # add this key writes it
+    if cache.add(f"custseg:apitoken-used:{token.pk}", 1, int(LAST_USED_RESOLUTION.total_seconds())):
+        token.last_used_at = timezone.now()
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=token.last_used_at)
     return token
 
 
 def tokens_forget(*, user_ids: Iterable[int] | None = None, key_hashes: Iterable[str] = ()) -> None:
-    """Drop cached authentications: of the given tokens, of every token of the given users,
-    or (user_ids None and no key_hashes) of every token."""
+    """Forget cached authentications: of the given tokens, of every token of the given
+    users, or (user_ids None and no key_hashes) of every token. Their entries become the
+    FORGOTTEN marker now and again when the current transaction commits."""
     hashes = set(key_hashes)
     if user_ids is None and not hashes:
         hashes.update(ApiToken.objects.values_list("key_hash", flat=True))
     elif user_ids is not None:
         hashes.update(ApiToken.objects.filter(user_id__in=list(user_ids)).values_list("key_hash", flat=True))
-    if hashes:
-        cache.delete_many([_cache_key(h) for h in hashes])
+    if not hashes:
+        return
+    markers = {_cache_key(h): FORGOTTEN for h in hashes}
+    cache.set_many(markers, FORGOTTEN_SECONDS)
+    transaction.on_commit(lambda: cache.set_many(markers, FORGOTTEN_SECONDS))
 
 
 def forget_on_change(sender, instance=None, action=None, reverse=None, pk_set=None, **kwargs):
@@ -148,6 +186,8 @@ def forget_on_change(sender, instance=None, action=None, reverse=None, pk_set=No
     permissions changed; their cached authentications go at once."""
     if action is not None and not action.startswith("post_"):
         return  # m2m_changed fires before and after; the "post_" half is the change
+    if kwargs.get("created") or kwargs.get("update_fields") == frozenset({"last_login"}):
+        return  # nothing cached yet; a sign-in changes nothing a token uses
     user_model = get_user_model()
     if isinstance(instance, ApiToken):
         tokens_forget(key_hashes=[instance.key_hash])

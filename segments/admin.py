@@ -62,6 +62,11 @@ class RunPublicationAdmin(admin.ModelAdmin):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "persona", "active", "created_at"]
+    # the signing secret is shown once, on the Integrations page or in the API's create answer
+    exclude = ["secret"]
+
+    def has_add_permission(self, request):
+        return False  # the Integrations page and the API generate the secret (segments.webhooks)
 
 
 @admin.register(WebhookDelivery)

@@ -19,9 +19,11 @@ import functools
 import hashlib
 import http.client
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -69,10 +71,35 @@ def _url_problem(url: str) -> str | None:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         return "Give an http:// or https:// URL with a host, e.g. https://crm.example.com/hooks/custseg."
-    if urlsplit(url).username is not None:
+    parts = urlsplit(url)
+    if parts.username is not None:
         # urllib cannot send to it, and the signature is what proves the sender anyway
         return "Put no user name or password in the URL; receivers check the X-Custseg-Signature header instead."
+    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and _not_public(parts.hostname or ""):
+        return PRIVATE_REFUSED.format(host=parts.hostname)
     return None
+
+
+PRIVATE_REFUSED = ("{host} is not a public address: this server sends webhooks to public receivers only "
+                   "(WEBHOOK_ALLOW_PRIVATE_ADDRESSES allows internal ones).")
+
+
+def _not_public(host: str) -> bool:
+    """A host that is, or names, a loopback, private, link-local, reserved or multicast address."""
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_global
+    except ValueError:
+        return host.lower() == "localhost" or host.lower().endswith(".localhost")
+
+
+def _resolves_to_non_public(host: str) -> bool:
+    """What the host resolves to now, checked at each attempt (a public name may be pointed
+    at an internal address after it was registered)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False  # unresolvable: the attempt itself fails with that error
+    return any(_not_public(info[4][0]) for info in infos)
 
 
 def _clean(changes: dict) -> dict:
@@ -299,8 +326,11 @@ def webhook_deliver(*, delivery_id: int) -> Attempt:
     endpoint = delivery.endpoint
     body = json.dumps({**delivery.payload, "delivery": delivery.pk}, sort_keys=True).encode()
     code, error = None, ""
+    host = urlsplit(endpoint.url).hostname or ""
     if not endpoint.active:
         error = "The endpoint was switched off."
+    elif not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and (_not_public(host) or _resolves_to_non_public(host)):
+        error = PRIVATE_REFUSED.format(host=host)
     else:
         request = urllib.request.Request(endpoint.url, data=body, method="POST", headers={
             "Content-Type": "application/json", "User-Agent": "custseg-webhooks/1",

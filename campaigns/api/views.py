@@ -31,7 +31,7 @@ from campaigns.services.outcomes import (
     outcome_import_json,
     outcome_store_upload,
 )
-from custseg_site.api import require
+from custseg_site.api import int_or_404, require
 from segments.api import membership
 
 
@@ -121,7 +121,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
         suffix = "-with-control" if _include_control(request) else ""
         return membership.members_response(request, pull=pull, filename=f"campaign-{pk}-members{suffix}.csv",
-                                           owner={"campaign": int(pk)}, delta=False)
+                                           owner={"campaign": int_or_404(pk)}, delta=False)
 
     @extend_schema(
         request={"application/json": OutcomeRowSerializer(many=True), "multipart/form-data": OutcomeUploadSerializer},
@@ -188,7 +188,7 @@ class OutcomeImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Response(self.get_serializer(job).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS)
     def rejected(self, request, pk=None):
         """Every rejected row as CSV, in file order: line, reason, then the row's cells under
         the file's header (formula-like cells neutralised)."""

@@ -525,7 +525,8 @@ def outcome_import_execute(*, import_id: int, records: Iterable[OutcomeRecord] |
             "again."))
     except OSError as error:  # gone, or unreadable part way
         outcome_import_mark_failed(import_id=import_id, error=(
-            f"The file could not be read to its end ({error}). Nothing from it was kept; upload it again."))
+            f"The file could not be read to its end ({error.strerror or type(error).__name__}). Nothing from "
+            f"it was kept; upload it again."))
     except SoftTimeLimitExceeded:
         outcome_import_mark_failed(import_id=import_id, error="The import took longer than its time limit. "
                                    "Nothing from it was kept.")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame, refresh_statistics
@@ -306,15 +306,13 @@ def import_execute(*, job_id: int) -> None:
                 unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
                 customers_created=totals["customers_created"], report=report,
             )
-        # customers VACUUMed too: member pages read external ids by index-only scans
-        refresh_statistics(Customer, vacuum=True)
-        refresh_statistics(Transaction)
         logger.info("customers.import_succeeded job_id=%s totals=%s", job_id, dict(totals))
         if totals["created"] or totals["updated"]:
             # new data: refresh the features (the previous snapshot stays readable meanwhile)
             from customers.services.features import features_compute_create
 
             features_compute_create(trigger=f"import #{job_id}")
+        _refresh_statistics_after_import(job_id)
     except ImportCancelled:
         # raised only once the row said so; repeated in case that write shared our rollback
         job_cancel(ImportJob, job_id)
@@ -327,6 +325,17 @@ def import_execute(*, job_id: int) -> None:
                            "Nothing from it was kept; check the file and import it again.")
     except SoftTimeLimitExceeded:
         import_mark_failed(job_id=job_id, error="The import took longer than its time limit.")
+
+
+def _refresh_statistics_after_import(job_id: int) -> None:
+    """Fresh planner statistics for the tables that grew, customers VACUUMed too (member
+    pages read external ids by index-only scans). Last, after everything the job promised:
+    the import has succeeded whatever happens here, and autovacuum catches up anyway."""
+    try:
+        refresh_statistics(Customer, vacuum=True)
+        refresh_statistics(Transaction)
+    except DatabaseError:
+        logger.warning("customers.import_statistics_failed job_id=%s", job_id, exc_info=True)
 
 
 def _raw_rows(chunk, lines: pd.Series) -> list[str]:

@@ -50,8 +50,13 @@ class CSVRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        # only errors get here (400, 403, 404): they stay readable JSON
-        return b"" if data is None else renderers.JSONRenderer().render(data)
+        # only errors get here (400, 403, 404): they stay JSON, and say so
+        if data is None:
+            return b""
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return renderers.JSONRenderer().render(data)
 
 
 RENDERERS = [renderers.JSONRenderer, CSVRenderer]

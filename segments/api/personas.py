@@ -2,7 +2,6 @@
 (Marketers). Writes go through segments.personas.services, like the pages."""
 
 from django.contrib.auth import get_user_model
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -11,7 +10,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from custseg_site import roles
-from custseg_site.api import require
+from custseg_site.api import int_or_404, require
 from segments.models import Persona, PersonaLink, Segment
 from segments.api import membership
 from segments.personas import selectors, services
@@ -154,10 +153,4 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             return selectors.persona_pull(persona=persona, as_of=as_of, changed_since=changed_since)
 
         return membership.members_response(request, pull=pull, filename=f"persona-{pk}-members.csv",
-                                           owner={"persona": _int_or_404(pk)})
-
-
-def _int_or_404(pk) -> int:
-    if not str(pk).isdigit():
-        raise Http404
-    return int(pk)
+                                           owner={"persona": int_or_404(pk)})

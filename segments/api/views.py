@@ -1,4 +1,3 @@
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -9,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from custseg_site import roles
-from custseg_site.api import require
+from custseg_site.api import int_or_404, require
 from customers.selectors import feature_catalogue
 from segments import selectors, services
 from segments.api import membership
@@ -155,10 +154,8 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             as_of, changed_since = membership.points(request)
             return selectors.segment_pull(segment=segment, as_of=as_of, changed_since=changed_since)
 
-        if not str(pk).isdigit():
-            raise Http404
         return membership.members_response(request, pull=pull, filename=f"segment-{pk}-members.csv",
-                                           owner={"segment": int(pk)})
+                                           owner={"segment": int_or_404(pk)})
 
 
 class FeatureListView(APIView):

@@ -78,6 +78,11 @@ def test_audience_fields_are_selectable_and_a_frozen_audience_has_no_delta(api_c
     assert bad.status_code == 400 and "salary" in str(bad.json())
     frozen = api.get(f"/api/v1/campaigns/{c.pk}/members/?changed_since=2026-01-01")
     assert frozen.status_code == 400 and "frozen" in str(frozen.json())
+    # an error asked for as CSV is still the JSON error, and says so
+    csv_error = api.get(f"/api/v1/campaigns/{c.pk}/members/?format=csv&fields=salary")
+    assert csv_error.status_code == 400 and csv_error["Content-Type"] == "application/json"
+    assert "salary" in csv_error.json()["error"]["message"]
+    assert api.get("/api/v1/campaigns/abc/members/").status_code == 404
 
 
 def test_members_csv_export_excludes_the_holdout_and_neutralises_formulas(api_client, manager, marketer, w):

@@ -72,6 +72,20 @@ def test_a_formula_like_cell_of_a_rejected_row_is_neutralised_in_the_download(cl
     assert ",=cmd" not in row and ",@SUM" not in row
 
 
+def test_a_formula_like_header_of_the_file_is_neutralised_in_the_download_too(
+        api_client, marketer, launched, tmp_path):
+    c, _ = launched
+    header = 'customer,event,revenue,timestamp,"=HYPERLINK(""http://x"")"\n'
+    job = import_outcomes(c, outcomes_file(tmp_path, header + "nobody,opened,,2026-03-01,x\n"))
+    assert job.rejected == 1
+    # the API answers text/csv when asked for it
+    response = api_client(marketer).get(f"/api/v1/outcome-imports/{job.pk}/rejected/", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    first_line = b"".join(response.streaming_content).decode().splitlines()[0]
+    assert first_line.startswith("line,reason,customer") and "'=HYPERLINK" in first_line
+    assert ',"=HYPERLINK' not in first_line
+
+
 def test_a_re_import_adds_nothing_and_leaves_the_results_as_they_were(marketer, launched, tmp_path):
     c, audience = launched
     text = HEADER + "".join(f"{customer},converted,10,2026-03-01\n" for customer in audience[:8])

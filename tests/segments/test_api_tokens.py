@@ -1,16 +1,18 @@
 """Integration tokens: scopes, every endpoint checked, throttling, the CLI."""
 
 import re
+import threading
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db import connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from custseg_site import roles
 from custseg_site.models import ApiToken
-from custseg_site.tokens import SCOPES, token_create, token_revoke
+from custseg_site.tokens import SCOPES, token_create, token_for_key, token_revoke
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
@@ -125,6 +127,54 @@ def test_role_and_user_changes_reach_a_token_at_once_although_its_authentication
     token.scopes = ["personas:read"]
     token.save()
     assert client.get(url).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_read_the_token_just_before_its_revocation_committed_cannot_cache_it_again(manager):
+    # given a used token (its authentication is cached)
+    token, key = token_create(user=manager, name="crm", scopes=["membership:read"])
+    assert token_for_key(key) is not None
+    with transaction.atomic():
+        token_revoke(token=token)
+        # when a concurrent request, on its own connection, reads the token before the commit
+        seen = []
+
+        def concurrent_request():
+            seen.append(token_for_key(key))
+            connections.close_all()
+
+        thread = threading.Thread(target=concurrent_request)
+        thread.start()
+        thread.join()
+        assert seen[0] is not None  # it still saw the token live: the revocation was not committed
+    # then after the commit the token is refused, although that request wrote after the revoke
+    assert token_for_key(key) is None
+
+
+def test_a_change_to_a_roles_permissions_reaches_its_tokens_at_once(manager, published):
+    token, key = token_create(user=manager, name="crm", scopes=["membership:read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    url = f"/api/v1/personas/{published['id']}/members/"
+    assert client.get(url).status_code == 200
+    role = Group.objects.get(name=roles.MANAGER)
+    view_persona = role.permissions.get(codename="view_persona")
+    role.permissions.remove(view_persona)
+    assert client.get(url).status_code == 403
+    role.permissions.add(view_persona)
+    assert client.get(url).status_code == 200
+
+
+def test_the_cache_keeps_no_password_hash(manager):
+    from django.core.cache import cache
+
+    from custseg_site.tokens import _cache_key, _hash
+
+    _, key = token_create(user=manager, name="crm", scopes=["membership:read"])
+    token = token_for_key(key)
+    assert token.user.pk == manager.pk and token.user.has_perm("segments.view_persona")
+    cached = cache.get(_cache_key(_hash(key)))
+    assert manager.password and manager.password not in repr(cached) and "password" not in repr(cached)
 
 
 def test_requests_past_the_rate_get_429_per_token(settings, scoped_client, manager, published):

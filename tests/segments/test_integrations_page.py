@@ -57,6 +57,7 @@ def test_a_new_webhooks_secret_is_shown_once_and_signs_its_pings(eager_celery, a
         # then its secret is on that answer, with the note to copy it now
         assert endpoint.secret in page and "Webhook “CRM” added" in page
         assert "Copy the secret now: it will not be shown again." in page
+        assert response["Cache-Control"] == "no-store"  # and no browser or proxy keeps that answer
         # and on no later page
         later = analyst_client.get(PAGE).content.decode()
         assert "CRM" in later and endpoint.secret not in later
@@ -70,6 +71,7 @@ def test_a_new_tokens_key_still_comes_with_how_to_send_it(analyst_client):
     page = response.content.decode()
     key = response.context["new_key"]["key"]
     assert "Copy the key now: it is not stored and will not be shown again." in page
+    assert response["Cache-Control"] == "no-store"
     assert f"Send it as <code>Authorization: Token {key[:10]}…</code>. Scopes: membership:read." in page
 
 

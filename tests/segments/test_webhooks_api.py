@@ -284,3 +284,26 @@ def test_lists_use_a_fixed_number_of_queries(manage, analyst, marketer, two_runs
     rest = manage.get(first["next"]).json()
     seen = [d["id"] for d in first["results"] + rest["results"]]
     assert len(seen) == 60 == len(set(seen)) and rest["next"] is None
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/admin/", "http://localhost/hooks", "https://10.1.2.3/x",
+                                 "http://169.254.169.254/latest/meta-data", "http://[::1]/hooks"])
+def test_where_internal_addresses_are_not_allowed_they_cannot_be_registered(settings, manage, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False  # as in settings_production
+    response = manage.post(WEBHOOKS, {"name": "Probe", "url": url}, format="json")
+    assert response.status_code == 400
+    assert "not a public address" in response.json()["error"]["fields"]["url"][0]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_delivery_to_an_internal_address_is_refused_at_send_time_and_nothing_is_sent(settings, analyst):
+    with Receiver([200]) as receiver:
+        # given an endpoint registered while internal receivers were allowed
+        endpoint = webhooks.webhook_endpoint_create(name="Local", url=receiver.url, by=analyst)
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=webhooks.EVENT_PING, payload={})
+        # when they no longer are, the attempt fails with the reason and the receiver gets nothing
+        settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+        attempt = webhooks.webhook_deliver(delivery_id=delivery.pk)
+    assert receiver.requests == []
+    assert "not a public address" in attempt.error
+    assert "not a public address" in WebhookDelivery.objects.get(pk=delivery.pk).error

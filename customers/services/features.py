@@ -48,8 +48,10 @@ class FeaturesCancelled(Exception):
     pass
 
 
-def features_compute_create(*, as_of: datetime | None = None, trigger: str = "", created_by=None) -> FeatureSnapshot:
-    """Store a pending snapshot and enqueue its job once committed.
+def features_compute_create(*, as_of: datetime | None = None, trigger: str = "", created_by=None,
+                            enqueue: bool = True) -> FeatureSnapshot:
+    """Store a pending snapshot and enqueue its job once committed (not with enqueue False:
+    the caller runs features_execute itself, as the command line can).
 
     A snapshot already pending or running is returned instead of a second one.
     """
@@ -63,7 +65,8 @@ def features_compute_create(*, as_of: datetime | None = None, trigger: str = "",
             requested_as_of=as_of, trigger=trigger[:100], stage="Waiting for a worker",
             created_by=created_by if created_by is not None and created_by.is_authenticated else None,
         )
-        transaction.on_commit(lambda: _enqueue(snapshot.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(snapshot.pk))
     logger.info("customers.features_requested snapshot_id=%s trigger=%s", snapshot.pk, trigger)
     return snapshot
 

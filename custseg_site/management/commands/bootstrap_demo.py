@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from custseg_site import roles
 from customers.selectors import customer_count
-from customers.services.features import features_compute_create
+from customers.services.features import features_compute_create, features_execute
 
 DEMO_PASSWORD = "custseg-demo"
 DEMO_USERS = {"analyst": roles.ANALYST, "marketer": roles.MARKETER, "manager": roles.MANAGER}
@@ -29,8 +29,13 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role))
         if customer_count() == 0:
             call_command("demo_data", customers=customers, seed=0)
-            # queued now, computed by the worker as soon as it starts
-            features_compute_create(trigger="demo data")
+            # computed here, not queued: `make run` starts Redis and the worker only after
+            # this command, so a queued job could not be sent (a few seconds at 5,000 customers)
+            self.stdout.write("Computing the demo customers' features ...")
+            snapshot = features_compute_create(trigger="demo data", enqueue=False)
+            features_execute(snapshot_id=snapshot.pk)
+            snapshot.refresh_from_db()
+            self.stdout.write(f"Features #{snapshot.pk} {snapshot.status}: {snapshot.customers or 0:,} customers")
         self.stdout.write("")
         self.stdout.write("Demo users (password for each: %s):" % DEMO_PASSWORD)
         for username, role in DEMO_USERS.items():

@@ -64,6 +64,16 @@ class CampaignForm(forms.Form):
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Fixed at launch: the audience is frozen."
 
+    def holdout_warning(self) -> str | None:
+        """A holdout under 1 % is allowed, but more often a share typed as a fraction."""
+        value = self.cleaned_data.get("holdout_percent")
+        if value is not None and 0 < value < 1:
+            meant = format((value * 100).normalize(), "f")  # 0.9 -> "90", not "9E+1"
+            return (f"The holdout is {format(value.normalize(), 'f')} %, under 1 in 100 customers of each persona. "
+                    f"This field takes percent: for {meant} % write {meant}. "
+                    "The launch page shows how many that keeps as control before anything is frozen.")
+        return None
+
     def service_fields(self) -> dict:
         data = dict(self.cleaned_data)
         data["holdout_share"] = (data.pop("holdout_percent") / 100) if data.get("holdout_percent") is not None else None
@@ -79,7 +89,11 @@ class CampaignForm(forms.Form):
 
     def add_service_errors(self, exc) -> None:
         for field, errors in exc.message_dict.items():
-            field = "holdout_percent" if field == "holdout_share" else field
+            if field == "holdout_share":
+                # the service speaks of the share (0 to 0.5); this field takes percent
+                field, errors = "holdout_percent", [
+                    f"Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); "
+                    f"got {self.cleaned_data.get('holdout_percent')}."]
             self.add_error(field if field in self.fields else None, errors)
 
     @classmethod

@@ -42,6 +42,8 @@ def campaign_create(request):
             form.add_service_errors(exc)
         else:
             messages.success(request, f"Campaign “{campaign.name}” created as a draft. Check its audience, then launch it.")
+            if warning := form.holdout_warning():
+                messages.warning(request, warning)
             return redirect("campaigns:campaign-detail", pk=campaign.pk)
     return render(request, "campaigns/campaign_form.html", {"form": form, "published": published_run()},
                   status=400 if request.method == "POST" else 200)
@@ -64,6 +66,8 @@ def campaign_edit(request, pk):
                 form.add_service_errors(exc)
             else:
                 messages.success(request, "Changes saved.")
+                if not launched and (warning := form.holdout_warning()):
+                    messages.warning(request, warning)
                 return redirect("campaigns:campaign-detail", pk=campaign.pk)
     else:
         form = CampaignForm(initial=CampaignForm.initial_for(campaign), launched=launched)

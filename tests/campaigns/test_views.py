@@ -44,9 +44,18 @@ def test_create_form_shows_clear_messages(client, marketer, w):
     page = response.content.decode()
     assert response.status_code == 400
     assert "before it starts" in page
-    assert "The holdout share must be between 0 and 0.5" in page
+    assert "Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); got 60." in page
     assert "Choose at least one persona or segment to target." in page
     assert not Campaign.objects.exists()
+
+
+def test_a_holdout_under_one_percent_is_saved_with_a_warning_about_the_unit(client, marketer, w):
+    client.force_login(marketer)
+    response = client.post(reverse("campaigns:campaign-create"), {
+        "name": "Spring", "channel": "email", "target_personas": [w.big.pk], "holdout_percent": "0.9", "seed": "0"},
+        follow=True)
+    assert Campaign.objects.get().holdout_share == Decimal("0.009")
+    assert "This field takes percent: for 90 % write 90." in response.content.decode()
 
 
 def test_create_form_without_a_published_run_says_so(client, marketer):

@@ -11,9 +11,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from custseg_site.job_status import ACTIVE_STATUSES, JobStatus
+from custseg_site.jobs import MAX_RETRIES
 
-# A job whose worker died this many times fails instead of being tried again.
-MAX_ATTEMPTS = 3
+# A job is claimed once per delivery of its task: the first, up to MAX_RETRIES retries after
+# a transient error (custseg_site.jobs), and a redelivery when its worker died. Past this
+# many claims it fails instead of being tried again: the budget of retries plus one death;
+# a second death with the same data would most likely kill the next worker too.
+MAX_ATTEMPTS = MAX_RETRIES + 2
+# The message of a job that ran out of claims ({what}: "this import"; {attempts} is filled in
+# by job_claim).
+GAVE_UP = ("Started {{attempts}} times without finishing {what}: the worker stopped (out of memory, or killed) "
+           "or the database or Redis could not be reached. The worker's log has the details.")
 
 
 def job_claim(model, pk: int, *, gave_up: str):

@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from custseg_site.job_rows import MAX_ATTEMPTS as JOB_MAX_ATTEMPTS
 from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame, refresh_statistics
 from customers.features import categorical_features
@@ -194,9 +195,8 @@ def _set_progress(run_id: int, percent: int, stage: str) -> None:
         raise RunCancelled
 
 
-# A run whose worker died this many times is failed instead of being tried again:
-# the same data would most likely kill the next worker too.
-MAX_ATTEMPTS = 3
+# Claims of a run before it is failed instead of tried again: see custseg_site.job_rows.
+MAX_ATTEMPTS = JOB_MAX_ATTEMPTS
 
 
 def _claim(run_id: int) -> SegmentationRun | None:
@@ -208,9 +208,9 @@ def _claim(run_id: int) -> SegmentationRun | None:
         if run.attempts >= MAX_ATTEMPTS:
             run.status, run.stage = SegmentationRun.Status.FAILED, "Failed"
             run.error = (
-                f"The worker stopped {run.attempts} times while computing this run "
-                "(out of memory, or killed). Try fewer customers or features, or a "
-                "worker with more memory."
+                f"The run was started {run.attempts} times without finishing: its worker stopped "
+                "(out of memory, or killed) or the database or Redis could not be reached. Try fewer "
+                "customers or features, or a worker with more memory."
             )
             run.finished_at = timezone.now()
             run.save(update_fields=["status", "stage", "error", "finished_at"])

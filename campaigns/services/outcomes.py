@@ -46,7 +46,7 @@ from django.db import connection, transaction
 from django.utils import dateparse, timezone
 
 from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport, OutcomeRejectedRow, OutcomeStagedRow
-from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
+from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
 from custseg_site.job_status import FINISHED_STATUSES, JobStatus
 from customers.importing.sources import detect_delimiter, detect_encoding
 from customers.models import Customer
@@ -427,7 +427,7 @@ def _discard_upload(import_id: int) -> None:
 
 
 def _claim(import_id: int) -> OutcomeImport | None:
-    job = job_claim(OutcomeImport, import_id, gave_up="The worker stopped {attempts} times during this import.")
+    job = job_claim(OutcomeImport, import_id, gave_up=GAVE_UP.format(what="this import"))
     if job is None:
         return None
     # A redelivered job starts over: what an interrupted attempt left is not counted.

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame
-from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
+from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
 from custseg_site.tasks import warm_page_caches_enqueue
 from customers import selectors
 from customers.analytics.clv import STATUS_NOT_ENOUGH_DATA, CLVConfig, CLVFitError, fit_clv
@@ -90,7 +90,7 @@ def features_mark_failed(*, snapshot_id: int, error: str) -> None:
 
 def _claim(snapshot_id: int) -> FeatureSnapshot | None:
     return job_claim(FeatureSnapshot, snapshot_id,
-                     gave_up="The worker stopped {attempts} times while computing these features.")
+                     gave_up=GAVE_UP.format(what="computing these features"))
 
 
 def _progress(snapshot_id: int, percent: int, stage: str) -> None:

@@ -27,7 +27,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from custseg_site.bulk import insert_frame, refresh_statistics
-from custseg_site.job_rows import job_cancel, job_claim, job_mark_failed, job_progress
+from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
 from customers.importing.mapping import (
     CUSTOMERS,
     KINDS,
@@ -218,7 +218,7 @@ def _drop_staged(job_id: int) -> None:
 
 
 def _claim(job_id: int) -> ImportJob | None:
-    job = job_claim(ImportJob, job_id, gave_up="The worker stopped {attempts} times during this import.")
+    job = job_claim(ImportJob, job_id, gave_up=GAVE_UP.format(what="this import"))
     if job is None:
         return None
     # A redelivered job starts over: what an interrupted attempt left is not counted.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import redis
+from celery import Task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -49,3 +50,37 @@ def job_lock(key: str, *, owner: str, timeout: int):
             with contextlib.suppress(redis.exceptions.LockError):
                 lock.release()
         client.close()
+
+
+class JobTask(Task):
+    """Base of the tasks that run a job row (a run, an import, a feature snapshot): when one
+    ends in an unexpected error, or its retries are used up, its row must not stay
+    "running". The traceback goes to the worker's log (Celery logs it); the row, which every
+    role's page reads, gets a plain sentence. A task sets `job_failed` (the service that
+    fails the row: job_failed(job_id, error)) and `failure_text` ({error}: the exception's
+    class name) as options of its decorator."""
+
+    job_failed = None
+    failure_text = "The job stopped with an internal error ({error}). The worker's log has the details."
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job_id = args[0] if args else next(iter(kwargs.values()), None)
+        # read off the class: a function there would bind to the task instance if read off it
+        job_failed = type(self).job_failed
+        if job_id is not None and job_failed is not None:
+            job_failed(job_id, self.failure_text.format(error=type(exc).__name__))
+
+
+# What every job task is: bound (for its delivery's id), acknowledged only when done and
+# redelivered when its worker dies, retried with backoff on transient errors only.
+JOB_TASK_OPTIONS = {
+    "base": JobTask, "bind": True, "acks_late": True, "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT_ERRORS, "max_retries": MAX_RETRIES, "retry_backoff": 5, "retry_jitter": True,
+}
+
+
+def run_locked(task, *, key: str, job_id: int, work) -> None:
+    """work() under the job's Redis lock (job_lock), unless another delivery holds it."""
+    with job_lock(key, owner=task.request.id or f"local-{job_id}", timeout=settings.CELERY_TASK_TIME_LIMIT) as acquired:
+        if acquired:
+            work()

@@ -1,4 +1,5 @@
-"""The job lock on real Redis: one delivery at a time, and a redelivery takes over."""
+"""The job lock on real Redis (one delivery at a time, a redelivery takes over), and the job
+tasks' failure handling."""
 
 import uuid
 
@@ -33,3 +34,37 @@ def test_a_redelivered_job_takes_over_its_own_lock(key):
         assert redelivered is True
     with job_lock(key, owner="task-b", timeout=60) as after:
         assert after is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("task_path, service_path, message", [
+    ("segments.tasks.run_segmentation", "segments.services.run_execute",
+     "The job stopped with an internal error (RuntimeError)"),
+    ("campaigns.tasks.import_outcomes", "campaigns.services.outcomes.outcome_import_execute",
+     "The import stopped with an internal error (RuntimeError)"),
+])
+def test_a_job_whose_task_breaks_is_failed_with_a_sentence_not_left_running(
+        redis_url, monkeypatch, task_path, service_path, message):
+    import importlib
+
+    from campaigns.models import OutcomeImport
+    from tests.campaigns.factories import campaign, world
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug in the service")
+
+    # given a pending job, and a service that fails with something no retry can fix
+    module, name = service_path.rsplit(".", 1)
+    monkeypatch.setattr(importlib.import_module(module), name, broken)
+    if task_path.startswith("campaigns."):
+        row = OutcomeImport.objects.create(campaign=campaign(world(sizes=(2, 2, 2))), source="api")
+    else:
+        from tests.segments.factories import RunFactory
+        row = RunFactory(status="running")
+    # when its task runs (in this process, through Celery's own task machinery)
+    module, name = task_path.rsplit(".", 1)
+    result = getattr(importlib.import_module(module), name).apply(args=[row.pk])
+    # then the task failed and the row says so in words, for the page that shows it
+    assert result.failed()
+    row.refresh_from_db()
+    assert row.status == "failed" and message in row.error

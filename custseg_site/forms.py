@@ -1,10 +1,29 @@
+import secrets
+
 from django import forms
 
 from custseg_site.tokens import SCOPES
 from segments.models import Persona
 
 
-class ApiTokenForm(forms.Form):
+class SentOnceForm(forms.Form):
+    """A form whose answer shows a key or secret once: it carries a random `once` value, so
+    that sending it again (reloading that answer) is recognised (integrations.first_sending)
+    instead of creating a second token or rotating the secret again."""
+
+    once = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["once"] = secrets.token_urlsafe(16)
+
+    def service_fields(self) -> dict:
+        """The cleaned fields without `once` (which is the view's, not the service's)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "once"}
+
+
+class ApiTokenForm(SentOnceForm):
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CRM nightly sync”.")
     scopes = forms.MultipleChoiceField(
         choices=[(scope, f"{scope}: {help}") for scope, help in SCOPES.items()], initial=["membership:read"],
@@ -12,7 +31,7 @@ class ApiTokenForm(forms.Form):
         help_text="Give an integration only what it needs: membership:read reads members and nothing else.")
 
 
-class WebhookEndpointForm(forms.Form):
+class WebhookEndpointForm(SentOnceForm):
     name = forms.CharField(max_length=100)
     url = forms.URLField(max_length=500, assume_scheme="https", help_text="Receives a signed POST after each publish that changes a persona's members.")
     persona = forms.ModelChoiceField(queryset=Persona.objects.order_by("name"), required=False,

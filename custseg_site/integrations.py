@@ -3,11 +3,15 @@
 A new token's key and a webhook's secret (after create or rotate) are in the answer to
 that POST only, never in a redirect's message nor in any later page."""
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisError
 
 from custseg_site import roles, tokens
 from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
@@ -17,6 +21,22 @@ from segments.models import WebhookDelivery, WebhookEndpoint
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
 RECENT_DELIVERIES = 50
+# How long a sent form's `once` value is remembered: a day covers any reload of its answer.
+ONCE_SECONDS = 24 * 3600
+ALREADY_SENT = ("That form was already sent: {what} then, and shown once. If it was not copied, {fix}.")
+
+
+def first_sending(request, *, scope: str = "") -> bool:
+    """False when this POST's `once` value (custseg_site.forms.SentOnceForm, or the page's
+    rotate buttons) was seen before: the browser is re-sending the form whose answer showed a
+    key or secret. True without a value, or when the cache cannot tell."""
+    once = request.POST.get("once", "")
+    if not once:
+        return True
+    try:
+        return cache.add(f"custseg:form-once:{scope}:{once}", 1, ONCE_SECONDS)
+    except RedisError:
+        return True
 
 
 def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
@@ -24,7 +44,7 @@ def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secr
         "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
         "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
         "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
-        "scopes": tokens.SCOPES,
+        "scopes": tokens.SCOPES, "once": secrets.token_urlsafe(16),
     }, status=status)
     if new_key or new_secret:
         response["Cache-Control"] = "no-store"  # a key or secret: kept by no browser cache or proxy
@@ -42,6 +62,9 @@ def integrations(request):
 @require_POST
 def token_create_view(request):
     form = ApiTokenForm(request.POST)
+    if not first_sending(request, scope="token"):
+        messages.info(request, ALREADY_SENT.format(what="the token was created", fix="revoke it and create another"))
+        return redirect("integrations")
     if form.is_valid():
         try:
             token, key = tokens.token_create(user=request.user, name=form.cleaned_data["name"],
@@ -70,9 +93,13 @@ def token_revoke_view(request, pk):
 @require_POST
 def webhook_create_view(request):
     form = WebhookEndpointForm(request.POST)
+    if not first_sending(request, scope="webhook"):
+        messages.info(request, ALREADY_SENT.format(what="the webhook was added and its secret",
+                                                   fix="rotate its secret"))
+        return redirect("integrations")
     if form.is_valid():
         try:
-            endpoint = webhooks.webhook_endpoint_create(by=request.user, **form.cleaned_data)
+            endpoint = webhooks.webhook_endpoint_create(by=request.user, **form.service_fields())
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -103,6 +130,9 @@ def _refused(request, exc: ValidationError) -> None:
 @require_POST
 def webhook_rotate_secret_view(request, pk):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    if not first_sending(request, scope=f"rotate-{endpoint.pk}"):
+        messages.info(request, ALREADY_SENT.format(what="the secret was rotated", fix="rotate it again"))
+        return redirect("integrations")
     endpoint = webhooks.webhook_endpoint_rotate_secret(endpoint=endpoint, by=request.user)
     return _page(request, new_secret={"endpoint": endpoint, "secret": endpoint.secret, "rotated": True})
 

@@ -220,3 +220,7 @@ def test_a_rejected_webhook_shows_its_error_under_the_field(analyst_client):
     assert response.status_code == 400
     assert '<p class="error" role="alert">Enter a valid URL.</p>' in response.content.decode()
 
+
+def test_with_no_webhooks_the_page_says_how_to_add_one(analyst_client):
+    page = analyst_client.get(PAGE).content.decode()
+    assert "No webhooks yet: add one below" in page

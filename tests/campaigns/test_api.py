@@ -189,6 +189,14 @@ def test_results_give_lift_per_persona(api_client, manager, marketer, w):
     assert body["total"]["treated"]["revenue"] == "300.00"
 
 
+def test_results_before_any_outcome_give_no_lift(api_client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    body = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/results/").json()
+    # no measured lift of 0 with a [0, 0] interval: no lift at all until outcomes come
+    assert body["total"]["conversion_lift"] is None and body["total"]["response_lift"] is None
+    assert all(p["conversion_lift"] is None for p in body["personas"])
+
+
 def test_manager_reads_but_cannot_write(api_client, manager, marketer, w):
     c = campaign(w, by=marketer)
     api = api_client(manager)

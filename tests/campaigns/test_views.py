@@ -157,6 +157,38 @@ def test_persona_card_shows_campaign_results(client, manager, marketer, w):
     assert reverse("campaigns:campaign-detail", args=[c.pk]) in page
 
 
+def lift_cells(page: str) -> list[str]:
+    """The "Lift, points" column of a results table, one entry per row, in order."""
+    return [row.split('<td class="num">')[5].split("</td>")[0] for row in page.split("<tr>")[2:] if "<td" in row]
+
+
+def test_results_before_outcomes_say_so_and_lifts_are_in_points(client, manager, marketer, w):
+    # given a launched campaign (Big spenders 36 + 4 held out, Lapsed 18 + 2) without outcomes
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
+    client.force_login(manager)
+    detail, card = reverse("campaigns:campaign-detail", args=[c.pk]), reverse("segments:persona-detail", args=[w.big.pk])
+    for url, section in ((detail, 'id="results-title"'), (card, 'id="campaign-results-title"')):
+        results = client.get(url).content.decode().split(section)[1].split("</table>")[0]
+        # then no lift of zero is claimed, for the campaign nor per persona
+        assert "+0.0" not in results and "[0.0" not in results
+        assert set(lift_cells(results)) == {"– <span class=\"muted\">(no outcomes yet)</span>"}
+        assert "Revenue (treated)" in results
+    # when one held-out Big spender converts
+    member = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=True).first()
+    CampaignOutcome.objects.create(campaign=c, member=member, event="converted", revenue=Decimal("10"),
+                                   occurred_at="2026-02-01T10:00:00Z")
+    # then the lifts are percentage points, negatives with a minus sign; Lapsed still has none
+    page = client.get(detail).content.decode()
+    results = page.split('id="results-title"')[1].split("</table>")[0]
+    assert lift_cells(results) == [
+        "−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>",  # Big spenders: 0/36 against 1/4
+        "– <span class=\"muted\">(no outcomes yet)</span>",  # Lapsed
+        "−16.7 pts <span class=\"muted\">[−46.5, 13.2]</span>",  # whole campaign: 0/54 against 1/6
+    ]
+    card_results = client.get(card).content.decode().split('id="campaign-results-title"')[1].split("</table>")[0]
+    assert lift_cells(card_results) == ["−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>"]
+
+
 def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, marketer, w):
     c = campaign(w, by=marketer)
     client.force_login(manager)

@@ -114,6 +114,39 @@ def test_an_unusable_upload_gets_a_message_and_changes_nothing(client, marketer,
     assert not OutcomeImport.objects.exists()
 
 
+def test_the_import_report_says_plainly_what_is_missing_or_wrong(client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    member = CampaignMember.objects.filter(campaign=c, is_control=False).select_related("customer").first()
+    who = member.customer.external_id
+    client.force_login(marketer)
+    client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]), {"file": SimpleUploadedFile("o.csv", (
+        "customer,event,revenue,timestamp\n"
+        f"{who},,,2026-03-01\n"
+        f"{who},opened,,\n"
+        f"{who},opened,3,2026-03-01\n"
+        f"{who},clicked,3,2026-03-01\n"
+        f"{who},converted,12;50,2026-03-01\n"
+        f"{who},converted,-5,2026-03-01\n").encode())})
+    job = OutcomeImport.objects.get()
+    outcomes.outcome_import_execute(import_id=job.pk)
+    page = client.get(reverse("campaigns:outcome-import", args=[c.pk, job.pk])).content.decode()
+    expected = "(expected one of delivered, opened, clicked, responded, converted)"
+    amount = "(write a non-negative amount with at most two decimals, e.g. 19.90)"
+    for line, reason in [
+        (2, f"no event type {expected}"),
+        (3, "no timestamp (write ISO 8601, e.g. 2026-03-01T14:30:00Z or 2026-03-01)"),
+        (4, "bad revenue: an “opened” event carries no revenue (only conversions do)"),
+        (5, "bad revenue: a “clicked” event carries no revenue (only conversions do)"),
+        (6, f"bad revenue “12;50” {amount}"),
+        (7, f"bad revenue “-5” {amount}"),
+    ]:
+        assert f'<td class="num">{line}</td><td>{reason}</td>' in page
+    # and the counts group them by what went wrong
+    job.refresh_from_db()
+    assert job.reasons == {"bad revenue": 4, "no event type": 1, "no timestamp": 1}
+    assert "<tr><td>no event type</td><td class=\"num\">1</td></tr>" in page
+
+
 def test_an_import_is_cancelled_from_its_page_and_keeps_nothing(client, manager, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer))
     member = CampaignMember.objects.filter(campaign=c).select_related("customer").first()

@@ -73,11 +73,18 @@ def campaign_edit(request, pk):
     }, status=400 if request.method == "POST" else 200)
 
 
+def _audience_context(campaign) -> dict:
+    """The audience table's rows and its totals row (campaigns/_audience.html)."""
+    audience = selectors.audience(campaign=campaign)
+    treated, control = sum(s.treated for s in audience), sum(s.control for s in audience)
+    return {"audience": audience, "treated": treated, "control": control, "audience_total": treated + control}
+
+
 @login_required
 @permission_required(VIEW_CAMPAIGN, raise_exception=True)
 def campaign_detail(request, pk):
     campaign = _campaign_or_404(pk)
-    context = {"campaign": campaign, "audience": selectors.audience(campaign=campaign),
+    context = {"campaign": campaign, **_audience_context(campaign),
                "published": published_run(), "upload_form": OutcomeUploadForm()}
     if campaign.is_launched:
         results = selectors.campaign_results(campaign=campaign)
@@ -103,10 +110,8 @@ def campaign_launch(request, pk):
             messages.success(request, f"Launched: {campaign.treated_count:,} customers to contact, "
                                       f"{campaign.control_count:,} held out as the control group.")
         return redirect("campaigns:campaign-detail", pk=campaign.pk)
-    audience = selectors.audience(campaign=campaign)
     return render(request, "campaigns/campaign_launch.html", {
-        "campaign": campaign, "audience": audience, "published": published_run(),
-        "treated": sum(s.treated for s in audience), "control": sum(s.control for s in audience),
+        "campaign": campaign, **_audience_context(campaign), "published": published_run(),
     })
 
 

@@ -92,6 +92,14 @@ def test_marketer_creates_launches_and_uploads_outcomes(client, marketer, w):
     assert "Big spenders" in page and 'data-figure="rates-chart"' in page
 
 
+def test_the_launch_preview_and_the_campaign_page_total_the_audience(client, marketer, w):
+    c = campaign(w, by=marketer, holdout_share=Decimal("0.1"))  # Big spenders 36 + 4, Lapsed 18 + 2
+    client.force_login(marketer)
+    total = '<tfoot><tr><th colspan="2">Total</th><th class="num">54</th><th class="num">6</th><th class="num">60</th></tr></tfoot>'
+    assert total in client.get(reverse("campaigns:campaign-launch", args=[c.pk])).content.decode()
+    assert total in client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+
+
 def test_a_launched_campaign_without_imports_says_how_outcomes_come(client, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer))
     client.force_login(marketer)

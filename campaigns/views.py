@@ -10,7 +10,7 @@ from campaigns.services import outcomes
 from campaigns.exports import rejected_rows_response
 from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
-from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
+from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
 from custseg_site.csv_export import csv_stream_response
 from segments.members import member_csv
 from segments.selectors import published_run
@@ -113,6 +113,21 @@ def campaign_launch(request, pk):
     return render(request, "campaigns/campaign_launch.html", {
         "campaign": campaign, **_audience_context(campaign), "published": published_run(),
     })
+
+
+@require_POST
+@login_required
+@permission_required(DELETE_CAMPAIGN, raise_exception=True)
+def campaign_delete(request, pk):
+    """Delete a draft (the campaign page's Delete button, for drafts only)."""
+    campaign = _campaign_or_404(pk)
+    try:
+        services.campaign_delete(campaign=campaign, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    messages.success(request, f"The draft campaign “{campaign.name}” was deleted.")
+    return redirect("campaigns:campaign-list")
 
 
 @require_POST

@@ -244,6 +244,39 @@ def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, 
     assert not c.is_launched
 
 
+def test_a_marketer_deletes_a_draft_but_not_a_launched_campaign(client, manager, marketer, w):
+    draft, launched = campaign(w, by=marketer, name="Draft"), services.campaign_launch(
+        campaign=campaign(w, by=marketer, name="Sent"))
+    client.force_login(marketer)
+    # the Delete button, with its question, is on the draft's page only
+    page = client.get(reverse("campaigns:campaign-detail", args=[draft.pk])).content.decode()
+    assert reverse("campaigns:campaign-delete", args=[draft.pk]) in page
+    assert "Delete the draft campaign “Draft”? Its targets and settings are lost" in page
+    assert reverse("campaigns:campaign-delete", args=[launched.pk]) not in client.get(
+        reverse("campaigns:campaign-detail", args=[launched.pk])).content.decode()
+    # when the Marketer deletes the draft, it is gone, and the list says so
+    response = client.post(reverse("campaigns:campaign-delete", args=[draft.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("campaigns:campaign-list")
+    assert "The draft campaign “Draft” was deleted." in response.content.decode()
+    assert not Campaign.objects.filter(pk=draft.pk).exists()
+    # a launched campaign is refused with the reason, and kept with its audience
+    response = client.post(reverse("campaigns:campaign-delete", args=[launched.pk]), follow=True)
+    assert "“Sent” was launched on" in response.content.decode()
+    assert "a launched campaign is kept, with its audience and outcomes" in response.content.decode()
+    assert CampaignMember.objects.filter(campaign=launched).count() == launched.treated_count + launched.control_count
+    # the delete takes a POST only
+    assert client.get(reverse("campaigns:campaign-delete", args=[launched.pk])).status_code == 405
+
+
+def test_a_manager_cannot_delete_a_draft(client, manager, marketer, w):
+    draft = campaign(w, by=marketer)
+    client.force_login(manager)
+    assert reverse("campaigns:campaign-delete", args=[draft.pk]) not in client.get(
+        reverse("campaigns:campaign-detail", args=[draft.pk])).content.decode()
+    assert client.post(reverse("campaigns:campaign-delete", args=[draft.pk])).status_code == 403
+    assert Campaign.objects.filter(pk=draft.pk).exists()
+
+
 def test_people_without_a_role_cannot_see_campaigns(client, nobody):
     client.force_login(nobody)
     assert client.get(reverse("campaigns:campaign-list")).status_code == 403

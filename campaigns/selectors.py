@@ -206,11 +206,24 @@ class Result:
         return self.treated.members
 
     @property
+    def has_outcomes(self) -> bool:
+        """Whether any response or conversion is recorded, treated or control. Before the
+        first, a lift of 0 with a [0, 0] interval would read as a measured "no effect"."""
+        return bool(self.treated.responders or self.control.responders
+                    or self.treated.converters or self.control.converters)
+
+    @property
     def conversion_lift(self) -> stats.Lift | None:
+        """None without both groups or before any outcome is recorded."""
+        if not self.has_outcomes:
+            return None
         return stats.lift(self.treated.converters, self.treated.members, self.control.converters, self.control.members)
 
     @property
     def response_lift(self) -> stats.Lift | None:
+        """None without both groups or before any outcome is recorded."""
+        if not self.has_outcomes:
+            return None
         return stats.lift(self.treated.responders, self.treated.members, self.control.responders, self.control.members)
 
 

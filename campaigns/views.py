@@ -10,7 +10,7 @@ from campaigns.services import outcomes
 from campaigns.exports import rejected_rows_response
 from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
-from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
+from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
 from custseg_site.csv_export import csv_stream_response
 from segments.members import member_csv
 from segments.selectors import published_run
@@ -77,11 +77,18 @@ def campaign_edit(request, pk):
     }, status=400 if request.method == "POST" else 200)
 
 
+def _audience_context(campaign) -> dict:
+    """The audience table's rows and its totals row (campaigns/_audience.html)."""
+    audience = selectors.audience(campaign=campaign)
+    treated, control = sum(s.treated for s in audience), sum(s.control for s in audience)
+    return {"audience": audience, "treated": treated, "control": control, "audience_total": treated + control}
+
+
 @login_required
 @permission_required(VIEW_CAMPAIGN, raise_exception=True)
 def campaign_detail(request, pk):
     campaign = _campaign_or_404(pk)
-    context = {"campaign": campaign, "audience": selectors.audience(campaign=campaign),
+    context = {"campaign": campaign, **_audience_context(campaign),
                "published": published_run(), "upload_form": OutcomeUploadForm()}
     if campaign.is_launched:
         results = selectors.campaign_results(campaign=campaign)
@@ -107,11 +114,24 @@ def campaign_launch(request, pk):
             messages.success(request, f"Launched: {campaign.treated_count:,} customers to contact, "
                                       f"{campaign.control_count:,} held out as the control group.")
         return redirect("campaigns:campaign-detail", pk=campaign.pk)
-    audience = selectors.audience(campaign=campaign)
     return render(request, "campaigns/campaign_launch.html", {
-        "campaign": campaign, "audience": audience, "published": published_run(),
-        "treated": sum(s.treated for s in audience), "control": sum(s.control for s in audience),
+        "campaign": campaign, **_audience_context(campaign), "published": published_run(),
     })
+
+
+@require_POST
+@login_required
+@permission_required(DELETE_CAMPAIGN, raise_exception=True)
+def campaign_delete(request, pk):
+    """Delete a draft (the campaign page's Delete button, for drafts only)."""
+    campaign = _campaign_or_404(pk)
+    try:
+        services.campaign_delete(campaign=campaign, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    messages.success(request, f"The draft campaign “{campaign.name}” was deleted.")
+    return redirect("campaigns:campaign-list")
 
 
 @require_POST

@@ -37,6 +37,7 @@ ROLE_PERMISSIONS = {
         "segments.change_persona",
         "campaigns.add_campaign",
         "campaigns.change_campaign",
+        "campaigns.delete_campaign",  # a draft; a launched campaign is kept (campaigns.services.campaign_delete)
     ],
     MANAGER: READ_ALL,
 }

@@ -213,6 +213,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the documentation's sections, in the order of the work: data in, segments, then their use
+    "TAGS": [
+        {"name": "imports", "description": "Customers and transactions files, and saved column mappings."},
+        {"name": "customers", "description": "One customer: record, features, segment and personas."},
+        {"name": "features", "description": "The features a run can use, and computing them."},
+        {"name": "runs", "description": "Segmentation runs: start, follow, compare, publish; assign new customers."},
+        {"name": "segments", "description": "A run's segments and their members."},
+        {"name": "personas", "description": "Named segments of the published run and their members."},
+        {"name": "campaigns", "description": "Campaigns on personas and segments: audience, outcomes, lift."},
+        {"name": "webhooks", "description": "Signed notices when a persona's members change."},
+    ],
     "ENUM_NAME_OVERRIDES": {
         # runs and imports share one set of job statuses
         "JobStatusEnum": "custseg_site.job_status.JobStatus",

@@ -44,7 +44,7 @@ SCOPES = {
     "customers:read": "Imports, mapping presets, feature snapshots.",
     "customers:write": "Upload imports, save presets, compute features.",
     "campaigns:read": "Campaigns and their results.",
-    "campaigns:write": "Create and change campaigns; import outcomes.",
+    "campaigns:write": "Create, change and launch campaigns, delete drafts; import outcomes.",
     "webhooks:manage": "Webhooks: register, change, re-key and delete endpoints; read, re-send and test "
                        "their deliveries.",
 }

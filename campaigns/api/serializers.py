@@ -145,8 +145,9 @@ class ResultSerializer(serializers.Serializer):
     reach = serializers.IntegerField(help_text="Treated (contacted) members.")
     treated = GroupResultSerializer()
     control = GroupResultSerializer()
-    conversion_lift = serializers.SerializerMethodField()
-    response_lift = serializers.SerializerMethodField()
+    conversion_lift = serializers.SerializerMethodField(
+        help_text="Null without a control group or before any response or conversion is recorded.")
+    response_lift = serializers.SerializerMethodField(help_text="Null as conversion_lift is.")
 
     @extend_schema_field(LiftSerializer(allow_null=True))
     def get_conversion_lift(self, result: selectors.Result):

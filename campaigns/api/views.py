@@ -1,5 +1,5 @@
-"""Campaigns over the API. Reads for every role; Marketers create, change, launch and
-import outcomes (a CSV file in the background, a short JSON list at once), follow and
+"""Campaigns over the API. Reads for every role; Marketers create, change, launch, delete
+drafts and import outcomes (a CSV file in the background, a short JSON list at once), follow and
 cancel the imports. Writes go through campaigns.services, like the pages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -24,7 +24,7 @@ from campaigns.api.serializers import (
 )
 from campaigns.exports import rejected_rows_response
 from campaigns.models import Campaign, OutcomeImport
-from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, VIEW_CAMPAIGN
+from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
 from campaigns.services.outcomes import (
     outcome_import_cancel,
     outcome_import_create,
@@ -46,24 +46,24 @@ def _include_control(request) -> bool:
 
 @extend_schema(tags=["campaigns"])
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
+                      mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Campaigns aimed at personas and segments of the published run. Launching freezes
     the audience and sets aside a random holdout per persona."""
 
     serializer_class = CampaignSerializer
     pagination_class = CampaignCursorPagination
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     queryset = Campaign.objects.none()  # for the schema; get_queryset reads through selectors
     # scoped integration tokens (custseg_site.tokens): an audience pull is a membership read
     token_scopes = {"*": "campaigns:read", "create": "campaigns:write", "partial_update": "campaigns:write",
-                    "launch": "campaigns:write", "outcomes": "campaigns:write", "members": "membership:read"}
+                    "destroy": "campaigns:write", "launch": "campaigns:write", "outcomes": "campaigns:write", "members": "membership:read"}
 
     def get_queryset(self):
         return selectors.campaign_list()
 
     def get_permissions(self):
-        needed = {"create": ADD_CAMPAIGN, "partial_update": CHANGE_CAMPAIGN, "launch": CHANGE_CAMPAIGN,
-                  "outcomes": CHANGE_CAMPAIGN}.get(self.action, VIEW_CAMPAIGN)
+        needed = {"create": ADD_CAMPAIGN, "partial_update": CHANGE_CAMPAIGN, "destroy": DELETE_CAMPAIGN,
+                  "launch": CHANGE_CAMPAIGN, "outcomes": CHANGE_CAMPAIGN}.get(self.action, VIEW_CAMPAIGN)
         return [require(needed)()]
 
     def create(self, request, *args, **kwargs):
@@ -84,6 +84,15 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         serializer.is_valid(raise_exception=True)
         services.campaign_update(campaign=campaign, by=request.user, **serializer.validated_data)
         return Response(self.get_serializer(selectors.campaign_get(pk=campaign.pk)).data)
+
+    @extend_schema(responses={
+        204: OpenApiResponse(description="Deleted: the campaign was a draft."),
+        400: OpenApiResponse(description="The campaign was launched: it is kept, with its audience and outcomes."),
+    })
+    def destroy(self, request, *args, **kwargs):
+        """Delete a draft campaign, one never launched. A launched campaign is refused (400)."""
+        services.campaign_delete(campaign=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: CampaignSerializer})
     @action(detail=True, methods=["post"])

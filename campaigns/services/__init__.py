@@ -1,5 +1,5 @@
 """Writes for campaigns: create, change, launch (freeze the audience and split off the
-holdout). Outcome imports are in campaigns.services.outcomes.
+holdout), delete a draft. Outcome imports are in campaigns.services.outcomes.
 
 Validation errors are django ValidationErrors with a message per field, for the form and
 the API alike (the API's exception handler turns them into its JSON error format).
@@ -250,3 +250,20 @@ def campaign_launch(*, campaign: Campaign, by=None) -> Campaign:
     logger.info("campaigns.campaign_launched campaign_id=%s run_id=%s treated=%s control=%s",
                 campaign.pk, run.pk, campaign.treated_count, campaign.control_count)
     return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign, by) -> None:
+    """Delete a campaign that was never launched, with its targets. A launched one is
+    refused: its frozen audience and outcomes are the record of who was contacted and what
+    it achieved. The row is locked first, so a launch at the same moment either finishes
+    before (and the delete is refused) or waits and finds the campaign gone."""
+    locked = Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    if locked is None:  # deleted meanwhile: nothing left to do
+        return
+    if locked.is_launched:
+        raise ValidationError({"__all__": [
+            f"“{locked.name}” was launched on {locked.launched_at:%d %b %Y %H:%M}: a launched campaign is kept, "
+            f"with its audience and outcomes. Set its status to completed instead."]})
+    locked.delete()
+    logger.info("campaigns.campaign_deleted campaign_id=%s by=%s", campaign.pk, getattr(_user(by), "pk", None))

@@ -244,30 +244,38 @@ def _parse_row(record: OutcomeRecord) -> tuple[dict | None, str | None]:
     customer = str(fields.get("customer") if fields.get("customer") is not None else "").strip()
     if not customer:
         return None, "no customer id"
+    expected_events = f"(expected one of {', '.join(EVENTS)})"
     event = str(fields.get("event") or "").strip().lower()
+    if not event:
+        return None, f"no event type {expected_events}"
     if event not in EVENTS:
-        return None, f"unknown event type “{fields.get('event') or ''}” (expected one of {', '.join(EVENTS)})"
+        return None, f"unknown event type “{fields.get('event')}” {expected_events}"
     raw_revenue = fields.get("revenue")
     revenue = None
     if raw_revenue is not None and str(raw_revenue).strip() != "":
         try:
             revenue = Decimal(str(raw_revenue).strip())
         except InvalidOperation:
-            return None, f"bad revenue “{raw_revenue}” (write a number like 19.90)"
-        if not revenue.is_finite() or revenue < 0 or revenue.as_tuple().exponent < -2 or abs(revenue) >= 10 ** 12:
-            return None, f"bad revenue “{raw_revenue}” (a non-negative amount with at most two decimals)"
+            revenue = None
+        if revenue is None or not revenue.is_finite() or revenue < 0 or revenue.as_tuple().exponent < -2 \
+                or abs(revenue) >= 10 ** 12:
+            return None, f"bad revenue “{raw_revenue}” (write a non-negative amount with at most two decimals, e.g. 19.90)"
         if event != CampaignOutcome.Event.CONVERTED:
-            return None, f"bad revenue: a “{event}” event carries no revenue (only conversions do)"
-    raw_time = fields.get("timestamp")
-    occurred_at = _parse_timestamp(str(raw_time or ""))
+            article = "an" if event[0] in "aeiou" else "a"  # the events are plain English words: "an opened"
+            return None, f"bad revenue: {article} “{event}” event carries no revenue (only conversions do)"
+    timestamp_format = "(write ISO 8601, e.g. 2026-03-01T14:30:00Z or 2026-03-01)"
+    raw_time = str(fields.get("timestamp") if fields.get("timestamp") is not None else "").strip()
+    if not raw_time:
+        return None, f"no timestamp {timestamp_format}"
+    occurred_at = _parse_timestamp(raw_time)
     if occurred_at is None:
-        return None, f"bad timestamp “{raw_time or ''}” (write ISO 8601, e.g. 2026-03-01T14:30:00Z or 2026-03-01)"
+        return None, f"bad timestamp “{raw_time}” {timestamp_format}"
     return {"customer": customer, "event": event, "revenue": revenue, "occurred_at": occurred_at}, None
 
 
 def reason_key(reason: str) -> str:
     """The reason without the row's value or the explanation: how the report counts reasons
-    ("unknown customer", "bad revenue", "not in the campaign audience")."""
+    ("unknown customer", "no timestamp", "bad revenue", "not in the campaign audience")."""
     return re.split(r":| “| \(", reason, maxsplit=1)[0]
 
 

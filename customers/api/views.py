@@ -39,6 +39,7 @@ class ImportPagination(CursorPagination):
     ordering = "-id"
 
 
+@extend_schema(tags=["imports"])
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Imports of customers and transactions files."""
 
@@ -103,6 +104,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return csv_response(f"import-{job.pk}-rejected.csv", ["line", "reason", "row"], selectors.import_rejected_rows(job=job))
 
 
+@extend_schema(tags=["imports"])
 class ImportPresetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
@@ -133,6 +135,7 @@ class ImportPresetViewSet(
         preset_delete(preset=instance)
 
 
+@extend_schema(tags=["features"])
 class FeatureSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Feature snapshots: the job that computes every customer's features, RFM and lifetime
     value, and what it found (fitted model parameters, RFM segment counts)."""
@@ -155,6 +158,7 @@ class FeatureSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         return Response(self.get_serializer(snapshot).data)
 
 
+@extend_schema(tags=["features"])
 class FeatureComputeView(APIView):
     """Compute every customer's features now, in the background: 202 with the snapshot to poll.
     While one is pending or running, that one is returned."""
@@ -173,6 +177,7 @@ class FeatureComputeView(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
 
+@extend_schema(tags=["customers"])
 class CustomerViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One customer by external id: record, current features, RFM, lifetime value, the segment
     in the published run and its personas."""

@@ -29,6 +29,7 @@ class RunCursorPagination(CursorPagination):
     ordering = "-id"
 
 
+@extend_schema(tags=["runs"])
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Segmentation runs: start one, follow its progress, read its segments, publish it."""
 
@@ -128,6 +129,7 @@ def _assign(request, run):
     return Response({"run": run.pk, "results": results})
 
 
+@extend_schema(tags=["segments"])
 class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Segments of a run and their members."""
 
@@ -158,6 +160,7 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                                            owner={"segment": int_or_404(pk)})
 
 
+@extend_schema(tags=["features"])
 class FeatureListView(APIView):
     """The features a run can use."""
 

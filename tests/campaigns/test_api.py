@@ -189,6 +189,33 @@ def test_results_give_lift_per_persona(api_client, manager, marketer, w):
     assert body["total"]["treated"]["revenue"] == "300.00"
 
 
+def test_results_before_any_outcome_give_no_lift(api_client, manager, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    body = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/results/").json()
+    # no measured lift of 0 with a [0, 0] interval: no lift at all until outcomes come
+    assert body["total"]["conversion_lift"] is None and body["total"]["response_lift"] is None
+    assert all(p["conversion_lift"] is None for p in body["personas"])
+
+
+def test_a_draft_is_deleted_a_launched_campaign_is_refused_and_kept(api_client, manager, marketer, w):
+    draft, launched = campaign(w, by=marketer, name="Draft"), services.campaign_launch(
+        campaign=campaign(w, by=marketer, name="Sent"))
+    api = api_client(marketer)
+    assert api_client(manager).delete(f"/api/v1/campaigns/{draft.pk}/").status_code == 403
+    assert api.delete(f"/api/v1/campaigns/{draft.pk}/").status_code == 204
+    assert api.get(f"/api/v1/campaigns/{draft.pk}/").status_code == 404
+    refused = api.delete(f"/api/v1/campaigns/{launched.pk}/")
+    assert refused.status_code == 400
+    assert "a launched campaign is kept, with its audience and outcomes" in refused.json()["error"]["message"]
+    assert api.get(f"/api/v1/campaigns/{launched.pk}/").json()["treated_count"] == launched.treated_count
+
+
+def test_deleting_takes_a_campaigns_write_token(scoped_client, marketer, w):
+    draft = campaign(w, by=marketer)
+    assert scoped_client(marketer, "campaigns:read").delete(f"/api/v1/campaigns/{draft.pk}/").status_code == 403
+    assert scoped_client(marketer, "campaigns:write").delete(f"/api/v1/campaigns/{draft.pk}/").status_code == 204
+
+
 def test_manager_reads_but_cannot_write(api_client, manager, marketer, w):
     c = campaign(w, by=marketer)
     api = api_client(manager)

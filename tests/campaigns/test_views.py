@@ -101,6 +101,14 @@ def test_marketer_creates_launches_and_uploads_outcomes(client, marketer, w):
     assert "Big spenders" in page and 'data-figure="rates-chart"' in page
 
 
+def test_the_launch_preview_and_the_campaign_page_total_the_audience(client, marketer, w):
+    c = campaign(w, by=marketer, holdout_share=Decimal("0.1"))  # Big spenders 36 + 4, Lapsed 18 + 2
+    client.force_login(marketer)
+    total = '<tfoot><tr><th colspan="2">Total</th><th class="num">54</th><th class="num">6</th><th class="num">60</th></tr></tfoot>'
+    assert total in client.get(reverse("campaigns:campaign-launch", args=[c.pk])).content.decode()
+    assert total in client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+
+
 def test_a_launched_campaign_without_imports_says_how_outcomes_come(client, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer))
     client.force_login(marketer)
@@ -121,6 +129,39 @@ def test_an_unusable_upload_gets_a_message_and_changes_nothing(client, marketer,
     page = response.content.decode()
     assert message in page and "Nothing was imported." in page
     assert not OutcomeImport.objects.exists()
+
+
+def test_the_import_report_says_plainly_what_is_missing_or_wrong(client, marketer, w):
+    c = services.campaign_launch(campaign=campaign(w, by=marketer))
+    member = CampaignMember.objects.filter(campaign=c, is_control=False).select_related("customer").first()
+    who = member.customer.external_id
+    client.force_login(marketer)
+    client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]), {"file": SimpleUploadedFile("o.csv", (
+        "customer,event,revenue,timestamp\n"
+        f"{who},,,2026-03-01\n"
+        f"{who},opened,,\n"
+        f"{who},opened,3,2026-03-01\n"
+        f"{who},clicked,3,2026-03-01\n"
+        f"{who},converted,12;50,2026-03-01\n"
+        f"{who},converted,-5,2026-03-01\n").encode())})
+    job = OutcomeImport.objects.get()
+    outcomes.outcome_import_execute(import_id=job.pk)
+    page = client.get(reverse("campaigns:outcome-import", args=[c.pk, job.pk])).content.decode()
+    expected = "(expected one of delivered, opened, clicked, responded, converted)"
+    amount = "(write a non-negative amount with at most two decimals, e.g. 19.90)"
+    for line, reason in [
+        (2, f"no event type {expected}"),
+        (3, "no timestamp (write ISO 8601, e.g. 2026-03-01T14:30:00Z or 2026-03-01)"),
+        (4, "bad revenue: an “opened” event carries no revenue (only conversions do)"),
+        (5, "bad revenue: a “clicked” event carries no revenue (only conversions do)"),
+        (6, f"bad revenue “12;50” {amount}"),
+        (7, f"bad revenue “-5” {amount}"),
+    ]:
+        assert f'<td class="num">{line}</td><td>{reason}</td>' in page
+    # and the counts group them by what went wrong
+    job.refresh_from_db()
+    assert job.reasons == {"bad revenue": 4, "no event type": 1, "no timestamp": 1}
+    assert "<tr><td>no event type</td><td class=\"num\">1</td></tr>" in page
 
 
 def test_an_import_is_cancelled_from_its_page_and_keeps_nothing(client, manager, marketer, w):
@@ -166,6 +207,38 @@ def test_persona_card_shows_campaign_results(client, manager, marketer, w):
     assert reverse("campaigns:campaign-detail", args=[c.pk]) in page
 
 
+def lift_cells(page: str) -> list[str]:
+    """The "Lift, points" column of a results table, one entry per row, in order."""
+    return [row.split('<td class="num">')[5].split("</td>")[0] for row in page.split("<tr>")[2:] if "<td" in row]
+
+
+def test_results_before_outcomes_say_so_and_lifts_are_in_points(client, manager, marketer, w):
+    # given a launched campaign (Big spenders 36 + 4 held out, Lapsed 18 + 2) without outcomes
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
+    client.force_login(manager)
+    detail, card = reverse("campaigns:campaign-detail", args=[c.pk]), reverse("segments:persona-detail", args=[w.big.pk])
+    for url, section in ((detail, 'id="results-title"'), (card, 'id="campaign-results-title"')):
+        results = client.get(url).content.decode().split(section)[1].split("</table>")[0]
+        # then no lift of zero is claimed, for the campaign nor per persona
+        assert "+0.0" not in results and "[0.0" not in results
+        assert set(lift_cells(results)) == {"– <span class=\"muted\">(no outcomes yet)</span>"}
+        assert "Revenue (treated)" in results
+    # when one held-out Big spender converts
+    member = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=True).first()
+    CampaignOutcome.objects.create(campaign=c, member=member, event="converted", revenue=Decimal("10"),
+                                   occurred_at="2026-02-01T10:00:00Z")
+    # then the lifts are percentage points, negatives with a minus sign; Lapsed still has none
+    page = client.get(detail).content.decode()
+    results = page.split('id="results-title"')[1].split("</table>")[0]
+    assert lift_cells(results) == [
+        "−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>",  # Big spenders: 0/36 against 1/4
+        "– <span class=\"muted\">(no outcomes yet)</span>",  # Lapsed
+        "−16.7 pts <span class=\"muted\">[−46.5, 13.2]</span>",  # whole campaign: 0/54 against 1/6
+    ]
+    card_results = client.get(card).content.decode().split('id="campaign-results-title"')[1].split("</table>")[0]
+    assert lift_cells(card_results) == ["−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>"]
+
+
 def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, marketer, w):
     c = campaign(w, by=marketer)
     client.force_login(manager)
@@ -178,6 +251,39 @@ def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, 
     assert client.post(reverse("campaigns:campaign-outcomes", args=[c.pk])).status_code == 403
     c.refresh_from_db()
     assert not c.is_launched
+
+
+def test_a_marketer_deletes_a_draft_but_not_a_launched_campaign(client, manager, marketer, w):
+    draft, launched = campaign(w, by=marketer, name="Draft"), services.campaign_launch(
+        campaign=campaign(w, by=marketer, name="Sent"))
+    client.force_login(marketer)
+    # the Delete button, with its question, is on the draft's page only
+    page = client.get(reverse("campaigns:campaign-detail", args=[draft.pk])).content.decode()
+    assert reverse("campaigns:campaign-delete", args=[draft.pk]) in page
+    assert "Delete the draft campaign “Draft”? Its targets and settings are lost" in page
+    assert reverse("campaigns:campaign-delete", args=[launched.pk]) not in client.get(
+        reverse("campaigns:campaign-detail", args=[launched.pk])).content.decode()
+    # when the Marketer deletes the draft, it is gone, and the list says so
+    response = client.post(reverse("campaigns:campaign-delete", args=[draft.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("campaigns:campaign-list")
+    assert "The draft campaign “Draft” was deleted." in response.content.decode()
+    assert not Campaign.objects.filter(pk=draft.pk).exists()
+    # a launched campaign is refused with the reason, and kept with its audience
+    response = client.post(reverse("campaigns:campaign-delete", args=[launched.pk]), follow=True)
+    assert "“Sent” was launched on" in response.content.decode()
+    assert "a launched campaign is kept, with its audience and outcomes" in response.content.decode()
+    assert CampaignMember.objects.filter(campaign=launched).count() == launched.treated_count + launched.control_count
+    # the delete takes a POST only
+    assert client.get(reverse("campaigns:campaign-delete", args=[launched.pk])).status_code == 405
+
+
+def test_a_manager_cannot_delete_a_draft(client, manager, marketer, w):
+    draft = campaign(w, by=marketer)
+    client.force_login(manager)
+    assert reverse("campaigns:campaign-delete", args=[draft.pk]) not in client.get(
+        reverse("campaigns:campaign-detail", args=[draft.pk])).content.decode()
+    assert client.post(reverse("campaigns:campaign-delete", args=[draft.pk])).status_code == 403
+    assert Campaign.objects.filter(pk=draft.pk).exists()
 
 
 def test_people_without_a_role_cannot_see_campaigns(client, nobody):

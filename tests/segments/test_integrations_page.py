@@ -202,3 +202,25 @@ def test_the_page_shows_no_secret_and_its_queries_do_not_grow_with_webhooks(anal
         page = analyst_client.get(PAGE).content.decode()
     assert all(endpoint.name in page and endpoint.secret not in page for endpoint in endpoints)
     assert page.count("Rotate secret</button>") == 5 and page.count("Re-send</button>") == 10
+
+
+def test_the_new_token_and_webhook_forms_look_like_the_other_forms(analyst_client):
+    page = analyst_client.get(PAGE).content.decode()
+    # labels without colons, help under the field, the URL input a full-width styled field
+    assert '<label for="id_name">Name</label>' in page and "Name:" not in page
+    assert '<label for="id_url">Url</label>' in page and "Url:" not in page
+    assert '<p class="help">Give an integration only what it needs: membership:read reads members and nothing else.</p>' in page
+    assert '<p class="help">Receives a signed POST after each publish that changes a persona&#x27;s members.</p>' in page
+    assert 'type="url" name="url"' in page
+    assert '<span class="helptext"' not in page
+
+
+def test_a_rejected_webhook_shows_its_error_under_the_field(analyst_client):
+    response = analyst_client.post(reverse("webhook-create"), {"name": "CRM", "url": "not a url"})
+    assert response.status_code == 400
+    assert '<p class="error" role="alert">Enter a valid URL.</p>' in response.content.decode()
+
+
+def test_with_no_webhooks_the_page_says_how_to_add_one(analyst_client):
+    page = analyst_client.get(PAGE).content.decode()
+    assert "No webhooks yet: add one below" in page

@@ -13,7 +13,11 @@ class SentOnceForm(forms.Form):
 
     once = forms.CharField(widget=forms.HiddenInput, required=False)
 
+    # both forms sit on one page: ids of their own ("token-name", "webhook-name")
+    id_prefix = ""
+
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial["once"] = secrets.token_urlsafe(16)
@@ -24,6 +28,7 @@ class SentOnceForm(forms.Form):
 
 
 class ApiTokenForm(SentOnceForm):
+    id_prefix = "token"
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CRM nightly sync”.")
     scopes = forms.MultipleChoiceField(
         choices=[(scope, f"{scope}: {help}") for scope, help in SCOPES.items()], initial=["membership:read"],
@@ -32,7 +37,8 @@ class ApiTokenForm(SentOnceForm):
 
 
 class WebhookEndpointForm(SentOnceForm):
+    id_prefix = "webhook"
     name = forms.CharField(max_length=100)
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Receives a signed POST after each publish that changes a persona's members.")
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https", help_text="Receives a signed POST after each publish that changes a persona's members.")
     persona = forms.ModelChoiceField(queryset=Persona.objects.order_by("name"), required=False,
                                      empty_label="Every persona")

@@ -207,8 +207,9 @@ def test_the_page_shows_no_secret_and_its_queries_do_not_grow_with_webhooks(anal
 def test_the_new_token_and_webhook_forms_look_like_the_other_forms(analyst_client):
     page = analyst_client.get(PAGE).content.decode()
     # labels without colons, help under the field, the URL input a full-width styled field
-    assert '<label for="id_name">Name</label>' in page and "Name:" not in page
-    assert '<label for="id_url">Url</label>' in page and "Url:" not in page
+    assert '<label for="token-name">Name</label>' in page and '<label for="webhook-name">Name</label>' in page
+    assert '<label for="webhook-url">URL</label>' in page and "Name:" not in page and "Url:" not in page
+    assert 'name="once"' in page and '<label for="token-once">' not in page  # hidden, unlabelled
     assert '<p class="help">Give an integration only what it needs: membership:read reads members and nothing else.</p>' in page
     assert '<p class="help">Receives a signed POST after each publish that changes a persona&#x27;s members.</p>' in page
     assert 'type="url" name="url"' in page

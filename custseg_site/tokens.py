@@ -14,7 +14,8 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -157,12 +158,19 @@ def token_for_key(key: str) -> ApiToken | None:
         if record is None:
             # add, not set: a FORGOTTEN marker written meanwhile stays (see FORGOTTEN)
             cache.add(_cache_key(key_hash), _record(token, permissions), TOKEN_CACHE_SECONDS)
-    # last_used_at is written at most once per LAST_USED_RESOLUTION: the first request to
-    # add this key writes it
-    if cache.add(f"custseg:apitoken-used:{token.pk}", 1, int(LAST_USED_RESOLUTION.total_seconds())):
-        token.last_used_at = timezone.now()
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=token.last_used_at)
+    # last_used_at is written at most once per LAST_USED_RESOLUTION by each process (kept
+    # here, not in the cache: no round trip on every request)
+    now = timezone.now()
+    if now - _last_written.get((token.pk, token.prefix), _NEVER) > LAST_USED_RESOLUTION:
+        _last_written[(token.pk, token.prefix)] = token.last_used_at = now
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+# (token id, key prefix: ids are reused after a database is rebuilt) -> when this process
+# last wrote the token's last_used_at
+_last_written: dict[tuple[int, str], datetime] = {}
+_NEVER = datetime.min.replace(tzinfo=dt_timezone.utc)
 
 
 def tokens_forget(*, user_ids: Iterable[int] | None = None, key_hashes: Iterable[str] = ()) -> None:

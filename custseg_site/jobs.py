@@ -1,13 +1,17 @@
-"""Shared pieces for Celery jobs: the transient errors worth a retry, and a run lock."""
+"""Shared pieces for Celery jobs: the transient errors worth a retry, a run lock, the task
+base of job rows, and enqueueing a job."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import redis
 from celery import Task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+
+logger = logging.getLogger(__name__)
 
 # Only outages that a retry can outlast. Anything else is a bug or bad data: retrying
 # would repeat it, so it fails the job at once with its message.
@@ -84,3 +88,17 @@ def run_locked(task, *, key: str, job_id: int, work) -> None:
     with job_lock(key, owner=task.request.id or f"local-{job_id}", timeout=settings.CELERY_TASK_TIME_LIMIT) as acquired:
         if acquired:
             work()
+
+
+def enqueue_or_fail(task, job_id: int, *, mark_failed, error: str, event: str) -> None:
+    """Send the job's task (on commit of the row). When the broker cannot be reached the row
+    is committed but no job will come: it fails with `error` (words for its page), not the
+    request with a 500; `event` names the log line."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    try:
+        task.delay(job_id)
+    except BrokerError:
+        logger.exception("%s job_id=%s", event, job_id)
+        mark_failed(job_id, error)
+

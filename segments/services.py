@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from custseg_site.jobs import enqueue_or_fail
 from custseg_site.job_rows import MAX_ATTEMPTS as JOB_MAX_ATTEMPTS
 from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame, refresh_statistics
@@ -170,20 +171,12 @@ def _default_name(config: dict) -> str:
 
 
 def _enqueue(run_id: int) -> None:
-    from kombu.exceptions import OperationalError as BrokerError
-
     from segments.tasks import run_segmentation
 
-    try:
-        run_segmentation.delay(run_id)
-    except BrokerError:
-        # The row is committed but no job will come: say so on the run, not with a 500.
-        logger.exception("segments.run_enqueue_failed run_id=%s", run_id)
-        run_mark_failed(
-            run_id=run_id,
-            error="The job queue (Redis) could not be reached, so the run was not started. "
-            "Check that Redis and a worker are running, then start the run again.",
-        )
+    enqueue_or_fail(run_segmentation, run_id, event="segments.run_enqueue_failed",
+                    mark_failed=lambda pk, error: run_mark_failed(run_id=pk, error=error),
+                    error="The job queue (Redis) could not be reached, so the run was not started. Check that "
+                          "Redis and a worker are running, then start the run again.")
 
 
 def _set_progress(run_id: int, percent: int, stage: str) -> None:

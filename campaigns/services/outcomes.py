@@ -46,6 +46,7 @@ from django.db import connection, transaction
 from django.utils import dateparse, timezone
 
 from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport, OutcomeRejectedRow, OutcomeStagedRow
+from custseg_site.jobs import enqueue_or_fail
 from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
 from custseg_site.job_status import FINISHED_STATUSES, JobStatus
 from customers.importing.sources import detect_delimiter, detect_encoding
@@ -361,16 +362,12 @@ def outcome_import_create(*, campaign: Campaign, path: Path, file_name: str, sou
 
 
 def _enqueue(import_id: int) -> None:
-    from kombu.exceptions import OperationalError as BrokerError
-
     from campaigns.tasks import import_outcomes
 
-    try:
-        import_outcomes.delay(import_id)
-    except BrokerError:
-        logger.exception("campaigns.outcome_import_enqueue_failed import_id=%s", import_id)
-        outcome_import_mark_failed(import_id=import_id, error="The job queue (Redis) could not be reached, so the "
-                                   "import did not start. Check that Redis and a worker are running, then upload again.")
+    enqueue_or_fail(import_outcomes, import_id, event="campaigns.outcome_import_enqueue_failed",
+                    mark_failed=lambda pk, error: outcome_import_mark_failed(import_id=pk, error=error),
+                    error="The job queue (Redis) could not be reached, so the import did not start. Check that "
+                          "Redis and a worker are running, then upload again.")
 
 
 def outcome_import_json(*, campaign: Campaign, rows: list, by=None) -> OutcomeImport:

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from custseg_site.jobs import enqueue_or_fail
 from custseg_site.json_safe import json_safe
 from custseg_site.bulk import insert_frame
 from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
@@ -72,16 +73,12 @@ def features_compute_create(*, as_of: datetime | None = None, trigger: str = "",
 
 
 def _enqueue(snapshot_id: int) -> None:
-    from kombu.exceptions import OperationalError as BrokerError
-
     from customers.tasks import compute_features
 
-    try:
-        compute_features.delay(snapshot_id)
-    except BrokerError:
-        logger.exception("customers.features_enqueue_failed snapshot_id=%s", snapshot_id)
-        features_mark_failed(snapshot_id=snapshot_id, error="The job queue (Redis) could not be reached, so the "
-                             "features were not computed. Check that Redis and a worker are running, then try again.")
+    enqueue_or_fail(compute_features, snapshot_id, event="customers.features_enqueue_failed",
+                    mark_failed=lambda pk, error: features_mark_failed(snapshot_id=pk, error=error),
+                    error="The job queue (Redis) could not be reached, so the features were not computed. Check "
+                          "that Redis and a worker are running, then try again.")
 
 
 def features_mark_failed(*, snapshot_id: int, error: str) -> None:

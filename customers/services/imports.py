@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
+from custseg_site.jobs import enqueue_or_fail
 from custseg_site.bulk import insert_frame, refresh_statistics
 from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
 from customers.importing.mapping import (
@@ -183,16 +184,12 @@ def import_create(
 
 
 def _enqueue(job_id: int) -> None:
-    from kombu.exceptions import OperationalError as BrokerError
-
     from customers.tasks import import_file
 
-    try:
-        import_file.delay(job_id)
-    except BrokerError:
-        logger.exception("customers.import_enqueue_failed job_id=%s", job_id)
-        import_mark_failed(job_id=job_id, error="The job queue (Redis) could not be reached, so the import "
-                           "did not start. Check that Redis and a worker are running, then import again.")
+    enqueue_or_fail(import_file, job_id, event="customers.import_enqueue_failed",
+                    mark_failed=lambda pk, error: import_mark_failed(job_id=pk, error=error),
+                    error="The job queue (Redis) could not be reached, so the import did not start. Check that "
+                          "Redis and a worker are running, then import again.")
 
 
 def import_mark_failed(*, job_id: int, error: str) -> None:

@@ -44,5 +44,9 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/run.py $(ARGS)
 
+# ruff: lint and import order (settings in pyproject.toml)
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
 clean-db:
 	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm

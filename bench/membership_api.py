@@ -175,10 +175,9 @@ def main():
     from django.test import Client
 
     from custseg_site import roles
-
     from custseg_site.tokens import token_create
-    from segments.personas.selectors import current_link
     from segments.models import Persona
+    from segments.personas.selectors import current_link
 
     persona = Persona.objects.get(pk=args.persona)
     segment_id = current_link(persona).segment_id

@@ -123,8 +123,8 @@ def measure(cold: bool) -> dict:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from custseg_site import roles
     from customers.selectors import customer_count
+    from custseg_site import roles
 
     if cold:
         # the first request of each page then pays for the aggregates it caches, as the first

@@ -74,7 +74,6 @@ def raw_rfm_sql(connection):
 def main():
     args = parse_args()
     setup_django()
-    import numpy as np
     from django.db import connection
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import StandardScaler

@@ -6,11 +6,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns import charts, selectors, services
-from campaigns.services import outcomes
 from campaigns.exports import rejected_rows_response
 from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
+from campaigns.services import outcomes
 from custseg_site.csv_export import csv_stream_response
 from segments.members import member_csv
 from segments.selectors import published_run

@@ -12,9 +12,9 @@ from django.db.models import Count, FloatField, Max, Min, Q, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 
-from custseg_site.aggregate_cache import cached, stamp
 from customers.features import CATEGORICAL, FEATURES, NUMERIC, FeatureDefinition, attribute_feature
 from customers.models import CustomAttribute, Customer, Transaction
+from custseg_site.aggregate_cache import cached, stamp
 
 # Rows fetched from the database per round trip when building the feature frame.
 FEATURE_FETCH_CHUNK = 20_000
@@ -259,7 +259,7 @@ def _snapshot_columns(*, snapshot, names: list[str], customer_ids: list[int] | N
     return pd.concat(parts).set_index("id").astype("float64")
 
 
-def _typed_chunk(batch: list[tuple], fields: list[str], encoders: dict[str, "_CategoryCodes"]) -> pd.DataFrame:
+def _typed_chunk(batch: list[tuple], fields: list[str], encoders: dict[str, _CategoryCodes]) -> pd.DataFrame:
     chunk = pd.DataFrame.from_records(batch, columns=fields).set_index("id")
     for name in ("net_spend", "annual_income", "age"):
         if name in chunk:

@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from custseg_site.jobs import JOB_TASK_OPTIONS, run_locked
 from customers.services import features, imports
+from custseg_site.jobs import JOB_TASK_OPTIONS, run_locked
 
 
 @shared_task(

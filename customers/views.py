@@ -9,8 +9,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from custseg_site import roles
-from custseg_site.csv_export import csv_response
 from customers import charts, selectors
 from customers.forms import ImportConfirmForm, ImportUploadForm
 from customers.importing.mapping import field_label
@@ -19,6 +17,8 @@ from customers.models import ImportJob, ImportPreset
 from customers.services import imports
 from customers.services.features import features_compute_create, rfm_segment_rules
 from customers.services.presets import preset_delete, preset_options, preset_save
+from custseg_site import roles
+from custseg_site.csv_export import csv_response
 from segments.personas.selectors import customer_history
 from segments.selectors import customer_published_segment
 

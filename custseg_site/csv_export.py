@@ -40,11 +40,6 @@ def neutralise_sql(expression: str) -> str:
             f"THEN '''' || {expression} ELSE {expression} END")
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def csv_lines(header: list[str], rows: Iterable[Iterable]):
     """The CSV text of header and rows, in chunks of ROWS_PER_CHUNK rows, cells neutralised."""
     buffer = io.StringIO()

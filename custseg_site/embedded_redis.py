@@ -40,9 +40,9 @@ def start(port: int | None = None, timeout: float = 10.0) -> tuple[subprocess.Po
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
+        except OSError as error:
             if process.poll() is not None:
-                raise RuntimeError(f"embedded redis-server exited with code {process.returncode}")
+                raise RuntimeError(f"embedded redis-server exited with code {process.returncode}") from error
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"embedded redis-server did not listen on port {port} in {timeout} s")

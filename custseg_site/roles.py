@@ -11,7 +11,6 @@ and a custom group can mix rights.
 ANALYST = "Analyst"
 MARKETER = "Marketer"
 MANAGER = "Manager"
-ROLES = (ANALYST, MARKETER, MANAGER)
 
 READ_ALL = [
     "customers.view_customer",

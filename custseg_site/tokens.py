@@ -14,8 +14,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,7 +28,6 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.throttling import SimpleRateThrottle
-
 
 from custseg_site.models import ApiToken
 
@@ -170,7 +168,7 @@ def token_for_key(key: str) -> ApiToken | None:
 # (token id, key prefix: ids are reused after a database is rebuilt) -> when this process
 # last wrote the token's last_used_at
 _last_written: dict[tuple[int, str], datetime] = {}
-_NEVER = datetime.min.replace(tzinfo=dt_timezone.utc)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def tokens_forget(*, user_ids: Iterable[int] | None = None, key_hashes: Iterable[str] = ()) -> None:

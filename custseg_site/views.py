@@ -2,11 +2,14 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from custseg_site import roles
 from customers import charts as customer_charts
 from customers.selectors import (
-    customer_count_estimate, feature_snapshot_current, rfm_distribution, transaction_count_estimate,
+    customer_count_estimate,
+    feature_snapshot_current,
+    rfm_distribution,
+    transaction_count_estimate,
 )
+from custseg_site import roles
 from segments import charts, selectors
 from segments.options import ALGORITHM_LABELS
 from segments.personas import selectors as persona_selectors

@@ -2,7 +2,13 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from segments.models import (
-    Persona, PersonaLink, RunPublication, Segment, SegmentationRun, WebhookDelivery, WebhookEndpoint,
+    Persona,
+    PersonaLink,
+    RunPublication,
+    Segment,
+    SegmentationRun,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from custseg_site.csv_export import csv_lines, neutralise_sql
 from customers.models import Customer
+from custseg_site.csv_export import csv_lines, neutralise_sql
 from segments.models import Membership
-
 
 DEFAULT_FIELDS = ("external_id",)
 
@@ -217,7 +216,7 @@ def member_csv_copy(*, current: dict, baseline: dict | None = None, fields: list
                 yield bytes(buffer)
 
 
-def member_csv(*, pull: "Pull", fields: list[str]) -> Iterator[bytes]:
+def member_csv(*, pull: Pull, fields: list[str]) -> Iterator[bytes]:
     """The whole set as CSV bytes, header first, streamed: written by COPY on PostgreSQL,
     by csv_lines elsewhere; formula-like text cells neutralised either way."""
     if connection.vendor == "postgresql":

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-
 from simple_history.models import HistoricalRecords
 
 from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import F, Q, QuerySet
 
-from custseg_site.aggregate_cache import cached, stamp
 from customers.models import Customer
+from custseg_site.aggregate_cache import cached, stamp
 from segments.models import Membership, Persona, RunPublication, Segment, SegmentationRun
 
 

@@ -18,26 +18,25 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from custseg_site.jobs import enqueue_or_fail
-from custseg_site.job_rows import MAX_ATTEMPTS as JOB_MAX_ATTEMPTS
-from custseg_site.json_safe import json_safe
-from custseg_site.bulk import insert_frame, refresh_statistics
 from customers.features import categorical_features
 from customers.selectors import (
-    feature_catalogue,
     customer_count_estimate,
     customer_count_up_to,
     customer_external_ids,
     customer_feature_frame,
     customer_ids_by_external_id,
+    feature_catalogue,
     has_transactions,
 )
+from custseg_site.bulk import insert_frame, refresh_statistics
+from custseg_site.job_rows import MAX_ATTEMPTS as JOB_MAX_ATTEMPTS
+from custseg_site.jobs import enqueue_or_fail
+from custseg_site.json_safe import json_safe
 from custseg_site.tasks import warm_page_caches_enqueue
-from segments import ml
-from segments.options import describe, engine_config, parse_options
+from segments import ml, webhooks
 from segments.models import Membership, Segment, SegmentationRun
+from segments.options import describe, engine_config, parse_options
 from segments.personas.services import personas_relink, run_publication_record
-from segments import webhooks
 
 logger = logging.getLogger(__name__)
 

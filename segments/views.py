@@ -5,16 +5,15 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from customers.features import FeatureDefinition
+from customers.selectors import customer_count_estimate, feature_catalogue
 from custseg_site import roles
 from custseg_site.csv_export import csv_response
-from customers.features import FeatureDefinition
-from customers.selectors import feature_catalogue
-from customers.selectors import customer_count_estimate
 from segments import charts, selectors, services
 from segments.forms import RunForm
+from segments.models import Segment, SegmentationRun
 from segments.options import ALGORITHM_LABELS, OPTIONS
 from segments.personas import selectors as persona_selectors
-from segments.models import Segment, SegmentationRun
 
 RUNS_PER_PAGE = 25
 MEMBERS_PER_PAGE = 50

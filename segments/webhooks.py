@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import http.client
 import hmac
+import http.client
 import ipaddress
 import json
 import logging

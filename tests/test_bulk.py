@@ -6,8 +6,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from custseg_site.bulk import insert_frame
 from customers.models import Customer, Transaction
+from custseg_site.bulk import insert_frame
 
 pytestmark = pytest.mark.django_db
 

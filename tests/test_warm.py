@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from custseg_site.warm import page_caches_warm
 from customers.services.features import features_compute_create, features_execute
+from custseg_site.warm import page_caches_warm
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory, TransactionFactory
 from tests.segments.factories import segmented_run

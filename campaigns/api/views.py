@@ -35,7 +35,6 @@ from custseg_site.api import int_or_404, require
 from segments.api import membership
 
 
-
 class CampaignCursorPagination(CursorPagination):
     ordering = "-created_at"
 

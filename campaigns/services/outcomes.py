@@ -34,8 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 from pathlib import Path
@@ -45,12 +44,19 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import dateparse, timezone
 
-from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport, OutcomeRejectedRow, OutcomeStagedRow
-from custseg_site.jobs import enqueue_or_fail
-from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
-from custseg_site.job_status import FINISHED_STATUSES, JobStatus
+from campaigns.models import (
+    Campaign,
+    CampaignMember,
+    CampaignOutcome,
+    OutcomeImport,
+    OutcomeRejectedRow,
+    OutcomeStagedRow,
+)
 from customers.importing.sources import detect_delimiter, detect_encoding
 from customers.models import Customer
+from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
+from custseg_site.job_status import FINISHED_STATUSES, JobStatus
+from custseg_site.jobs import enqueue_or_fail
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +239,7 @@ def _parse_timestamp(value: str) -> datetime | None:
     try:
         if timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed)
-        return parsed.astimezone(dt_timezone.utc)
+        return parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # 9999-12-31T23:00-05:00 is past the last moment there is
         return None
 

@@ -10,9 +10,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from custseg_site import roles
-from custseg_site.api import require
-from custseg_site.csv_export import csv_response
 from customers import selectors
 from customers.api.serializers import (
     CustomerDetailSerializer,
@@ -29,6 +26,9 @@ from customers.models import Customer, FeatureSnapshot, ImportPreset
 from customers.services import imports
 from customers.services.features import features_compute_create
 from customers.services.presets import preset_delete, preset_find, preset_options, preset_overrides, preset_save
+from custseg_site import roles
+from custseg_site.api import require
+from custseg_site.csv_export import csv_response
 from segments.selectors import customer_published_segment
 
 RUN_IMPORT = "customers.run_import"

@@ -12,9 +12,9 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
-from custseg_site.bulk import insert_frame, refresh_statistics
 from customers.models import Customer, CustomerFeatures, Transaction
 from customers.synthetic import generate_demo_chunks
+from custseg_site.bulk import insert_frame, refresh_statistics
 
 logger = logging.getLogger(__name__)
 

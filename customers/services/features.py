@@ -22,16 +22,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from custseg_site.jobs import enqueue_or_fail
-from custseg_site.json_safe import json_safe
-from custseg_site.bulk import insert_frame
-from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
-from custseg_site.tasks import warm_page_caches_enqueue
 from customers import selectors
 from customers.analytics.clv import STATUS_NOT_ENOUGH_DATA, CLVConfig, CLVFitError, fit_clv
 from customers.analytics.features import customer_features
 from customers.analytics.rfm import RFM_SEGMENTS, rfm_scores
 from customers.models import CustomerFeatures, FeatureSnapshot
+from custseg_site.bulk import insert_frame
+from custseg_site.job_rows import GAVE_UP, job_claim, job_mark_failed, job_progress
+from custseg_site.jobs import enqueue_or_fail
+from custseg_site.json_safe import json_safe
+from custseg_site.tasks import warm_page_caches_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +93,6 @@ def _claim(snapshot_id: int) -> FeatureSnapshot | None:
 def _progress(snapshot_id: int, percent: int, stage: str) -> None:
     if not job_progress(FeatureSnapshot, snapshot_id, percent, stage):
         raise FeaturesCancelled
-
-
-def features_cancel(*, snapshot: FeatureSnapshot) -> bool:
-    return job_cancel(FeatureSnapshot, snapshot.pk)
 
 
 def features_execute(*, snapshot_id: int) -> None:

@@ -26,9 +26,6 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
-from custseg_site.jobs import enqueue_or_fail
-from custseg_site.bulk import insert_frame, refresh_statistics
-from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
 from customers.importing.mapping import (
     CUSTOMERS,
     KINDS,
@@ -37,8 +34,8 @@ from customers.importing.mapping import (
     apply_overrides,
     detect_mapping,
 )
-from customers.importing.sources import Source, SourceError
 from customers.importing.report import value_ranges_report
+from customers.importing.sources import Source, SourceError
 from customers.importing.validate import (
     ANONYMOUS_KEEP,
     ANONYMOUS_REJECT,
@@ -58,6 +55,9 @@ from customers.models import (
 )
 from customers.services.attributes import attribute_types_known, attributes_register
 from customers.services.presets import preset_options, preset_overrides
+from custseg_site.bulk import insert_frame, refresh_statistics
+from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
+from custseg_site.jobs import enqueue_or_fail
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
-from datetime import datetime, timezone as dt_timezone
 
 from django.core import signing
 from django.http import HttpResponse
@@ -78,7 +78,7 @@ def parse_point(value: str, name: str) -> datetime | int:
         moment = None
     if moment is None:
         raise ValidationError({name: ["Give a run id or an ISO 8601 timestamp, e.g. 2026-03-01T09:00:00Z."]})
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def points(request) -> tuple[datetime | None, datetime | int | None]:

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 
 from custseg_site import roles
 from custseg_site.api import int_or_404, require
-from segments.models import Persona, PersonaLink, Segment
 from segments.api import membership
+from segments.models import Persona, PersonaLink, Segment
 from segments.personas import selectors, services
 
 

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from customers.features import DEFAULT_FEATURES
-from segments.options import OPTIONS
 from segments.models import Segment, SegmentationRun
+from segments.options import OPTIONS
 from segments.selectors import segment_summaries
 
 

@@ -7,16 +7,16 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from customers.selectors import feature_catalogue
 from custseg_site import roles
 from custseg_site.api import int_or_404, require
-from customers.selectors import feature_catalogue
 from segments import selectors, services
 from segments.api import membership
 from segments.api.serializers import (
     AssignRequestSerializer,
     AssignResponseSerializer,
-    RunComparisonSerializer,
     FeatureSerializer,
+    RunComparisonSerializer,
     RunCreateSerializer,
     RunDetailSerializer,
     RunSerializer,

@@ -8,8 +8,9 @@ agglomerative clustering builds its merge tree once and cuts it at every k.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from kneed import KneeLocator

@@ -7,9 +7,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
-from custseg_site.aggregate_cache import cached, stamp
 from customers.features import FEATURES
 from customers.selectors import feature_catalogue, feature_snapshot_current, features_summary_of
+from custseg_site.aggregate_cache import cached, stamp
 from segments.models import Membership, Persona, PersonaLink, RunPublication, Segment, SegmentationRun
 from segments.personas import naming
 from segments.selectors import run_comparison, segment_members

@@ -113,8 +113,8 @@ def persona_detail(request, pk):
     if runs is not None:
         run_a, run_b = runs
         comparison = selectors.migration(run_a=run_a, run_b=run_b)
-        from_index = next((l.segment.index for l in reversed(links) if l.run_id == run_a.pk), None)
-        to_index = next((l.segment.index for l in reversed(links) if l.run_id == run_b.pk), None)
+        from_index = next((link.segment.index for link in reversed(links) if link.run_id == run_a.pk), None)
+        to_index = next((link.segment.index for link in reversed(links) if link.run_id == run_b.pk), None)
         context.update(run_a=run_a, run_b=run_b, comparison=comparison,
                        sankey_chart=charts.sankey_figure(comparison, highlight=(from_index, to_index)))
     if persona.needs_review and persona.review.get("candidates"):

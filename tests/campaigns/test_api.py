@@ -51,7 +51,7 @@ def test_invalid_campaign_gets_field_messages(api_client, marketer, w):
 def test_members_are_paged_by_customer_id_without_the_holdout(api_client, manager, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
     api = api_client(manager)
-    seen, url = [], "/api/v1/campaigns/%d/members/?page_size=7" % c.pk
+    seen, url = [], f"/api/v1/campaigns/{c.pk}/members/?page_size=7"
     while url:
         page = api.get(url).json()
         seen += page["results"]

@@ -1,8 +1,7 @@
 """Feature snapshots through the service, CLI, API and pages: exact values on hand-made data."""
 
 import json
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +16,7 @@ from tests.customers.factories import CustomerFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
-DAY = datetime(2026, 6, 1, 12, tzinfo=dt_timezone.utc)
+DAY = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
 def buy(customer, days_before, amount, invoice, quantity=1, **extra):

@@ -7,7 +7,7 @@ import pytest
 
 from segments import services, webhooks
 from segments.models import WebhookDelivery
-from tests.segments.webhooks_support import Receiver, two_runs  # noqa: F401  (two_runs is a fixture)
+from tests.segments.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

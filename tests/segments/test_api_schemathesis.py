@@ -14,7 +14,9 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from custseg_site.tokens import token_create
@@ -39,7 +41,7 @@ def _hammer(schema, authorization: str) -> tuple[list[str], int]:
         @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
                              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
         @given(data=st.data())
-        def check(data):
+        def check(data, operation=operation):
             nonlocal calls
             case = data.draw(operation.as_strategy())
             response = case.call(headers={"Authorization": authorization})

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from segments import webhooks
 from segments.models import WebhookDelivery, WebhookEndpoint
-from tests.segments.webhooks_support import Receiver, eager_celery  # noqa: F401  (fixtures)
+from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -145,7 +145,7 @@ def test_republishing_an_earlier_run_links_back_to_its_segment(first_run, custom
     periods = list(RunPublication.objects.order_by("published_at", "id").values_list("run_id", "unpublished_at"))
     assert [run for run, _ in periods] == [first_run.pk, new_run.pk, first_run.pk]
     assert [until is None for _, until in periods] == [False, False, True]
-    assert [l.run_id for l in selectors.persona_link_history(persona=persona)] == [first_run.pk, new_run.pk, first_run.pk]
+    assert [link.run_id for link in selectors.persona_link_history(persona=persona)] == [first_run.pk, new_run.pk, first_run.pk]
 
 
 def test_a_failed_publish_relinks_nothing(first_run, customers, marketer):

@@ -11,7 +11,7 @@ from segments import services, webhooks
 from segments.models import WebhookDelivery
 from segments.personas.services import persona_create
 from tests.segments.factories import segmented_run
-from tests.segments.webhooks_support import Receiver, eager_celery, two_runs  # noqa: F401  (fixtures)
+from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

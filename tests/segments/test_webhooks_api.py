@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from custseg_site.tokens import token_create, token_revoke
 from segments import services, webhooks
 from segments.models import WebhookDelivery, WebhookEndpoint
-from tests.segments.webhooks_support import Receiver, eager_celery, two_runs  # noqa: F401  (fixtures)
+from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -1,17 +1,16 @@
 """Compute every customer's features, RFM and lifetime value on the Celery worker."""
 
 import json
-from datetime import datetime, time
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from custseg_site.cli import follow_job
 from customers.models import FeatureSnapshot
 from customers.services.features import features_compute_create
+from custseg_site.cli import follow_job
 
 
 def parse_as_of(text: str) -> datetime:
@@ -23,7 +22,7 @@ def parse_as_of(text: str) -> datetime:
             raise ValueError(f"--as-of takes a date like 2011-12-10 or an ISO timestamp, got {text!r}.")
         moment = datetime.combine(day, time.min)
     if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, dt_timezone.utc)
+        moment = timezone.make_aware(moment, UTC)
     return moment
 
 

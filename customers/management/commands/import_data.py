@@ -7,13 +7,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from custseg_site.cli import follow_job
 from customers.importing.mapping import KINDS, MappingError, parse_map_options
 from customers.importing.sources import Source, SourceError
 from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT
 from customers.models import ImportJob
 from customers.services.imports import import_create
 from customers.services.presets import preset_find, preset_options, preset_overrides, preset_save
+from custseg_site.cli import follow_job
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from custseg_site import roles
 from customers.selectors import customer_count
 from customers.services.features import features_compute_create, features_execute
+from custseg_site import roles
 
 DEMO_PASSWORD = "custseg-demo"
 DEMO_USERS = {"analyst": roles.ANALYST, "marketer": roles.MARKETER, "manager": roles.MANAGER}
@@ -37,6 +37,6 @@ class Command(BaseCommand):
             snapshot.refresh_from_db()
             self.stdout.write(f"Features #{snapshot.pk} {snapshot.status}: {snapshot.customers or 0:,} customers")
         self.stdout.write("")
-        self.stdout.write("Demo users (password for each: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo users (password for each: {DEMO_PASSWORD}):")
         for username, role in DEMO_USERS.items():
             self.stdout.write(f"  {username:<9} {role}")

@@ -5,11 +5,11 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from custseg_site.cli import follow_job
 from customers.features import DEFAULT_FEATURES, FEATURES
+from custseg_site.cli import follow_job
 from segments import services
-from segments.options import OPTIONS
 from segments.models import SegmentationRun
+from segments.options import OPTIONS
 
 
 class Command(BaseCommand):

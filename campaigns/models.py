@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
+from custseg_site.jobs.models import JobRow
 
 
 class Campaign(models.Model):
@@ -168,8 +168,8 @@ class CampaignOutcome(models.Model):
 RESPONSE_EVENTS = (CampaignOutcome.Event.CLICKED, CampaignOutcome.Event.RESPONDED, CampaignOutcome.Event.CONVERTED)
 
 
-class OutcomeImport(models.Model):
-    """One outcomes import, run as a background job (custseg_site.job_rows moves its status):
+class OutcomeImport(JobRow):
+    """One outcomes import, run as a background job (custseg_site.jobs.lifecycle moves its status):
     rows read = added + duplicates (already recorded, or repeated in the file) + rejected.
     Its outcomes are written in the same transaction that marks it succeeded, so only a
     succeeded import has outcomes."""
@@ -179,17 +179,11 @@ class OutcomeImport(models.Model):
         API = "api", "API"
         CLI = "cli", "Command line"
 
-    Status = JobStatus
-    ACTIVE_STATUSES = ACTIVE_STATUSES
-    FINISHED_STATUSES = FINISHED_STATUSES
+    JOB_NOUN = "this import"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="outcome_imports")
     source = models.CharField(max_length=4, choices=Source.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    task_name = models.CharField(max_length=100, default="campaigns.import_outcomes", editable=False)
     file_name = models.CharField(max_length=255, blank=True)
     # the stored upload (under MEDIA_ROOT/outcome-imports/, removed once the job finishes),
     # or the command line's own file; empty for a JSON list imported in the request
@@ -207,8 +201,6 @@ class OutcomeImport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,12 +3,12 @@
 from celery import shared_task
 
 from campaigns.services import outcomes
-from custseg_site.jobs import JOB_TASK_OPTIONS, run_locked
+from custseg_site.jobs.worker import JOB_TASK_OPTIONS, run_locked
 
 
 @shared_task(
     name="campaigns.import_outcomes", **JOB_TASK_OPTIONS,
-    job_failed=lambda import_id, error: outcomes.outcome_import_mark_failed(import_id=import_id, error=error),
+    job_model="campaigns.OutcomeImport",
     failure_text="The import stopped with an internal error ({error}). The worker's log has the details. "
                  "Nothing from it was kept.",
 )

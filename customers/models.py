@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
+from custseg_site.jobs.models import JobRow
 
 
 class Customer(models.Model):
@@ -91,23 +91,17 @@ class Transaction(models.Model):
         return f"{self.invoice_id} {self.customer_id} {self.amount}"
 
 
-class ImportJob(models.Model):
+class ImportJob(JobRow):
     """One uploaded file being imported: its options, progress, counts and report."""
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", "Customers"
         TRANSACTIONS = "transactions", "Transactions"
 
-    Status = JobStatus
-    ACTIVE_STATUSES = ACTIVE_STATUSES
-    FINISHED_STATUSES = FINISHED_STATUSES
+    JOB_NOUN = "this import"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    task_name = models.CharField(max_length=100, default="customers.import_file", editable=False)
     file_path = models.CharField(max_length=500)  # under MEDIA_ROOT/imports/
     original_name = models.CharField(max_length=255)
     size_bytes = models.BigIntegerField(default=0)
@@ -127,8 +121,6 @@ class ImportJob(models.Model):
         related_name="import_jobs",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -277,22 +269,16 @@ class ImportStagedTransaction(models.Model):
     attributes = models.JSONField(default=dict, db_default={})
 
 
-class FeatureSnapshot(models.Model):
+class FeatureSnapshot(JobRow):
     """One computation of every customer's features as of a date: the job row, and what
     pages, API and segmentation read once it has succeeded (the newest succeeded one)."""
 
-    Status = JobStatus
-    ACTIVE_STATUSES = ACTIVE_STATUSES
-    FINISHED_STATUSES = FINISHED_STATUSES
+    JOB_NOUN = "computing these features"
 
     # None: the day after the last transaction, fixed when the job starts
     requested_as_of = models.DateTimeField(null=True, blank=True)
     as_of = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    task_name = models.CharField(max_length=100, default="customers.compute_features", editable=False)
     trigger = models.CharField(max_length=100, blank=True)  # "page", "api", "cli", "import #12"
     customers = models.BigIntegerField(default=0)
     # fitted lifetime-value models: {"bgnbd": {...}, "gamma_gamma": {...}, "diagnostics": {...}}
@@ -302,8 +288,6 @@ class FeatureSnapshot(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,12 +3,12 @@
 from celery import shared_task
 
 from customers.services import features, imports
-from custseg_site.jobs import JOB_TASK_OPTIONS, run_locked
+from custseg_site.jobs.worker import JOB_TASK_OPTIONS, run_locked
 
 
 @shared_task(
     name="customers.import_file", **JOB_TASK_OPTIONS,
-    job_failed=lambda job_id, error: imports.import_mark_failed(job_id=job_id, error=error),
+    job_model="customers.ImportJob",
     failure_text="The import stopped with an internal error ({error}). The worker's log has the details.",
 )
 def import_file(self, job_id: int) -> None:
@@ -18,7 +18,7 @@ def import_file(self, job_id: int) -> None:
 
 @shared_task(
     name="customers.compute_features", **JOB_TASK_OPTIONS,
-    job_failed=lambda snapshot_id, error: features.features_mark_failed(snapshot_id=snapshot_id, error=error),
+    job_model="customers.FeatureSnapshot",
     failure_text="Computing the features stopped with an internal error ({error}). The worker's log has the details.",
 )
 def compute_features(self, snapshot_id: int) -> None:

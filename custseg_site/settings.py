@@ -226,7 +226,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         # runs and imports share one set of job statuses
-        "JobStatusEnum": "custseg_site.job_status.JobStatus",
+        "JobStatusEnum": "custseg_site.jobs.models.JobStatus",
         "ImportKindEnum": "customers.models.ImportJob.Kind",
         # personas' channels and a campaign's channel are one set of choices
         "ChannelEnum": "campaigns.models.Campaign.Channel",

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from custseg_site.jobs import MAX_RETRIES, TRANSIENT_ERRORS
+from custseg_site.jobs.worker import MAX_RETRIES, TRANSIENT_ERRORS
 
 
 # Only reads, and a repeat finds everything cached: a duplicate or redelivered message is
@@ -14,16 +14,3 @@ def warm_page_caches() -> None:
     from custseg_site import warm
 
     warm.page_caches_warm()
-
-
-def warm_page_caches_enqueue() -> None:
-    """On commit of a publish or a new feature snapshot. A broker outage costs only the
-    head start: the pages compute what they need when first asked."""
-    import logging
-
-    from kombu.exceptions import OperationalError as BrokerError
-
-    try:
-        warm_page_caches.delay()
-    except BrokerError:
-        logging.getLogger(__name__).warning("custseg.page_caches_enqueue_failed")

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import time
 
+from celery import current_app
+from kombu.exceptions import OperationalError as BrokerError
+
 from customers import selectors as customer_selectors
 from segments.personas import selectors as persona_selectors
 
@@ -43,3 +46,12 @@ def page_caches_warm() -> dict[str, int]:
     logger.info("custseg.page_caches_warmed snapshot=%s personas=%s comparisons=%s seconds=%.1f",
                 warmed["snapshot"], warmed["personas"], warmed["comparisons"], time.monotonic() - started)
     return warmed
+
+
+def page_caches_warm_enqueue() -> None:
+    """On commit of a publish or a new feature snapshot: the job, sent by name. A broker
+    outage costs only the head start: the pages compute what they need when first asked."""
+    try:
+        current_app.send_task("custseg_site.warm_page_caches")
+    except BrokerError:
+        logger.warning("custseg.page_caches_enqueue_failed")

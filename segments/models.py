@@ -3,23 +3,15 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from custseg_site.job_status import ACTIVE_STATUSES, FINISHED_STATUSES, JobStatus
+from custseg_site.jobs.models import JobRow
 
 
-class SegmentationRun(models.Model):
-    Status = JobStatus
-    ACTIVE_STATUSES = ACTIVE_STATUSES
-    FINISHED_STATUSES = FINISHED_STATUSES
+class SegmentationRun(JobRow):
+    JOB_NOUN = "this run"
 
     name = models.CharField(max_length=200)
     config = models.JSONField(default=dict)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    # Deliveries of the job that started computing: a worker that dies (out of memory,
-    # killed) gets the message redelivered; past a bound the run fails instead of looping.
-    attempts = models.PositiveSmallIntegerField(default=0)
+    task_name = models.CharField(max_length=100, default="segments.run_segmentation", editable=False)
     metrics = models.JSONField(default=dict, blank=True)
     # A sample of customers in two dimensions for the scatter plot (see segments.ml).
     projection = models.JSONField(default=dict, blank=True)
@@ -40,8 +32,6 @@ class SegmentationRun(models.Model):
         related_name="segmentation_runs",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     published = models.BooleanField(default=False)
     published_at = models.DateTimeField(null=True, blank=True)
 
@@ -70,10 +60,6 @@ class SegmentationRun(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.name}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE_STATUSES
 
     @property
     def duration_seconds(self) -> float | None:

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from custseg_site.jobs import job_lock
+from custseg_site.jobs.worker import job_lock
 
 
 @pytest.fixture

@@ -28,10 +28,9 @@ from customers.analytics.features import customer_features
 from customers.analytics.rfm import RFM_SEGMENTS, rfm_scores
 from customers.models import CustomerFeatures, FeatureSnapshot
 from custseg_site.bulk import insert_frame
-from custseg_site.job_rows import GAVE_UP, job_claim, job_mark_failed, job_progress
-from custseg_site.jobs import enqueue_or_fail
+from custseg_site.jobs.lifecycle import job_boundary, job_claim, job_enqueue, job_progress, job_succeed
 from custseg_site.json_safe import json_safe
-from custseg_site.tasks import warm_page_caches_enqueue
+from custseg_site.warm import page_caches_warm_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +42,6 @@ FLOAT_COLUMNS = [
     "recency", "frequency", "monetary", "avg_order_value", "tenure", "mean_days_between", "return_rate",
     "distinct_products", "distinct_categories", "top_category_share", "p_alive", "expected_purchases", "clv",
 ]
-
-
-class FeaturesCancelled(Exception):
-    pass
 
 
 def features_compute_create(*, as_of: datetime | None = None, trigger: str = "", created_by=None,
@@ -67,115 +62,86 @@ def features_compute_create(*, as_of: datetime | None = None, trigger: str = "",
             created_by=created_by if created_by is not None and created_by.is_authenticated else None,
         )
         if enqueue:
-            transaction.on_commit(lambda: _enqueue(snapshot.pk))
+            job_enqueue(snapshot)
     logger.info("customers.features_requested snapshot_id=%s trigger=%s", snapshot.pk, trigger)
     return snapshot
 
 
-def _enqueue(snapshot_id: int) -> None:
-    from customers.tasks import compute_features
-
-    enqueue_or_fail(compute_features, snapshot_id, event="customers.features_enqueue_failed",
-                    mark_failed=lambda pk, error: features_mark_failed(snapshot_id=pk, error=error),
-                    error="The job queue (Redis) could not be reached, so the features were not computed. Check "
-                          "that Redis and a worker are running, then try again.")
-
-
-def features_mark_failed(*, snapshot_id: int, error: str) -> None:
-    job_mark_failed(FeatureSnapshot, snapshot_id, error=error)
-
-
-def _claim(snapshot_id: int) -> FeatureSnapshot | None:
-    return job_claim(FeatureSnapshot, snapshot_id,
-                     gave_up=GAVE_UP.format(what="computing these features"))
-
-
-def _progress(snapshot_id: int, percent: int, stage: str) -> None:
-    if not job_progress(FeatureSnapshot, snapshot_id, percent, stage):
-        raise FeaturesCancelled
-
-
 def features_execute(*, snapshot_id: int) -> None:
     """The job body. Safe to call twice: a finished snapshot is left alone."""
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    snapshot = _claim(snapshot_id)
+    snapshot = job_claim(FeatureSnapshot, snapshot_id)
     if snapshot is None:
         return
+    with job_boundary(snapshot, on_stop=lambda: CustomerFeatures.objects.filter(snapshot_id=snapshot_id).delete()):
+        _compute(snapshot)
+
+
+def _compute(snapshot: FeatureSnapshot) -> None:
+    snapshot_id = snapshot.pk
     started = time.monotonic()
+    as_of = snapshot.requested_as_of or selectors.feature_as_of()
+    if as_of is None:
+        as_of = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
+    timings = {}
+
+    job_progress(snapshot, 2, "Reading transactions")
+    # one list for every chunk, so each chunk has the same channel columns
+    channels = selectors.transaction_channels()
+    parts = []
+    for frame, fraction in selectors.transaction_frames():
+        frame = frame[frame["timestamp"] < as_of_ts]  # as of that date: later rows are not known yet
+        if not frame.empty:
+            parts.append(customer_features(frame, as_of=as_of_ts, channels=channels))
+        job_progress(snapshot, 2 + int(68 * fraction), f"Features of customers: {fraction:.0%}")
+    timings["features_seconds"] = round(time.monotonic() - started, 2)
+
+    ids = selectors.all_customer_ids()
+    # no transactions yet (a customers file imported first): every customer gets the
+    # empty features, "No purchases", rather than the job failing on missing columns
+    features = pd.concat(parts) if parts else customer_features(pd.DataFrame(), as_of=as_of_ts, channels=channels)
+    features = features.reindex(pd.Index(ids, name="customer_id"))
+
+    job_progress(snapshot, 72, "Scoring RFM")
+    scores = rfm_scores(features)
+    job_progress(snapshot, 76, "Fitting lifetime-value models")
+    clv_started = time.monotonic()
+    config = CLVConfig()
+    clv_report = {"horizon_days": config.horizon_days, "discount_rate_annual": config.discount_rate_annual}
     try:
-        as_of = snapshot.requested_as_of or selectors.feature_as_of()
-        if as_of is None:
-            as_of = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
-        timings = {}
+        clv = fit_clv(features, config)
+    except CLVFitError as error:
+        # too little history for the models: every customer says so, the rest stands
+        clv_report.update(bgnbd={}, gamma_gamma={}, diagnostics={"message": str(error)})
+        per_customer = pd.DataFrame({"clv_status": STATUS_NOT_ENOUGH_DATA}, index=features.index)
+    else:
+        clv_report.update(bgnbd=clv.bgnbd_params, gamma_gamma=clv.gg_params, diagnostics=clv.diagnostics)
+        per_customer = clv.per_customer
+    timings["clv_seconds"] = round(time.monotonic() - clv_started, 2)
 
-        _progress(snapshot_id, 2, "Reading transactions")
-        # one list for every chunk, so each chunk has the same channel columns
-        channels = selectors.transaction_channels()
-        parts = []
-        for frame, fraction in selectors.transaction_frames():
-            frame = frame[frame["timestamp"] < as_of_ts]  # as of that date: later rows are not known yet
-            if not frame.empty:
-                parts.append(customer_features(frame, as_of=as_of_ts, channels=channels))
-            _progress(snapshot_id, 2 + int(68 * fraction), f"Features of customers: {fraction:.0%}")
-        timings["features_seconds"] = round(time.monotonic() - started, 2)
-
-        ids = selectors.all_customer_ids()
-        # no transactions yet (a customers file imported first): every customer gets the
-        # empty features, "No purchases", rather than the job failing on missing columns
-        features = pd.concat(parts) if parts else customer_features(pd.DataFrame(), as_of=as_of_ts, channels=channels)
-        features = features.reindex(pd.Index(ids, name="customer_id"))
-
-        _progress(snapshot_id, 72, "Scoring RFM")
-        scores = rfm_scores(features)
-        _progress(snapshot_id, 76, "Fitting lifetime-value models")
-        clv_started = time.monotonic()
-        config = CLVConfig()
-        clv_report = {"horizon_days": config.horizon_days, "discount_rate_annual": config.discount_rate_annual}
-        try:
-            clv = fit_clv(features, config)
-        except CLVFitError as error:
-            # too little history for the models: every customer says so, the rest stands
-            clv_report.update(bgnbd={}, gamma_gamma={}, diagnostics={"message": str(error)})
-            per_customer = pd.DataFrame({"clv_status": STATUS_NOT_ENOUGH_DATA}, index=features.index)
-        else:
-            clv_report.update(bgnbd=clv.bgnbd_params, gamma_gamma=clv.gg_params, diagnostics=clv.diagnostics)
-            per_customer = clv.per_customer
-        timings["clv_seconds"] = round(time.monotonic() - clv_started, 2)
-
-        rows = _rows(snapshot_id, features, scores, per_customer)
-        summary = {
-            "rfm_segments": {k: int(v) for k, v in rows["rfm_segment"].value_counts().items()},
-            "customers_with_purchases": int(features["frequency"].fillna(0).gt(0).sum()) if "frequency" in features else 0,
-            **timings,
-        }
-        _progress(snapshot_id, 85, f"Writing {len(rows):,} customers")
-        with transaction.atomic():
-            insert_frame(CustomerFeatures, rows, json_text=("channel_mix",))
-            status = FeatureSnapshot.objects.select_for_update().filter(pk=snapshot_id).values_list("status", flat=True).first()
-            if status != FeatureSnapshot.Status.RUNNING:
-                raise FeaturesCancelled
-            summary["seconds"] = round(time.monotonic() - started, 2)
-            FeatureSnapshot.objects.filter(pk=snapshot_id).update(
-                status=FeatureSnapshot.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
-                as_of=as_of, customers=len(rows), summary=json_safe(summary), clv=json_safe(clv_report),
-            )
-        _prune()
-        if connection.vendor == "postgresql":
-            # the snapshot's rows just arrived in one COPY: fresh statistics for the joins
-            # of pages (persona cards, segment profiles) that read them
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(CustomerFeatures._meta.db_table)}")
-        # the features page's, explore's and persona cards' aggregates of the new snapshot,
-        # computed before the first visitor (at once in a worker, where no transaction is open)
-        transaction.on_commit(warm_page_caches_enqueue)
-        logger.info("customers.features_succeeded snapshot_id=%s customers=%s seconds=%s",
-                    snapshot_id, len(rows), summary["seconds"])
-    except FeaturesCancelled:
-        CustomerFeatures.objects.filter(snapshot_id=snapshot_id).delete()
-    except SoftTimeLimitExceeded:
-        features_mark_failed(snapshot_id=snapshot_id, error="Computing the features took longer than its time limit.")
+    rows = _rows(snapshot_id, features, scores, per_customer)
+    summary = {
+        "rfm_segments": {k: int(v) for k, v in rows["rfm_segment"].value_counts().items()},
+        "customers_with_purchases": int(features["frequency"].fillna(0).gt(0).sum()) if "frequency" in features else 0,
+        **timings,
+    }
+    job_progress(snapshot, 85, f"Writing {len(rows):,} customers")
+    with transaction.atomic():
+        insert_frame(CustomerFeatures, rows, json_text=("channel_mix",))
+        summary["seconds"] = round(time.monotonic() - started, 2)
+        job_succeed(snapshot, as_of=as_of, customers=len(rows), summary=json_safe(summary),
+                    clv=json_safe(clv_report))
+    _prune()
+    if connection.vendor == "postgresql":
+        # the snapshot's rows just arrived in one COPY: fresh statistics for the joins
+        # of pages (persona cards, segment profiles) that read them
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(CustomerFeatures._meta.db_table)}")
+    # the features page's, explore's and persona cards' aggregates of the new snapshot,
+    # computed before the first visitor (at once in a worker, where no transaction is open)
+    transaction.on_commit(page_caches_warm_enqueue)
+    logger.info("customers.features_succeeded snapshot_id=%s customers=%s seconds=%s",
+                snapshot_id, len(rows), summary["seconds"])
 
 
 def _rows(snapshot_id: int, features: pd.DataFrame, scores: pd.DataFrame, clv: pd.DataFrame) -> pd.DataFrame:

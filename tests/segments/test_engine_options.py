@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from customers.selectors import customer_feature_frame
 from segments import services
 from segments.models import Membership, SegmentationRun
 from tests.customers.factories import CustomerFactory, planted_customers
@@ -137,7 +138,7 @@ def test_assigning_new_customers_by_feature_values_uses_the_stored_model():
     run = executed(k=3)
     member = groups[next(iter(groups))][0]
     own = Membership.objects.get(run=run, customer=member).segment.index
-    features = services.customer_feature_frame(features=RFM, customer_ids=[member.pk]).iloc[0].to_dict()
+    features = customer_feature_frame(features=RFM, customer_ids=[member.pk]).iloc[0].to_dict()
     results = services.customers_assign(run=run, rows=[features, {"recency": None, "frequency": 2}])
     assert results[0]["segment"]["index"] == own
     assert results[1]["segment"] is not None  # gaps are filled the way the run filled them

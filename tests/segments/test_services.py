@@ -2,8 +2,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from sklearn.metrics import adjusted_rand_score
 
+from custseg_site.jobs.lifecycle import MAX_ATTEMPTS, JobCancelled, job_claim
 from segments import services
 from segments.models import Membership, Segment, SegmentationRun
+from segments.services.execute import _persist
 from tests.customers.factories import CustomerFactory, planted_customers
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +151,7 @@ def test_a_run_cancelled_while_computing_writes_nothing():
     planted_customers(per_group=5)
     run = create_run()
     # given a worker computing the run
-    claimed = services._claim(run.pk)
+    claimed = job_claim(SegmentationRun, run.pk)
     from customers.selectors import customer_feature_frame
     from segments import ml
 
@@ -157,8 +159,8 @@ def test_a_run_cancelled_while_computing_writes_nothing():
     result = ml.segment(frame, ml.SegmentationConfig(features=tuple(claimed.config["features"]), k=3))
     # when someone cancels before the result is written
     assert services.run_cancel(run=run)
-    with pytest.raises(services.RunCancelled):
-        services._persist(run.pk, frame.index, result, model_name="", timings={}, started=0)
+    with pytest.raises(JobCancelled):
+        _persist(run.pk, frame.index, result, model_name="", timings={}, started=0)
     # then nothing of it is kept
     run.refresh_from_db()
     assert run.status == "cancelled"
@@ -169,12 +171,12 @@ def test_a_run_whose_worker_keeps_dying_is_failed_instead_of_retried_forever():
     planted_customers(per_group=5)
     run = create_run()
     # given as many deliveries as a run gets, each of which died mid-run (the row still says running)
-    SegmentationRun.objects.filter(pk=run.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    SegmentationRun.objects.filter(pk=run.pk).update(status="running", attempts=MAX_ATTEMPTS)
     # when the message is delivered again
     services.run_execute(run_id=run.pk)
     # then the run fails with a reason, and nothing is written
     run.refresh_from_db()
-    assert run.status == "failed" and f"started {services.MAX_ATTEMPTS} times without finishing" in run.error
+    assert run.status == "failed" and f"started {MAX_ATTEMPTS} times without finishing" in run.error
     assert Membership.objects.count() == 0
 
 

@@ -1,5 +1,13 @@
-"""Shared pieces for Celery jobs: the transient errors worth a retry, a run lock, the task
-base of job rows, and enqueueing a job."""
+"""The Celery side of jobs: which errors are worth a retry, the options every job task
+takes, its base class, and a Redis lock against two deliveries computing one job at once.
+
+A job task stays thin (STYLE.md): ids as arguments, an explicit name, then the service:
+
+    @shared_task(name="segments.run_segmentation", job_model="segments.SegmentationRun", **JOB_TASK_OPTIONS)
+    def run_segmentation(self, run_id):
+        run_locked(self, key=f"segments.run:{run_id}", job_id=run_id,
+                   work=lambda: services.run_execute(run_id=run_id))
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ import logging
 
 import redis
 from celery import Task
+from django.apps import apps
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -38,8 +47,8 @@ def job_lock(key: str, *, owner: str, timeout: int):
     (same task id), because Redis redelivers a late-acked message only when its worker
     was lost or the visibility timeout (longer than the hard time limit) ran out, so the
     earlier delivery is gone; it takes the lock over instead of waiting out the timeout.
-    The database claim (`select_for_update` on the job's row) and the status check before
-    the final write keep the result correct either way.
+    The database claim (`select_for_update` on the job's row) and the status check in
+    job_succeed keep the result correct either way.
     """
     client = redis.Redis.from_url(settings.REDIS_URL)
     lock = client.lock(f"custseg:lock:{key}", timeout=timeout, blocking=False)
@@ -57,22 +66,22 @@ def job_lock(key: str, *, owner: str, timeout: int):
 
 
 class JobTask(Task):
-    """Base of the tasks that run a job row (a run, an import, a feature snapshot): when one
-    ends in an unexpected error, or its retries are used up, its row must not stay
-    "running". The traceback goes to the worker's log (Celery logs it); the row, which every
-    role's page reads, gets a plain sentence. A task sets `job_failed` (the service that
-    fails the row: job_failed(job_id, error)) and `failure_text` ({error}: the exception's
-    class name) as options of its decorator."""
+    """Base of the tasks that run a job row: when one ends in an error that its body's
+    boundary did not handle (the body itself broke, or its transient-error retries are
+    used up), its row must not stay "running". The traceback goes to the worker's log
+    (Celery logs it); the row, which every role's page reads, gets a plain sentence. A
+    task names its model as `job_model` ("app_label.Model") and may set `failure_text`
+    ({error}: the exception's class name) as options of its decorator."""
 
-    job_failed = None
+    job_model = None
     failure_text = "The job stopped with an internal error ({error}). The worker's log has the details."
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from custseg_site.jobs.lifecycle import job_fail
+
         job_id = args[0] if args else next(iter(kwargs.values()), None)
-        # read off the class: a function there would bind to the task instance if read off it
-        job_failed = type(self).job_failed
-        if job_id is not None and job_failed is not None:
-            job_failed(job_id, self.failure_text.format(error=type(exc).__name__))
+        if job_id is not None and self.job_model is not None:
+            job_fail(apps.get_model(self.job_model), self.failure_text.format(error=type(exc).__name__), pk=job_id)
 
 
 # What every job task is: bound (for its delivery's id), acknowledged only when done and
@@ -88,17 +97,3 @@ def run_locked(task, *, key: str, job_id: int, work) -> None:
     with job_lock(key, owner=task.request.id or f"local-{job_id}", timeout=settings.CELERY_TASK_TIME_LIMIT) as acquired:
         if acquired:
             work()
-
-
-def enqueue_or_fail(task, job_id: int, *, mark_failed, error: str, event: str) -> None:
-    """Send the job's task (on commit of the row). When the broker cannot be reached the row
-    is committed but no job will come: it fails with `error` (words for its page), not the
-    request with a 500; `event` names the log line."""
-    from kombu.exceptions import OperationalError as BrokerError
-
-    try:
-        task.delay(job_id)
-    except BrokerError:
-        logger.exception("%s job_id=%s", event, job_id)
-        mark_failed(job_id, error)
-

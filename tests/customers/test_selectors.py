@@ -7,7 +7,7 @@ import pytest
 
 from customers import selectors
 from customers.models import CustomAttribute
-from customers.selectors import customer_feature_frame, feature_catalogue
+from customers.selectors import customer_feature_frame, feature_catalogue, frames
 from tests.customers.factories import CustomerFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_categorical_columns_come_back_as_category_dtype_with_nan_for_missing(at
 
 def test_category_codes_are_shared_across_chunks(attributes, monkeypatch):
     # a small fetch chunk: each chunk sees a different subset of countries
-    monkeypatch.setattr(selectors, "FEATURE_FETCH_CHUNK", 2)
+    monkeypatch.setattr(frames, "FEATURE_FETCH_CHUNK", 2)
     countries = ["Spain", "Spain", "", "Chile", "Austria", "Spain", "Chile"]
     customers = [CustomerFactory(country=country, gender="M") for country in countries]
     seen = []

@@ -166,12 +166,27 @@ CELERY_TASK_TIME_LIMIT = 60 * 60 + 120
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_TASK_ALWAYS_EAGER = False
 
+# django-redis keeps one redis-py client per connection pool (Django's own backend builds one
+# per call, and redis-py's constructor was a third of an API request's fixed cost). Values are
+# pickled and not compressed, as with Django's backend, so its entries read the same.
+# Both aliases are one Redis, one key space and (django-redis keys its pools by URL) one
+# connection pool: keep their connection options the same.
+_REDIS_CACHE = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
 CACHES = {
-    "default": {
-        "BACKEND": "custseg_site.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-    }
+    # Where a miss only costs time, Redis being unreachable is a miss (logged), not an error:
+    # aggregates are computed again (custseg_site.aggregate_cache), a token's authentication
+    # is read from the database again (custseg_site.tokens.token_for_key), and the API
+    # throttle lets requests through uncounted until Redis is back (it stops runaway loops;
+    # refusing every API request instead would be the greater harm).
+    "default": {**_REDIS_CACHE, "OPTIONS": {"IGNORE_EXCEPTIONS": True}},
+    # Where a write that is lost would be wrong, redis-py's errors are raised: forgetting a
+    # token's cached authentication (tokens.tokens_forget: otherwise a revoked token, or a
+    # user's removed role, would go on working from the cache for up to TOKEN_CACHE_SECONDS),
+    # and the once-only check of the forms whose answer shows a key (integrations.first_sending
+    # must tell "seen before" from "cannot tell").
+    "strict": _REDIS_CACHE,
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -36,8 +36,8 @@ install: $(DEV_INSTALLED)
 # Pin again after editing requirements.in or requirements-dev.in (pip-tools; its options are in
 # pyproject.toml). Other pins stay where they are; upgrade one with ARGS="-P <package>".
 requirements: $(DEV_INSTALLED)
-	$(BIN)/pip-compile $(ARGS) requirements.in
-	$(BIN)/pip-compile $(ARGS) requirements-dev.in
+	$(BIN)/pip-compile $(ARGS) --output-file=requirements.txt requirements.in
+	$(BIN)/pip-compile $(ARGS) --output-file=requirements-dev.txt requirements-dev.in
 
 # The app on the embedded defaults (SQLite + bundled Redis) unless DATABASE_URL / REDIS_URL
 # are set. Ctrl-C stops the web server, the worker and the Redis it started.

@@ -3,26 +3,45 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+# What each target installs, stamped so it is installed again only when a pinned file changes
+# (both stamps depend on both files: honcho's pin lives in requirements-dev.txt).
+RUN_INSTALLED := $(VENV)/.installed-run
+DEV_INSTALLED := $(VENV)/.installed-dev
 WEB_PORT ?= 8000
 EMBEDDED_REDIS_PORT ?= 6390
 DEMO_CUSTOMERS ?= 5000
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: run test bench install clean-db lint
+.PHONY: run test bench install clean-db lint requirements
 
-$(INSTALLED): requirements.txt
+# make run: the runtime (requirements.txt, what a deployment installs) plus honcho at its pin
+# in requirements-dev.txt (it has no dependencies), not the test and lint tools.
+$(RUN_INSTALLED): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	@touch $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -r requirements.txt "$$(grep -E '^honcho==' requirements-dev.txt)"
+	@touch $(RUN_INSTALLED)
 
-install: $(INSTALLED)
+# make test, lint, bench: both files (requirements-dev.txt holds only what the runtime lacks);
+# that covers make run's too.
+$(DEV_INSTALLED): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	@touch $(DEV_INSTALLED) $(RUN_INSTALLED)
+
+install: $(DEV_INSTALLED)
+
+# Pin again after editing requirements.in or requirements-dev.in (pip-tools; its options are in
+# pyproject.toml). Other pins stay where they are; upgrade one with ARGS="-P <package>".
+requirements: $(DEV_INSTALLED)
+	$(BIN)/pip-compile $(ARGS) --output-file=requirements.txt requirements.in
+	$(BIN)/pip-compile $(ARGS) --output-file=requirements-dev.txt requirements-dev.in
 
 # The app on the embedded defaults (SQLite + bundled Redis) unless DATABASE_URL / REDIS_URL
 # are set. Ctrl-C stops the web server, the worker and the Redis it started.
-run: $(INSTALLED)
+run: $(RUN_INSTALLED)
 	@set -e; \
 	export DEBUG=$${DEBUG:-1} WEB_PORT=$(WEB_PORT) EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT); \
 	if [ -z "$$REDIS_URL" ]; then \
@@ -37,15 +56,15 @@ run: $(INSTALLED)
 
 # The whole suite. With DATABASE_URL / REDIS_URL set it runs against them; otherwise on
 # SQLite and a private embedded Redis.
-test: $(INSTALLED)
+test: $(DEV_INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Pipeline timings at a chosen size: make bench ARGS="--customers 100000"
-bench: $(INSTALLED)
+bench: $(DEV_INSTALLED)
 	$(BIN)/python bench/run.py $(ARGS)
 
 # ruff: lint and import order (settings in pyproject.toml)
-lint: $(INSTALLED)
+lint: $(DEV_INSTALLED)
 	$(BIN)/ruff check .
 
 clean-db:

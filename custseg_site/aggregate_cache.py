@@ -6,8 +6,10 @@ is therefore the same for as long as they exist, so a page computes it once and 
 back afterwards. At a million customers that is the difference between 0.5-1 s and a cache
 read for the persona card, the features page and the exploration page.
 
-The cache is Redis (settings.CACHES). When it cannot be reached the value is computed as if
-there were no cache: slower, never wrong, never an error page.
+The cache is Redis (settings.CACHES["default"]). When it cannot be reached the value is
+computed as if there were no cache: slower, never wrong, never an error page. That cache
+already turns an unreachable Redis into a miss; the errors caught here are the ones it lets
+through (a broken reply) and those of any other cache configured in its place.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -34,7 +34,8 @@ def first_sending(request, *, scope: str = "") -> bool:
     if not once:
         return True
     try:
-        return cache.add(f"custseg:form-once:{scope}:{once}", 1, ONCE_SECONDS)
+        # "strict": the default cache would answer "seen" (not added) when Redis is unreachable
+        return caches["strict"].add(f"custseg:form-once:{scope}:{once}", 1, ONCE_SECONDS)
     except RedisError:
         return True
 

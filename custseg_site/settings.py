@@ -1,13 +1,25 @@
-"""Settings for custseg, configured from the environment.
+"""Settings for custseg, configured from the environment. Every variable it reads, its
+default, and what it sets:
 
-DATABASE_URL  default sqlite:///<repo>/db.sqlite3 (the embedded default)
-REDIS_URL     default redis://127.0.0.1:6379/0 (`make run` starts a bundled Redis and sets it)
-SECRET_KEY    required by the production settings
-DEBUG         "1"/"true" turns on debug pages; off by default
-ALLOWED_HOSTS comma-separated; defaults to localhost names when DEBUG is on
+DATABASE_URL          sqlite:///<repo>/db.sqlite3 (the embedded default); any dj-database-url
+                      URL, PostgreSQL in production
+REDIS_URL             redis://127.0.0.1:6379/0 (`make run` starts a bundled Redis and sets it);
+                      the Celery broker, the cache (CACHES) and job locks
+SECRET_KEY            a fixed development key; the production settings require a real one
+DEBUG                 off; "1"/"true"/"yes"/"on" turns on debug pages
+ALLOWED_HOSTS         localhost (plus 127.0.0.1 and [::1] when DEBUG is on); comma-separated
+CSRF_TRUSTED_ORIGINS  none; comma-separated origins (https://...), behind a proxy
+MEDIA_ROOT            <repo>/var/media; where uploaded import files and fitted models are kept
+IMPORT_MAX_MB         2048; the largest import file, checked before parsing
+API_THROTTLE_RATE     1200/minute; API requests per token, DRF's "<n>/<second|minute|hour|day>"
+SITE_URL              http://127.0.0.1:8000; where the site is reachable, for links in webhooks
+WEBHOOK_RETRY_BASE_SECONDS       30; the first webhook retry's delay, doubled each time
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES  on (off in the production settings); webhooks to loopback,
+                      private and link-local addresses
+LOG_LEVEL             INFO; the root logger's level
 
 Production deployments use custseg_site.settings_production, which adds the HTTPS
-and cookie hardening that `manage.py check --deploy` asks for.
+and cookie hardening that `manage.py check --deploy` asks for (and reads two more).
 """
 
 import os
@@ -166,12 +178,27 @@ CELERY_TASK_TIME_LIMIT = 60 * 60 + 120
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_TASK_ALWAYS_EAGER = False
 
+# django-redis keeps one redis-py client per connection pool (Django's own backend builds one
+# per call, and redis-py's constructor was a third of an API request's fixed cost). Values are
+# pickled and not compressed, as with Django's backend, so its entries read the same.
+# Both aliases are one Redis, one key space and (django-redis keys its pools by URL) one
+# connection pool: keep their connection options the same.
+_REDIS_CACHE = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
 CACHES = {
-    "default": {
-        "BACKEND": "custseg_site.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-    }
+    # Where a miss only costs time, Redis being unreachable is a miss (logged), not an error:
+    # aggregates are computed again (custseg_site.aggregate_cache), a token's authentication
+    # is read from the database again (custseg_site.tokens.token_for_key), and the API
+    # throttle lets requests through uncounted until Redis is back (it stops runaway loops;
+    # refusing every API request instead would be the greater harm).
+    "default": {**_REDIS_CACHE, "OPTIONS": {"IGNORE_EXCEPTIONS": True}},
+    # Where a write that is lost would be wrong, redis-py's errors are raised: forgetting a
+    # token's cached authentication (tokens.tokens_forget: otherwise a revoked token, or a
+    # user's removed role, would go on working from the cache for up to TOKEN_CACHE_SECONDS),
+    # and the once-only check of the forms whose answer shows a key (integrations.first_sending
+    # must tell "seen before" from "cannot tell").
+    "strict": _REDIS_CACHE,
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

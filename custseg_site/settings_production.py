@@ -3,6 +3,16 @@
 Use with DJANGO_SETTINGS_MODULE=custseg_site.settings_production behind a TLS-terminating
 proxy that sets X-Forwarded-Proto. `manage.py check --deploy --fail-level WARNING` passes
 with these settings (tests/test_deploy.py runs it).
+
+The environment variables of settings.py apply (its docstring lists them), with these
+differences and additions:
+
+SECRET_KEY            required: 50 or more random characters, or the settings refuse to load
+DEBUG                 ignored: always off
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES  off; "1" lets webhooks go to loopback, private and
+                      link-local addresses (receivers on the internal network)
+SECURE_SSL_REDIRECT   on; "0" leaves HTTP requests unredirected (when the proxy redirects)
+SECURE_HSTS_SECONDS   31536000 (a year); how long browsers keep to HTTPS (HSTS max-age)
 """
 
 import os

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -183,8 +183,10 @@ def tokens_forget(*, user_ids: Iterable[int] | None = None, key_hashes: Iterable
     if not hashes:
         return
     markers = {_cache_key(h): FORGOTTEN for h in hashes}
-    cache.set_many(markers, FORGOTTEN_SECONDS)
-    transaction.on_commit(lambda: cache.set_many(markers, FORGOTTEN_SECONDS))
+    # the "strict" cache (settings.CACHES): a marker that cannot be written fails the change
+    # instead of leaving the old authentication in the cache
+    caches["strict"].set_many(markers, FORGOTTEN_SECONDS)
+    transaction.on_commit(lambda: caches["strict"].set_many(markers, FORGOTTEN_SECONDS))
 
 
 def forget_on_change(sender, instance=None, action=None, reverse=None, pk_set=None, **kwargs):

@@ -42,12 +42,19 @@ def redis_url():
         process.wait(timeout=10)
 
 
+def local_caches() -> dict:
+    """settings.CACHES' aliases on one new in-memory cache: like Redis, "strict" and "default"
+    are one key space (a token's cached authentication is written through one, forgotten
+    through the other)."""
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"test-{uuid.uuid4().hex}"}
+    return {"default": local, "strict": local}
+
+
 @pytest.fixture(autouse=True)
 def private_cache(settings):
     """Each test its own empty in-memory cache: cached aggregates never leak between tests
     (SQLite reuses ids after a rollback) nor into a Redis shared with anything else."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": f"test-{uuid.uuid4().hex}"}}
+    settings.CACHES = local_caches()
 
 
 def run_celery_worker():
@@ -109,8 +116,7 @@ def nobody(django_user_model):
 def _api_throttle_cache(settings):
     """API throttling counts in the cache: a private in-memory one per test, so tests need
     no Redis for it and never share counts."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = local_caches()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import math
 import pandas as pd
 import pytest
 
-from customers import selectors
 from customers.models import CustomAttribute
 from customers.selectors import customer_feature_frame, feature_catalogue, frames
 from tests.customers.factories import CustomerFactory, TransactionFactory

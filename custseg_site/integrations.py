@@ -15,9 +15,8 @@ from redis.exceptions import RedisError
 
 from custseg_site import roles, tokens
 from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
-from custseg_site.models import ApiToken
+from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from segments import webhooks
-from segments.models import WebhookDelivery, WebhookEndpoint
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
 RECENT_DELIVERIES = 50

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "customers",
     "segments",
     "campaigns",
+    "integrations",  # API tokens and webhooks
     # Last, so its post_migrate (which fills the role groups) runs after every other
     # app's permissions exist.
     "custseg_site",

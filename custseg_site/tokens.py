@@ -29,7 +29,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.throttling import SimpleRateThrottle
 
-from custseg_site.models import ApiToken
+from integrations.models import ApiToken
 
 logger = logging.getLogger(__name__)
 

@@ -36,8 +36,9 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.models import WebhookDelivery, WebhookEndpoint
 from segments import members
-from segments.models import Persona, PersonaLink, RunPublication, WebhookDelivery, WebhookEndpoint
+from segments.models import Persona, PersonaLink, RunPublication
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from rest_framework.response import Response
 
 from custseg_site import roles
 from custseg_site.api import require
+from integrations.models import WebhookDelivery, WebhookEndpoint
 from segments import webhooks
-from segments.models import Persona, WebhookDelivery, WebhookEndpoint
+from segments.models import Persona
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

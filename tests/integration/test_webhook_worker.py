@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from integrations.models import WebhookDelivery
 from segments import services, webhooks
-from segments.models import WebhookDelivery
 from tests.segments.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from custseg_site.tokens import token_create
+from integrations.models import WebhookDelivery
 from segments import webhooks
-from segments.models import WebhookDelivery
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run

@@ -11,8 +11,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from custseg_site import roles
-from custseg_site.models import ApiToken
 from custseg_site.tokens import SCOPES, token_create, token_for_key, token_revoke
+from integrations.models import ApiToken
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from integrations.models import WebhookDelivery, WebhookEndpoint
 from segments import webhooks
-from segments.models import WebhookDelivery, WebhookEndpoint
 from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db

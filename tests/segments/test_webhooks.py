@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from integrations.models import WebhookDelivery
 from segments import services, webhooks
-from segments.models import WebhookDelivery
 from segments.personas.services import persona_create
 from tests.segments.factories import segmented_run
 from tests.segments.webhooks_support import Receiver
@@ -117,7 +117,7 @@ def test_integrations_page_creates_and_revokes_tokens_for_analysts_only(client, 
     assert response.status_code == 200
     key = response.context["new_key"]["key"]
     assert key.startswith("cs_") and key in response.content.decode()
-    from custseg_site.models import ApiToken
+    from integrations.models import ApiToken
 
     token = ApiToken.objects.get()
     assert token.scopes == ["membership:read"] and token.user == analyst

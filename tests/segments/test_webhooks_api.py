@@ -10,8 +10,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from custseg_site.tokens import token_create, token_revoke
+from integrations.models import WebhookDelivery, WebhookEndpoint
 from segments import services, webhooks
-from segments.models import WebhookDelivery, WebhookEndpoint
 from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@ import secrets
 
 from django import forms
 
-from custseg_site.tokens import SCOPES
+from integrations.scopes import SCOPES
 from segments.models import Persona
 
 

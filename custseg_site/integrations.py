@@ -13,9 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
-from custseg_site import roles, tokens
+from custseg_site import roles
 from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
+from integrations import selectors
 from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from integrations.scopes import SCOPES
+from integrations.services import tokens
 from segments import webhooks
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
@@ -40,10 +43,10 @@ def first_sending(request, *, scope: str = "") -> bool:
 
 def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
     response = render(request, "integrations.html", {
-        "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
+        "tokens": selectors.token_list(), "token_form": token_form or ApiTokenForm(),
         "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
         "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
-        "scopes": tokens.SCOPES, "once": secrets.token_urlsafe(16),
+        "scopes": SCOPES, "once": secrets.token_urlsafe(16),
     }, status=status)
     if new_key or new_secret:
         response["Cache-Control"] = "no-store"  # a key or secret: kept by no browser cache or proxy

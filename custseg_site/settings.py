@@ -177,7 +177,7 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # integration tokens with scopes (cs_...); before DRF's, which would reject their keys
-        "custseg_site.tokens.ScopedTokenAuthentication",
+        "integrations.authentication.ScopedTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -186,7 +186,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "custseg_site.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["custseg_site.tokens.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenRateThrottle"],
 }
 # Requests per token (API_THROTTLE_RATE, DRF's "<n>/<second|minute|hour|day>"). 1,200 a
 # minute: a full pull of a million members at page_size 10,000 is 100 requests, and a

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from custseg_site import integrations, views
-from custseg_site.tokens import ANY_SCOPE
+from integrations.scopes import ANY_SCOPE
 
 
 class SchemaView(SpectacularAPIView):

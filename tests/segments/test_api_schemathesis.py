@@ -19,8 +19,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
-from custseg_site.tokens import token_create
 from integrations.models import WebhookDelivery
+from integrations.services.tokens import token_create
 from segments import webhooks
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory

@@ -9,8 +9,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from custseg_site.tokens import token_create, token_revoke
 from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.services.tokens import token_create, token_revoke
 from segments import services, webhooks
 from tests.segments.webhooks_support import Receiver
 

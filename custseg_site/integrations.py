@@ -18,8 +18,7 @@ from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
 from integrations import selectors
 from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
 from integrations.scopes import SCOPES
-from integrations.services import tokens
-from segments import webhooks
+from integrations.services import tokens, webhooks
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
 RECENT_DELIVERIES = 50
@@ -45,7 +44,7 @@ def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secr
     response = render(request, "integrations.html", {
         "tokens": selectors.token_list(), "token_form": token_form or ApiTokenForm(),
         "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
-        "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
+        "endpoints": selectors.endpoint_list(), "deliveries": selectors.delivery_list()[:RECENT_DELIVERIES],
         "scopes": SCOPES, "once": secrets.token_urlsafe(16),
     }, status=status)
     if new_key or new_secret:

@@ -15,7 +15,7 @@ class SchemaDocsView(SpectacularSwaggerView):
     token_scopes = ANY_SCOPE
 
 api_v1 = [path("", include("segments.api.urls")), path("", include("customers.api.urls")),
-          path("", include("campaigns.api.urls"))]
+          path("", include("campaigns.api.urls")), path("", include("integrations.api.urls"))]
 
 urlpatterns = [
     path("", views.home, name="home"),

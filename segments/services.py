@@ -33,7 +33,8 @@ from custseg_site.job_rows import MAX_ATTEMPTS as JOB_MAX_ATTEMPTS
 from custseg_site.jobs import enqueue_or_fail
 from custseg_site.json_safe import json_safe
 from custseg_site.tasks import warm_page_caches_enqueue
-from segments import ml, webhooks
+from integrations.services import webhooks
+from segments import ml
 from segments.models import Membership, Segment, SegmentationRun
 from segments.options import describe, engine_config, parse_options
 from segments.personas.services import personas_relink, run_publication_record

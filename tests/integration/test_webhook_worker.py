@@ -6,7 +6,8 @@ import time
 import pytest
 
 from integrations.models import WebhookDelivery
-from segments import services, webhooks
+from integrations.services import webhooks
+from segments import services
 from tests.segments.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

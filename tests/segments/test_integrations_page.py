@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
-from segments import webhooks
+from integrations.services import webhooks
 from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db

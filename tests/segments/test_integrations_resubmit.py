@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import ApiToken, WebhookEndpoint
-from segments import webhooks
+from integrations.services import webhooks
 
 pytestmark = pytest.mark.django_db
 

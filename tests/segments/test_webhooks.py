@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from integrations import transport
 from integrations.models import WebhookDelivery
-from segments import services, webhooks
+from integrations.services import webhooks
+from segments import services
 from segments.personas.services import persona_create
 from tests.segments.factories import segmented_run
 from tests.segments.webhooks_support import Receiver
@@ -85,7 +87,7 @@ def test_backoff_doubles_and_a_retrying_delivery_shows_its_next_attempt(two_runs
     endpoint = webhooks.webhook_endpoint_create(name="Down CRM", url=url, by=analyst)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="persona.membership_changed",
                                               payload={"joined": 1, "left": 0, "run": two_runs["b"].pk})
-    delays = [webhooks.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(3)]
+    delays = [transport.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(3)]
     assert delays == [settings.WEBHOOK_RETRY_BASE_SECONDS * f for f in (1, 2, 4)]
     delivery.refresh_from_db()
     assert delivery.status == "retrying" and delivery.response_code is None and delivery.next_retry_at is not None

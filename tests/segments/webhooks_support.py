@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import integrations.tasks  # noqa: F401  (registers the tasks eager_celery runs by name)
 from custseg_site.celery import app as celery_app
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
@@ -46,13 +47,20 @@ class Receiver:
         self.server.server_close()
 
 
+def _run_registered(name, args=None, kwargs=None, **options):
+    return celery_app.tasks[name].apply_async(args, kwargs, **options)
+
+
 @pytest.fixture
-def eager_celery(redis_url):
+def eager_celery(redis_url, monkeypatch):
     """Jobs run in the test's thread, retries at once (eager mode ignores countdowns).
     Celery takes a broker connection even to run a task eagerly and keeps its pool: the
     broker is the tests' Redis (redis_url) first, or later tests' workers would never get
-    the messages sent through that pool."""
+    the messages sent through that pool. The services send tasks by name, and send_task
+    ignores eager mode (it always goes to the broker): here a name runs its registered task
+    the way .delay() does in eager mode."""
     celery_app.conf.task_always_eager = True
+    monkeypatch.setattr(celery_app, "send_task", _run_registered)
     yield
     celery_app.conf.task_always_eager = False
 

@@ -8,7 +8,7 @@ import pytest
 from integrations.models import WebhookDelivery
 from integrations.services import webhooks
 from segments import services
-from tests.segments.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
+from tests.integrations.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

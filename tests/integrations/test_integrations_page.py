@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.services import webhooks
-from tests.segments.webhooks_support import Receiver
+from tests.integrations.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.services import webhooks
 from integrations.services.tokens import token_create, token_revoke
 from segments import services
-from tests.segments.webhooks_support import Receiver
+from tests.integrations.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

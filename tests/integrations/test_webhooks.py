@@ -12,8 +12,8 @@ from integrations.models import WebhookDelivery
 from integrations.services import webhooks
 from segments import services
 from segments.personas.services import persona_create
+from tests.integrations.webhooks_support import Receiver
 from tests.segments.factories import segmented_run
-from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

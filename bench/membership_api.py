@@ -175,7 +175,7 @@ def main():
     from django.test import Client
 
     from custseg_site import roles
-    from custseg_site.tokens import token_create
+    from integrations.services.tokens import token_create
     from segments.models import Persona
     from segments.personas.selectors import current_link
 

@@ -8,9 +8,6 @@ class CustsegSiteConfig(AppConfig):
 
     def ready(self):
         from custseg_site.roles import sync_role_groups
-        from custseg_site.tokens import connect_cache_invalidation
-
-        connect_cache_invalidation()
 
         # After every migrate (the test database too) the three role groups exist with
         # exactly their permissions; the permissions themselves are made post_migrate.

@@ -28,7 +28,7 @@ ROLE_PERMISSIONS = {
     ANALYST: READ_ALL + [
         "segments.run_segmentation", "segments.publish_run", "customers.run_import", "customers.compute_features",
         # integration tokens and webhooks (the Integrations page)
-        "custseg_site.manage_api_tokens",
+        "integrations.manage_api_tokens",
     ],
     MARKETER: READ_ALL
     + [
@@ -50,7 +50,7 @@ VIEW_CUSTOMERS = "customers.view_customer"
 VIEW_PERSONAS = "segments.view_persona"
 ADD_PERSONA = "segments.add_persona"
 CHANGE_PERSONA = "segments.change_persona"
-MANAGE_INTEGRATIONS = "custseg_site.manage_api_tokens"
+MANAGE_INTEGRATIONS = "integrations.manage_api_tokens"
 
 
 def sync_role_groups(sender=None, using="default", **kwargs):

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "customers",
     "segments",
     "campaigns",
+    "integrations",  # API tokens and webhooks
     # Last, so its post_migrate (which fills the role groups) runs after every other
     # app's permissions exist.
     "custseg_site",
@@ -187,7 +188,7 @@ _REDIS_CACHE = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_UR
 CACHES = {
     # Where a miss only costs time, Redis being unreachable is a miss (logged), not an error:
     # aggregates are computed again (custseg_site.aggregate_cache), a token's authentication
-    # is read from the database again (custseg_site.tokens.token_for_key), and the API
+    # is read from the database again (integrations.services.tokens.token_for_key), and the API
     # throttle lets requests through uncounted until Redis is back (it stops runaway loops;
     # refusing every API request instead would be the greater harm).
     "default": {**_REDIS_CACHE, "OPTIONS": {"IGNORE_EXCEPTIONS": True}},
@@ -203,7 +204,7 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # integration tokens with scopes (cs_...); before DRF's, which would reject their keys
-        "custseg_site.tokens.ScopedTokenAuthentication",
+        "integrations.authentication.ScopedTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -212,7 +213,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "custseg_site.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["custseg_site.tokens.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenRateThrottle"],
 }
 # Requests per token (API_THROTTLE_RATE, DRF's "<n>/<second|minute|hour|day>"). 1,200 a
 # minute: a full pull of a million members at page_size 10,000 is 100 requests, and a

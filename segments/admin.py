@@ -7,8 +7,6 @@ from segments.models import (
     RunPublication,
     Segment,
     SegmentationRun,
-    WebhookDelivery,
-    WebhookEndpoint,
 )
 
 
@@ -63,20 +61,3 @@ class RunPublicationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # publishing (services.run_publish) writes these
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ["name", "url", "persona", "active", "created_at"]
-    # the signing secret is shown once, on the Integrations page or in the API's create answer
-    exclude = ["secret"]
-
-    def has_add_permission(self, request):
-        return False  # the Integrations page and the API generate the secret (segments.webhooks)
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "endpoint", "persona", "status", "attempts", "response_code", "next_retry_at"]
-    list_filter = ["status"]
-    readonly_fields = ["payload"]

@@ -122,7 +122,7 @@ def _api_throttle_cache(settings):
 @pytest.fixture
 def scoped_client():
     """An API client with a new integration token of `user` limited to `scopes`."""
-    from custseg_site.tokens import token_create
+    from integrations.services.tokens import token_create
 
     def for_user(user, *scopes: str) -> APIClient:
         _, key = token_create(user=user, name="test integration", scopes=list(scopes))

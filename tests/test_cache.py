@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from custseg_site import settings as site_settings
 from custseg_site.embedded_redis import free_port
-from custseg_site.models import ApiToken
-from custseg_site.tokens import _cache_key, _hash, token_create, token_revoke
+from integrations.models import ApiToken
+from integrations.services.tokens import _cache_key, _hash, token_create, token_revoke
 
 pytestmark = pytest.mark.django_db
 

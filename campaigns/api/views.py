@@ -53,7 +53,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     pagination_class = CampaignCursorPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     queryset = Campaign.objects.none()  # for the schema; get_queryset reads through selectors
-    # scoped integration tokens (custseg_site.tokens): an audience pull is a membership read
+    # scoped integration tokens (integrations.scopes): an audience pull is a membership read
     token_scopes = {"*": "campaigns:read", "create": "campaigns:write", "partial_update": "campaigns:write",
                     "destroy": "campaigns:write", "launch": "campaigns:write", "outcomes": "campaigns:write", "members": "membership:read"}
 

@@ -3,13 +3,11 @@ from rest_framework.routers import SimpleRouter
 
 from segments.api.personas import PersonaViewSet
 from segments.api.views import FeatureListView, RunViewSet, SegmentViewSet
-from segments.api.webhooks import WebhookEndpointViewSet
 
 router = SimpleRouter()
 router.register("runs", RunViewSet, basename="run")
 router.register("segments", SegmentViewSet, basename="segment")
 router.register("personas", PersonaViewSet, basename="persona")
-router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("features/", FeatureListView.as_view(), name="feature-list"),

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from custseg_site.warm import page_caches_warm_enqueue
-from segments import webhooks
+from integrations.services import webhooks
 from segments.models import SegmentationRun
 from segments.personas.services import personas_relink, run_publication_record
 

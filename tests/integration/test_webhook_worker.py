@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from segments import services, webhooks
-from segments.models import WebhookDelivery
-from tests.segments.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
+from integrations.models import WebhookDelivery
+from integrations.services import webhooks
+from segments import services
+from tests.integrations.webhooks_support import Receiver, two_runs  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

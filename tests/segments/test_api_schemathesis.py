@@ -19,9 +19,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
-from custseg_site.tokens import token_create
-from segments import webhooks
-from segments.models import WebhookDelivery
+from integrations.models import WebhookDelivery
+from integrations.services import webhooks
+from integrations.services.tokens import token_create
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run

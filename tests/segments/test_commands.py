@@ -44,17 +44,3 @@ def test_no_wait_prints_the_queued_run_as_json(capsys, django_capture_on_commit_
     assert summary["status"] == "pending" and summary["k"] == 3
     assert SegmentationRun.objects.get().pk == summary["run_id"]
     assert len(callbacks) == 1
-
-
-def test_create_api_token_for_an_unknown_user_fails():
-    with pytest.raises(CommandError, match="No user named 'ghost'"):
-        call_command("create_api_token", "ghost")
-
-
-def test_create_api_token_is_stable_until_rotated(analyst, capsys):
-    call_command("create_api_token", "ana")
-    first = capsys.readouterr().out.strip()
-    call_command("create_api_token", "ana")
-    assert capsys.readouterr().out.strip() == first
-    call_command("create_api_token", "ana", "--rotate")
-    assert capsys.readouterr().out.strip() != first

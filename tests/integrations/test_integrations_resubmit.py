@@ -6,9 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from custseg_site.models import ApiToken
-from segments import webhooks
-from segments.models import WebhookEndpoint
+from integrations.models import ApiToken, WebhookEndpoint
+from integrations.services import webhooks
 
 pytestmark = pytest.mark.django_db
 

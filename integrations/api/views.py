@@ -1,17 +1,15 @@
 """Webhooks over the API, for campaign tools that register themselves: endpoints (create,
 read, change, delete, rotate the secret), their deliveries (read, re-send a failed one) and
 a test ping. Everything needs the role that manages integrations (Analyst) and, for an
-integration token, the scope webhooks:manage. Writes go through segments.webhooks, like the
-Integrations page; no request sends anything itself (a ping or re-send is a job for a worker).
+integration token, the scope webhooks:manage. Writes go through integrations.services.webhooks,
+like the Integrations page; no request sends anything itself (a ping or re-send is a job for a worker).
 
 The secret is in two answers only: the one to the create and the one to rotate-secret.
 """
 
-from collections.abc import Mapping
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -19,69 +17,14 @@ from rest_framework.response import Response
 
 from custseg_site import roles
 from custseg_site.api import require
-from segments import webhooks
-from segments.models import Persona, WebhookDelivery, WebhookEndpoint
-
-
-class WebhookEndpointSerializer(serializers.ModelSerializer):
-    # plain text fields: segments.webhooks checks them, with one set of messages for page and API
-    name = serializers.CharField(allow_blank=True, trim_whitespace=False,
-                                 help_text=f"Who receives it, e.g. “CRM”. At most {webhooks.NAME_CHARS} characters.")
-    url = serializers.CharField(allow_blank=True, trim_whitespace=False,
-                                help_text="Receives a signed POST (JSON) after each publish that changes a persona's "
-                                          f"members: http:// or https:// with a host, at most {webhooks.URL_CHARS} "
-                                          "characters, no user name or password in it.")
-    persona = serializers.PrimaryKeyRelatedField(
-        queryset=Persona.objects.all(), allow_null=True, required=False,
-        help_text="Only this persona's changes; null (the default): every persona's.")
-    persona_name = serializers.CharField(source="persona.name", read_only=True, allow_null=True)
-    active = serializers.BooleanField(required=False, help_text="Switched off, it is sent nothing (default: on).")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
-                                              help_text="Who registered it (username).")
-
-    class Meta:
-        model = WebhookEndpoint
-        fields = ["id", "name", "url", "persona", "persona_name", "active", "created_by", "created_at"]
-        read_only_fields = ["created_at"]
-
-    def validate(self, attrs):
-        # A field this serializer does not know is a mistake the client should hear of
-        # (DRF would drop it), above all an attempt to choose the secret.
-        if isinstance(self.initial_data, Mapping):
-            stray = sorted(set(self.initial_data) - set(self.fields))
-            if stray:
-                raise ValidationError({
-                    name: ["The server makes the secret: it is in the answer to the create, and "
-                           "POST /api/v1/webhooks/{id}/rotate-secret/ makes a new one."] if name == "secret"
-                    else [f"Unknown field. Known: {', '.join(self.fields)}."]
-                    for name in stray
-                })
-        return attrs
-
-
-class WebhookEndpointSecretSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True, help_text=(
-        "The key of X-Custseg-Signature: sha256=<hex HMAC-SHA256 of the raw body with it>. In this answer only: "
-        "store it now; it is never shown again (rotate-secret makes a new one)."))
-
-    class Meta(WebhookEndpointSerializer.Meta):
-        fields = WebhookEndpointSerializer.Meta.fields + ["secret"]
-
-
-class WebhookDeliverySerializer(serializers.ModelSerializer):
-    attempts = serializers.IntegerField(read_only=True, help_text="Attempts made so far (a re-send adds one).")
-    response_code = serializers.IntegerField(read_only=True, allow_null=True,
-                                             help_text="The receiver's HTTP status at the last attempt; null: no answer.")
-    error = serializers.CharField(read_only=True, help_text="Why the last attempt failed; empty when it did not.")
-    next_retry_at = serializers.DateTimeField(read_only=True, allow_null=True,
-                                              help_text="When a retrying delivery is tried again.")
-    payload = serializers.JSONField(read_only=True, help_text="The JSON body sent (without `delivery`, its id).")
-
-    class Meta:
-        model = WebhookDelivery
-        fields = ["id", "endpoint", "event", "status", "attempts", "response_code", "error", "next_retry_at",
-                  "created_at", "delivered_at", "persona", "run", "payload"]
-        read_only_fields = fields
+from integrations import selectors
+from integrations.api.serializers import (
+    WebhookDeliverySerializer,
+    WebhookEndpointSecretSerializer,
+    WebhookEndpointSerializer,
+)
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.services import webhooks
 
 
 class WebhookEndpointCursorPagination(CursorPagination):
@@ -122,11 +65,11 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
     serializer_class = WebhookEndpointSerializer
     pagination_class = WebhookEndpointCursorPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-    queryset = WebhookEndpoint.objects.none()  # for the schema; get_queryset reads through webhooks
+    queryset = WebhookEndpoint.objects.none()  # for the schema; get_queryset reads through the selector
     token_scopes = "webhooks:manage"
 
     def get_queryset(self):
-        return webhooks.endpoint_list()
+        return selectors.endpoint_list()
 
     def get_permissions(self):
         return [require(roles.MANAGE_INTEGRATIONS)()]
@@ -181,7 +124,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
         """The endpoint's deliveries, newest first (cursor pages): event, status, attempts, the
         receiver's last response code, the error, when it is retried next, the payload."""
         endpoint = self.get_object()
-        deliveries = webhooks.endpoint_deliveries(endpoint=endpoint)
+        deliveries = selectors.endpoint_deliveries(endpoint=endpoint)
         wanted = request.query_params.get("status")
         if wanted is not None:
             if wanted not in WebhookDelivery.Status.values:

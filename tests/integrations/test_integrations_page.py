@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from segments import webhooks
-from segments.models import WebhookDelivery, WebhookEndpoint
-from tests.segments.webhooks_support import Receiver
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.services import webhooks
+from tests.integrations.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 

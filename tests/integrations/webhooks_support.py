@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import integrations.tasks  # noqa: F401  (registers the tasks eager_celery runs by name)
 from custseg_site.celery import app as celery_app
+from integrations.services.webhooks import DELIVER_TASK, PUBLISH_TASK
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
@@ -47,12 +49,22 @@ class Receiver:
 
 
 @pytest.fixture
-def eager_celery(redis_url):
+def eager_celery(redis_url, monkeypatch):
     """Jobs run in the test's thread, retries at once (eager mode ignores countdowns).
     Celery takes a broker connection even to run a task eagerly and keeps its pool: the
     broker is the tests' Redis (redis_url) first, or later tests' workers would never get
-    the messages sent through that pool."""
+    the messages sent through that pool. The webhook services send their tasks by name, and
+    send_task ignores eager mode (it always goes to the broker): those two names run their
+    task here the way .delay() does in eager mode; any other name is sent as it would be."""
+    send_task = celery_app.send_task
+
+    def send_or_run(name, args=None, kwargs=None, **options):
+        if name in (PUBLISH_TASK, DELIVER_TASK):
+            return celery_app.tasks[name].apply_async(args, kwargs, **options)
+        return send_task(name, args, kwargs, **options)
+
     celery_app.conf.task_always_eager = True
+    monkeypatch.setattr(celery_app, "send_task", send_or_run)
     yield
     celery_app.conf.task_always_eager = False
 

@@ -11,8 +11,9 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from custseg_site import roles
-from custseg_site.models import ApiToken
-from custseg_site.tokens import SCOPES, token_create, token_for_key, token_revoke
+from integrations.models import ApiToken
+from integrations.scopes import SCOPES
+from integrations.services.tokens import token_create, token_for_key, token_revoke
 from segments.personas.services import persona_create
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
@@ -168,7 +169,7 @@ def test_a_change_to_a_roles_permissions_reaches_its_tokens_at_once(manager, pub
 def test_the_cache_keeps_no_password_hash(manager):
     from django.core.cache import cache
 
-    from custseg_site.tokens import _cache_key, _hash
+    from integrations.services.tokens import _cache_key, _hash
 
     _, key = token_create(user=manager, name="crm", scopes=["membership:read"])
     token = token_for_key(key)

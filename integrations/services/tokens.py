@@ -1,11 +1,8 @@
-"""Scoped API tokens for integrations: scopes, create, revoke, authenticate, throttle.
+"""Scoped API tokens: create, revoke, and the cache of their authentications.
 
-How scopes work: every API view declares `token_scopes`, either one scope for all its
-actions or a dict from action (viewsets) or HTTP method (plain views) to scope, "*" being
-the default. A scoped token is checked against it as it authenticates: a token without
-the scope gets 403, and a view that declares nothing accepts no scoped token (fail
-closed). Role permissions still apply on top (the token acts as its user). The plain DRF
-Token (`create_api_token USERNAME` without --scope) is a full-access token of its user.
+The plain DRF Token (`create_api_token USERNAME` without --scope) is a full-access token of
+its user; these are the integration tokens (`cs_...`) limited to scopes
+(integrations.scopes), read by integrations.authentication.
 """
 
 from __future__ import annotations
@@ -16,39 +13,17 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.throttling import SimpleRateThrottle
 
-from custseg_site.models import ApiToken
+from integrations.models import ApiToken
+from integrations.scopes import SCOPES
 
 logger = logging.getLogger(__name__)
 
-SCOPES = {
-    "membership:read": "Members of personas, segments and campaign audiences (pages, delta, as of, CSV) "
-                       "and one customer by external id (persona, segment, features).",
-    "personas:read": "Personas and their links to segments.",
-    "personas:write": "Create and change personas.",
-    "runs:read": "Runs, segments, features available to runs, comparisons.",
-    "runs:write": "Start, cancel and publish runs; assign customers to segments.",
-    "customers:read": "Imports, mapping presets, feature snapshots.",
-    "customers:write": "Upload imports, save presets, compute features.",
-    "campaigns:read": "Campaigns and their results.",
-    "campaigns:write": "Create, change and launch campaigns, delete drafts; import outcomes.",
-    "webhooks:manage": "Webhooks: register, change, re-key and delete endpoints; read, re-send and test "
-                       "their deliveries.",
-}
-# A view that anyone holding a valid token may read (the API schema and its docs).
-ANY_SCOPE = "*any*"
 # Keys of scoped tokens start with this, so the DRF Token authentication (40 hex
 # characters) and this one never look at each other's keys.
 KEY_PREFIX = "cs_"
@@ -58,8 +33,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # this long, so that a bulk pull's pages after the first make no authentication queries
 # (three a request otherwise: the token, the user's and the role's permissions, about a
 # fifth of a 10,000-member page). Revoking or editing a token, changing its user or roles
-# drops it at once (connect_cache_invalidation); the timeout bounds what a write that
-# bypasses the ORM's signals (raw SQL) could leave stale.
+# drops it at once (integrations.signals); the timeout bounds what a write that bypasses
+# the ORM's signals (raw SQL) could leave stale.
 TOKEN_CACHE_SECONDS = 60
 # What a change writes into a token's cache entry instead of deleting it. A request that read
 # the token from the database before the change committed would otherwise put its stale
@@ -104,10 +79,6 @@ def token_revoke(*, token: ApiToken, by=None) -> ApiToken:
         token.save(update_fields=["revoked_at"])  # post_save forgets the cached authentication
         logger.info("custseg.api_token_revoked token_id=%s by=%s", token.pk, getattr(by, "pk", None))
     return token
-
-
-def token_list():
-    return ApiToken.objects.select_related("user", "created_by").order_by("revoked_at", "-created_at", "-id")
 
 
 def _cache_key(key_hash: str) -> str:
@@ -187,97 +158,3 @@ def tokens_forget(*, user_ids: Iterable[int] | None = None, key_hashes: Iterable
     # instead of leaving the old authentication in the cache
     caches["strict"].set_many(markers, FORGOTTEN_SECONDS)
     transaction.on_commit(lambda: caches["strict"].set_many(markers, FORGOTTEN_SECONDS))
-
-
-def forget_on_change(sender, instance=None, action=None, reverse=None, pk_set=None, **kwargs):
-    """Signal receiver: a token, a user, a user's roles or permissions, or a role's
-    permissions changed; their cached authentications go at once."""
-    if action is not None and not action.startswith("post_"):
-        return  # m2m_changed fires before and after; the "post_" half is the change
-    if kwargs.get("created") or kwargs.get("update_fields") == frozenset({"last_login"}):
-        return  # nothing cached yet; a sign-in changes nothing a token uses
-    user_model = get_user_model()
-    if isinstance(instance, ApiToken):
-        tokens_forget(key_hashes=[instance.key_hash])
-    elif isinstance(instance, user_model):
-        tokens_forget(user_ids=[instance.pk])
-    elif action is not None and reverse and sender is user_model.groups.through and pk_set:
-        tokens_forget(user_ids=pk_set)  # users added to or removed from a group
-    else:
-        tokens_forget()  # a group's permissions, or a group itself: any token may be affected
-
-
-def connect_cache_invalidation() -> None:
-    user_model = get_user_model()
-    for signal in (post_save, post_delete):
-        signal.connect(forget_on_change, sender=ApiToken, dispatch_uid=f"apitoken-forget-{signal}-token")
-        signal.connect(forget_on_change, sender=user_model, dispatch_uid=f"apitoken-forget-{signal}-user")
-        signal.connect(forget_on_change, sender=Group, dispatch_uid=f"apitoken-forget-{signal}-group")
-    for through in (user_model.groups.through, user_model.user_permissions.through, Group.permissions.through):
-        m2m_changed.connect(forget_on_change, sender=through, dispatch_uid=f"apitoken-forget-{through.__name__}")
-
-
-def required_scope(view, request) -> str | None:
-    """The scope a request to `view` needs (None: the view takes no scoped token)."""
-    declared = getattr(view, "token_scopes", None)
-    if declared is None or isinstance(declared, str):
-        return declared
-    action = getattr(view, "action", None) or request.method.lower()
-    return declared.get(action) or declared.get("*")
-
-
-class ScopedTokenAuthentication(BaseAuthentication):
-    """`Authorization: Token cs_...` (or `Bearer cs_...`): a scoped integration token."""
-
-    def authenticate(self, request):
-        parts = get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].lower() not in (b"token", b"bearer"):
-            return None
-        key = parts[1].decode("latin-1")
-        if not key.startswith(KEY_PREFIX):
-            return None  # a DRF Token: rest_framework's TokenAuthentication reads it
-        token = token_for_key(key)
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-        view = (getattr(request, "parser_context", None) or {}).get("view")
-        needed = required_scope(view, request) if view is not None else None
-        if needed != ANY_SCOPE and needed not in token.scopes:
-            granted = ", ".join(token.scopes)
-            raise exceptions.PermissionDenied(
-                f"This token's scopes ({granted}) do not cover this endpoint"
-                + (f" (it needs {needed})." if needed else " (no integration token may use it)."))
-        return token.user, token
-
-    def authenticate_header(self, request):
-        return "Token"
-
-
-class TokenRateThrottle(SimpleRateThrottle):
-    """Requests per token (scoped tokens by token id, user tokens and sessions by user),
-    at settings.API_THROTTLE_RATE; past it, 429 with Retry-After in the common error format."""
-
-    scope = "token"
-
-    def get_rate(self):
-        return settings.API_THROTTLE_RATE
-
-    def get_cache_key(self, request, view):
-        if isinstance(request.auth, ApiToken):
-            ident = f"apitoken-{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user-{request.user.pk}"
-        else:
-            ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-class ScopedTokenScheme(OpenApiAuthenticationExtension):
-    target_class = ScopedTokenAuthentication
-    name = "scopedToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey", "in": "header", "name": "Authorization",
-            "description": "`Token cs_...`: an integration token limited to its scopes "
-                           f"({', '.join(SCOPES)}); `Token <40 hex>`: a user's full-access token.",
-        }

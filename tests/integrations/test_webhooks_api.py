@@ -9,10 +9,12 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from custseg_site.tokens import token_create, token_revoke
-from segments import services, webhooks
-from segments.models import WebhookDelivery, WebhookEndpoint
-from tests.segments.webhooks_support import Receiver
+from integrations import transport
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.services import webhooks
+from integrations.services.tokens import token_create, token_revoke
+from segments import services
+from tests.integrations.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -245,7 +247,7 @@ def test_an_endpoint_urllib_cannot_send_to_gets_a_failed_attempt_not_a_crash(ana
     # given a URL the API refuses, saved another way (the admin's URL field allows credentials)
     endpoint = WebhookEndpoint.objects.create(name="Old", url="http://user:pw@127.0.0.1/hooks", secret="s" * 64)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="webhook.ping", payload={})
-    attempt = webhooks.webhook_deliver(delivery_id=delivery.pk)
+    attempt = transport.webhook_deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert attempt.retry_in is not None and delivery.status == "retrying" and delivery.attempts == 1
     assert "InvalidURL" in delivery.error
@@ -303,7 +305,7 @@ def test_a_delivery_to_an_internal_address_is_refused_at_send_time_and_nothing_i
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=webhooks.EVENT_PING, payload={})
         # when they no longer are, the attempt fails with the reason and the receiver gets nothing
         settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
-        attempt = webhooks.webhook_deliver(delivery_id=delivery.pk)
+        attempt = transport.webhook_deliver(delivery_id=delivery.pk)
     assert receiver.requests == []
     assert "not a public address" in attempt.error
     assert "not a public address" in WebhookDelivery.objects.get(pk=delivery.pk).error

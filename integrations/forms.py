@@ -2,13 +2,13 @@ import secrets
 
 from django import forms
 
-from custseg_site.tokens import SCOPES
+from integrations.scopes import SCOPES
 from segments.models import Persona
 
 
 class SentOnceForm(forms.Form):
     """A form whose answer shows a key or secret once: it carries a random `once` value, so
-    that sending it again (reloading that answer) is recognised (integrations.first_sending)
+    that sending it again (reloading that answer) is recognised (integrations.views.first_sending)
     instead of creating a second token or rotating the secret again."""
 
     once = forms.CharField(widget=forms.HiddenInput, required=False)

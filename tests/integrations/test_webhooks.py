@@ -7,11 +7,13 @@ import json
 
 import pytest
 
-from segments import services, webhooks
-from segments.models import WebhookDelivery
+from integrations import transport
+from integrations.models import WebhookDelivery
+from integrations.services import webhooks
+from segments import services
 from segments.personas.services import persona_create
+from tests.integrations.webhooks_support import Receiver
 from tests.segments.factories import segmented_run
-from tests.segments.webhooks_support import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +87,7 @@ def test_backoff_doubles_and_a_retrying_delivery_shows_its_next_attempt(two_runs
     endpoint = webhooks.webhook_endpoint_create(name="Down CRM", url=url, by=analyst)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="persona.membership_changed",
                                               payload={"joined": 1, "left": 0, "run": two_runs["b"].pk})
-    delays = [webhooks.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(3)]
+    delays = [transport.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(3)]
     assert delays == [settings.WEBHOOK_RETRY_BASE_SECONDS * f for f in (1, 2, 4)]
     delivery.refresh_from_db()
     assert delivery.status == "retrying" and delivery.response_code is None and delivery.next_retry_at is not None
@@ -117,7 +119,7 @@ def test_integrations_page_creates_and_revokes_tokens_for_analysts_only(client, 
     assert response.status_code == 200
     key = response.context["new_key"]["key"]
     assert key.startswith("cs_") and key in response.content.decode()
-    from custseg_site.models import ApiToken
+    from integrations.models import ApiToken
 
     token = ApiToken.objects.get()
     assert token.scopes == ["membership:read"] and token.user == analyst

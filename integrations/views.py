@@ -13,11 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
-from custseg_site import roles, tokens
-from custseg_site.forms import ApiTokenForm, WebhookEndpointForm
-from custseg_site.models import ApiToken
-from segments import webhooks
-from segments.models import WebhookDelivery, WebhookEndpoint
+from custseg_site import roles
+from integrations import selectors
+from integrations.forms import ApiTokenForm, WebhookEndpointForm
+from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from integrations.scopes import SCOPES
+from integrations.services import tokens, webhooks
 
 # Deliveries listed on the page: the recent ones tell whether an integration is reached.
 RECENT_DELIVERIES = 50
@@ -27,7 +28,7 @@ ALREADY_SENT = ("That form was already sent: {what} then, and shown once. If it 
 
 
 def first_sending(request, *, scope: str = "") -> bool:
-    """False when this POST's `once` value (custseg_site.forms.SentOnceForm, or the page's
+    """False when this POST's `once` value (integrations.forms.SentOnceForm, or the page's
     rotate buttons) was seen before: the browser is re-sending the form whose answer showed a
     key or secret. True without a value, or when the cache cannot tell."""
     once = request.POST.get("once", "")
@@ -41,11 +42,11 @@ def first_sending(request, *, scope: str = "") -> bool:
 
 
 def _page(request, *, token_form=None, webhook_form=None, new_key=None, new_secret=None, status=200):
-    response = render(request, "integrations.html", {
-        "tokens": tokens.token_list(), "token_form": token_form or ApiTokenForm(),
+    response = render(request, "integrations/integrations.html", {
+        "tokens": selectors.token_list(), "token_form": token_form or ApiTokenForm(),
         "webhook_form": webhook_form or WebhookEndpointForm(), "new_key": new_key, "new_secret": new_secret,
-        "endpoints": webhooks.endpoint_list(), "deliveries": webhooks.delivery_list()[:RECENT_DELIVERIES],
-        "scopes": tokens.SCOPES, "once": secrets.token_urlsafe(16),
+        "endpoints": selectors.endpoint_list(), "deliveries": selectors.delivery_list()[:RECENT_DELIVERIES],
+        "scopes": SCOPES, "once": secrets.token_urlsafe(16),
     }, status=status)
     if new_key or new_secret:
         response["Cache-Control"] = "no-store"  # a key or secret: kept by no browser cache or proxy

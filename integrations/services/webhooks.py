@@ -1,46 +1,43 @@
 """Webhooks: integrations register a URL and are told when a persona's membership changes
-after a publish. Writes and the delivery itself; segments.tasks holds the Celery entry points.
+after a publish. The writes; integrations.transport makes the attempts, integrations.tasks
+holds the Celery entry points.
 
 A publish enqueues (on commit) one job that compares, for every persona re-linked by it,
 the new segment with the one it left (counts from SQL anti-joins), and writes one delivery
-per matching endpoint; each delivery is its own job: POST JSON with
-`X-Custseg-Signature: sha256=<HMAC-SHA256 of the body with the endpoint's secret>`, a
-2xx answer within settings.WEBHOOK_TIMEOUT_SECONDS is success, anything else is retried
-after WEBHOOK_RETRY_BASE_SECONDS x 2^(attempt-1), up to WEBHOOK_MAX_ATTEMPTS attempts.
+per matching endpoint; each delivery is its own job, sent and retried by
+integrations.transport.
 
 Endpoints are created, changed, re-keyed and deleted here for both the Integrations page
-and the API (segments/api/webhooks.py). No request ever sends anything itself: a ping or a
-re-sent delivery is a row plus a job enqueued on commit, sent by a worker.
+and the API (integrations/api/). No request ever sends anything itself: a ping or a
+re-sent delivery is a row plus a job enqueued on commit, sent by a worker. Jobs are
+enqueued by task name: no service imports a tasks module.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-import http.client
-import ipaddress
-import json
 import logging
 import secrets
-import socket
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.transport import PRIVATE_REFUSED, not_public
 from segments import members
-from segments.models import Persona, PersonaLink, RunPublication, WebhookDelivery, WebhookEndpoint
+from segments.models import Persona, PersonaLink, RunPublication
 
 logger = logging.getLogger(__name__)
 
+# The Celery tasks (integrations.tasks), sent by name.
+PUBLISH_TASK = "integrations.webhooks_publish"
+DELIVER_TASK = "integrations.webhook_deliver"
 EVENT_MEMBERSHIP_CHANGED = "persona.membership_changed"
 EVENT_PING = "webhook.ping"
 # What the API and the page may change on an endpoint (the secret only by rotating it).
@@ -48,12 +45,6 @@ EDITABLE_FIELDS = ("name", "url", "persona", "active")
 # The model's column sizes, checked here so a long value is a message, not a database error.
 NAME_CHARS = WebhookEndpoint._meta.get_field("name").max_length
 URL_CHARS = WebhookEndpoint._meta.get_field("url").max_length
-# Stored error texts are cut here: enough for a reason, never a whole HTML error page.
-ERROR_CHARS = 500
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _new_secret() -> str:
@@ -75,31 +66,9 @@ def _url_problem(url: str) -> str | None:
     if parts.username is not None:
         # urllib cannot send to it, and the signature is what proves the sender anyway
         return "Put no user name or password in the URL; receivers check the X-Custseg-Signature header instead."
-    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and _not_public(parts.hostname or ""):
+    if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and not_public(parts.hostname or ""):
         return PRIVATE_REFUSED.format(host=parts.hostname)
     return None
-
-
-PRIVATE_REFUSED = ("{host} is not a public address: this server sends webhooks to public receivers only "
-                   "(WEBHOOK_ALLOW_PRIVATE_ADDRESSES allows internal ones).")
-
-
-def _not_public(host: str) -> bool:
-    """A host that is, or names, a loopback, private, link-local, reserved or multicast address."""
-    try:
-        return not ipaddress.ip_address(host.strip("[]")).is_global
-    except ValueError:
-        return host.lower() == "localhost" or host.lower().endswith(".localhost")
-
-
-def _resolves_to_non_public(host: str) -> bool:
-    """What the host resolves to now, checked at each attempt (a public name may be pointed
-    at an internal address after it was registered)."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return False  # unresolvable: the attempt itself fails with that error
-    return any(_not_public(info[4][0]) for info in infos)
 
 
 def _clean(changes: dict) -> dict:
@@ -220,12 +189,8 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, by=None) -> Webhook
 def delivery_enqueue(*, delivery_id: int) -> None:
     """On commit: the job that makes the attempt. Without a broker the delivery is marked
     failed with the reason, so it can be re-sent rather than wait forever as pending."""
-    from kombu.exceptions import OperationalError as BrokerError
-
-    from segments.tasks import webhook_deliver
-
     try:
-        webhook_deliver.delay(delivery_id)
+        current_app.send_task(DELIVER_TASK, args=[delivery_id])
     except BrokerError:
         logger.exception("segments.webhook_enqueue_failed delivery_id=%s", delivery_id)
         WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING).update(
@@ -233,15 +198,11 @@ def delivery_enqueue(*, delivery_id: int) -> None:
 
 
 def publish_enqueue(*, run_id: int, previous_run_id: int | None) -> None:
-    """From run_publish, on commit: the job that works out what changed."""
+    """From segments' run_publish, on commit: the job that works out what changed."""
     if previous_run_id is None or not WebhookEndpoint.objects.filter(active=True).exists():
         return
-    from kombu.exceptions import OperationalError as BrokerError
-
-    from segments.tasks import webhooks_publish
-
     try:
-        webhooks_publish.delay(run_id, previous_run_id)
+        current_app.send_task(PUBLISH_TASK, args=[run_id, previous_run_id])
     except BrokerError:
         logger.exception("segments.webhooks_enqueue_failed run_id=%s", run_id)
 
@@ -296,85 +257,3 @@ def publish_notifications(*, run_id: int, previous_run_id: int) -> list[WebhookD
                 payload=payload))
     logger.info("segments.webhooks_prepared run_id=%s deliveries=%s", run_id, len(created))
     return created
-
-
-@dataclass(frozen=True)
-class Attempt:
-    status: str
-    retry_in: float | None  # seconds until the next attempt; None: no more attempts
-    error: str = ""
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect is a failed delivery: urllib would re-send a POST as a GET elsewhere.
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def retry_delay(attempts: int) -> float:
-    return settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-
-
-def webhook_deliver(*, delivery_id: int) -> Attempt:
-    """One attempt at a delivery; the row records it. A delivery already done is left alone."""
-    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status in (WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.FAILED):
-        return Attempt(status=getattr(delivery, "status", "missing"), retry_in=None)
-    endpoint = delivery.endpoint
-    body = json.dumps({**delivery.payload, "delivery": delivery.pk}, sort_keys=True).encode()
-    code, error = None, ""
-    host = urlsplit(endpoint.url).hostname or ""
-    if not endpoint.active:
-        error = "The endpoint was switched off."
-    elif not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and (_not_public(host) or _resolves_to_non_public(host)):
-        error = PRIVATE_REFUSED.format(host=host)
-    else:
-        request = urllib.request.Request(endpoint.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "custseg-webhooks/1",
-            "X-Custseg-Event": delivery.event, "X-Custseg-Delivery": str(delivery.pk),
-            "X-Custseg-Signature": sign(endpoint.secret, body),
-        })
-        try:
-            with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-                code = response.status
-        except urllib.error.HTTPError as exc:
-            code, error = exc.code, f"HTTP {exc.code} {exc.reason}"
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        except (http.client.HTTPException, ValueError) as exc:
-            # a URL urllib cannot send to (credentials in it, non-ASCII path: possible for rows
-            # written before these were refused, or by the admin): a failed attempt, not a crash
-            error = f"{type(exc).__name__}: {exc}"
-    now = timezone.now()
-    attempts = delivery.attempts + 1
-    ok = code is not None and 200 <= code < 300
-    retry_in = None
-    if ok:
-        status = WebhookDelivery.Status.SUCCEEDED
-    elif attempts < settings.WEBHOOK_MAX_ATTEMPTS and endpoint.active:
-        status, retry_in = WebhookDelivery.Status.RETRYING, retry_delay(attempts)
-    else:
-        status = WebhookDelivery.Status.FAILED
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=status, attempts=attempts, response_code=code, error=error[:ERROR_CHARS],
-        next_retry_at=now + timedelta(seconds=retry_in) if retry_in is not None else None,
-        delivered_at=now if ok else None)
-    logger.info("segments.webhook_attempt delivery_id=%s attempt=%s status=%s code=%s", delivery.pk, attempts,
-                status, code)
-    return Attempt(status=status, retry_in=retry_in, error=error)
-
-
-def delivery_list():
-    return WebhookDelivery.objects.select_related("endpoint", "persona").order_by("-created_at", "-id")
-
-
-def endpoint_deliveries(*, endpoint: WebhookEndpoint):
-    """One endpoint's deliveries, newest first (the endpoint, -created_at index)."""
-    return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
-
-
-def endpoint_list():
-    return WebhookEndpoint.objects.select_related("persona", "created_by").order_by("name", "id")

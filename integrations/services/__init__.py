@@ -1,0 +1,1 @@
+"""Writes of integrations: tokens (tokens.py) and webhooks (webhooks.py)."""

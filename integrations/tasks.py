@@ -4,7 +4,7 @@ services send them by name (integrations.services.webhooks.PUBLISH_TASK, DELIVER
 from celery import shared_task
 from django.conf import settings
 
-from custseg_site.jobs import MAX_RETRIES, TRANSIENT_ERRORS
+from custseg_site.jobs.worker import MAX_RETRIES, TRANSIENT_ERRORS
 from integrations import transport
 from integrations.services import webhooks
 

@@ -4,7 +4,7 @@ The contract is in types.py; `segment(frame, config, progress=None)` runs it and
 `assign(model, frame)` (or `result.model.assign(frame)`) places new customers.
 """
 
-from segments.ml.engine import assign, segment, validate_config
+from segments.ml.engine import assign, segment
 from segments.ml.model import FittedModel
 from segments.ml.preprocess import SKEW_THRESHOLD
 from segments.ml.stability import DISSOLVED_JACCARD, UNSTABLE_JACCARD
@@ -31,6 +31,7 @@ from segments.ml.types import (
     SegmentProfile,
     Stability,
 )
+from segments.ml.validation import validate_config
 
 __all__ = [
     "ALGORITHMS", "DEFAULT_K_MAX", "DEFAULT_K_MIN", "DISSOLVED_JACCARD", "GMM_COVARIANCES", "K_ALGORITHMS",

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 import redis
-from celery import Task
+from celery import Task, current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -91,13 +91,17 @@ def run_locked(task, *, key: str, job_id: int, work) -> None:
 
 
 def enqueue_or_fail(task, job_id: int, *, mark_failed, error: str, event: str) -> None:
-    """Send the job's task (on commit of the row). When the broker cannot be reached the row
-    is committed but no job will come: it fails with `error` (words for its page), not the
+    """Send the job's task (on commit of the row): a task, or a task's name (then the caller
+    need not import the tasks module). When the broker cannot be reached the row is
+    committed but no job will come: it fails with `error` (words for its page), not the
     request with a 500; `event` names the log line."""
     from kombu.exceptions import OperationalError as BrokerError
 
     try:
-        task.delay(job_id)
+        if isinstance(task, str):
+            current_app.send_task(task, args=[job_id])
+        else:
+            task.delay(job_id)
     except BrokerError:
         logger.exception("%s job_id=%s", event, job_id)
         mark_failed(job_id, error)

@@ -2,16 +2,16 @@
 
 from celery import shared_task
 
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from custseg_site.jobs import JOB_TASK_OPTIONS, run_locked
 
 
 @shared_task(
     name="campaigns.import_outcomes", **JOB_TASK_OPTIONS,
-    job_failed=lambda import_id, error: outcomes.outcome_import_mark_failed(import_id=import_id, error=error),
+    job_failed=lambda import_id, error: outcome_imports.outcome_import_mark_failed(import_id=import_id, error=error),
     failure_text="The import stopped with an internal error ({error}). The worker's log has the details. "
                  "Nothing from it was kept.",
 )
 def import_outcomes(self, import_id: int) -> None:
     run_locked(self, key=f"campaigns.import_outcomes:{import_id}", job_id=import_id,
-               work=lambda: outcomes.outcome_import_execute(import_id=import_id))
+               work=lambda: outcome_imports.outcome_import_execute(import_id=import_id))

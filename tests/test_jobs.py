@@ -40,7 +40,7 @@ def test_a_redelivered_job_takes_over_its_own_lock(key):
 @pytest.mark.parametrize("task_path, service_path, message", [
     ("segments.tasks.run_segmentation", "segments.services.run_execute",
      "The job stopped with an internal error (RuntimeError)"),
-    ("campaigns.tasks.import_outcomes", "campaigns.services.outcomes.outcome_import_execute",
+    ("campaigns.tasks.import_outcomes", "campaigns.services.outcome_imports.outcome_import_execute",
      "The import stopped with an internal error (RuntimeError)"),
 ])
 def test_a_job_whose_task_breaks_is_failed_with_a_sentence_not_left_running(

@@ -25,7 +25,7 @@ from campaigns.api.serializers import (
 from campaigns.exports import rejected_rows_response
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
-from campaigns.services.outcomes import (
+from campaigns.services.outcome_imports import (
     outcome_import_cancel,
     outcome_import_create,
     outcome_import_json,

@@ -228,3 +228,22 @@ def test_extra_columns_of_a_transactions_file_are_kept_as_typed_attributes(tmp_p
     assert Transaction.objects.get(invoice_id="1").attributes == {"Store": "Leeds", "Basket score": 7.5}
     assert Transaction.objects.get(invoice_id="2").attributes == {"Store": "York"}
     assert job.report["ranges"]["amount"]["max"] == 10
+
+
+def test_an_unexpected_error_fails_the_import_with_a_sentence_and_logs_it(tmp_path, monkeypatch, caplog):
+    from customers.services import import_handlers
+    from custseg_site.staged_import import INTERNAL_ERROR
+
+    # given a bug in validating the rows (a ValueError, once reported as the job's message)
+    def broken(*args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(import_handlers, "validate", broken)
+    job = import_create(kind="customers", upload_path=write(tmp_path, "mall.csv", MALL), original_name="mall.csv")
+    # when the job runs
+    import_execute(job_id=job.pk)
+    # then it fails with a sentence, the log has the traceback, and nothing was kept
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", INTERNAL_ERROR)
+    assert "customers.import_internal_error" in caplog.text and "ValueError: a bug" in caplog.text
+    assert Customer.objects.count() == 0

@@ -138,8 +138,9 @@ def campaign_delete(request, pk):
 @login_required
 @permission_required(CHANGE_CAMPAIGN, raise_exception=True)
 def campaign_outcomes(request, pk):
-    """Upload a CSV file of outcomes: it is checked (header, columns), kept and imported in
-    the background; the import's page shows its progress, then its report."""
+    """Upload a file of outcomes (CSV, gzip-compressed CSV or XLSX): it is checked (header,
+    columns), kept and imported in the background; the import's page shows its progress,
+    then its report."""
     campaign = _campaign_or_404(pk)
     form = OutcomeUploadForm(request.POST, request.FILES)
     if not form.is_valid():

@@ -55,11 +55,12 @@ class OutcomeRowSerializer(serializers.Serializer):
 
 
 class OutcomeUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV with the columns customer (or customer_id), event, revenue, timestamp.")
+    file = serializers.FileField(help_text="CSV (gzip-compressed too) or XLSX with the columns customer (or customer_id), "
+                                            "event, revenue, timestamp.")
 
 
 class RejectionSerializer(serializers.Serializer):
-    line = serializers.IntegerField(help_text="The CSV line, or the position (from 1) in a JSON list.")
+    line = serializers.IntegerField(help_text="The file's line (its sheet row for XLSX), or the position (from 1) in a JSON list.")
     reason = serializers.CharField()
     cells = serializers.ListField(child=serializers.CharField(allow_blank=True), source="raw",
                                   help_text="The row's cells as read.")

@@ -1,4 +1,4 @@
-"""Import a campaign's outcomes from a CSV file, in this process (no worker needed)."""
+"""Import a campaign's outcomes from a file (CSV, CSV.gz or XLSX), in this process (no worker needed)."""
 
 import json
 import sys
@@ -18,7 +18,7 @@ SHOWN_REJECTIONS = 20
 
 class Command(BaseCommand):
     help = (
-        "Import a launched campaign's responses and conversions from a CSV file with the columns "
+        "Import a launched campaign's responses and conversions from a file (CSV, CSV.gz or XLSX) with the columns "
         "customer (external id), event (delivered, opened, clicked, responded, converted), revenue "
         "(conversions only) and timestamp (ISO 8601). Runs in this process with the same checks as an "
         "upload; progress goes to stderr and the last stdout line is the report (JSON with --json). Every "

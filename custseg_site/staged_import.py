@@ -86,6 +86,8 @@ class Checked:
 
 @dataclass
 class Totals:
+    """The chunks' counts so far: records read, rows staged, rows rejected and why."""
+
     read: int = 0
     staged: int = 0
     rejected: int = 0
@@ -97,8 +99,11 @@ def rejected_frame(rows: list[tuple[int, str, object]]) -> pd.DataFrame:
 
 
 class StagedImport:
-    """One kind of import: what its rows go through. A handler is made for one claimed job
-    and lives while the job body runs, so it may keep counts of its own."""
+    """One kind of import: check (a chunk -> Checked), stage (accepted rows -> its staging
+    table), merge (staged rows -> its tables, in the transaction that marks the job
+    succeeded; returns the job row's fields), drop_staged, and the words of its progress
+    and failures. A handler is made for one claimed job and lives while the job body runs,
+    so it may keep counts of its own."""
 
     rejected_model: type[models.Model]  # line, reason, raw and a foreign key to the job...
     job_field: str  # ...named so ("job_id")

@@ -106,5 +106,5 @@ class CampaignForm(forms.Form):
 
 
 class OutcomeUploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV with a header: customer (external id), event (delivered, opened, clicked, "
+    file = forms.FileField(help_text="CSV (gzip-compressed too) or XLSX with a header: customer (external id), event (delivered, opened, clicked, "
                                      "responded, converted), revenue (conversions only), timestamp (ISO 8601).")

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from custseg_site.jobs.worker import JOB_TASK_OPTIONS, run_locked
 
 
@@ -14,4 +14,4 @@ from custseg_site.jobs.worker import JOB_TASK_OPTIONS, run_locked
 )
 def import_outcomes(self, import_id: int) -> None:
     run_locked(self, key=f"campaigns.import_outcomes:{import_id}", job_id=import_id,
-               work=lambda: outcomes.outcome_import_execute(import_id=import_id))
+               work=lambda: outcome_imports.outcome_import_execute(import_id=import_id))

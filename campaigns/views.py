@@ -10,7 +10,7 @@ from campaigns.exports import rejected_rows_response
 from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from custseg_site.csv_export import csv_stream_response
 from segments.members import member_csv
 from segments.selectors import published_run
@@ -138,8 +138,9 @@ def campaign_delete(request, pk):
 @login_required
 @permission_required(CHANGE_CAMPAIGN, raise_exception=True)
 def campaign_outcomes(request, pk):
-    """Upload a CSV file of outcomes: it is checked (header, columns), kept and imported in
-    the background; the import's page shows its progress, then its report."""
+    """Upload a file of outcomes (CSV, gzip-compressed CSV or XLSX): it is checked (header,
+    columns), kept and imported in the background; the import's page shows its progress,
+    then its report."""
     campaign = _campaign_or_404(pk)
     form = OutcomeUploadForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -148,9 +149,9 @@ def campaign_outcomes(request, pk):
                        else " ".join(errors) + " Nothing was imported.")
         return redirect("campaigns:campaign-detail", pk=campaign.pk)
     upload = form.cleaned_data["file"]
-    path = outcomes.outcome_store_upload(upload)
+    path = outcome_imports.outcome_store_upload(upload)
     try:
-        job = outcomes.outcome_import_create(campaign=campaign, path=path, file_name=upload.name,
+        job = outcome_imports.outcome_import_create(campaign=campaign, path=path, file_name=upload.name,
                                              source=OutcomeImport.Source.PAGE, by=request.user)
     except ValidationError as exc:
         path.unlink(missing_ok=True)
@@ -173,10 +174,10 @@ def outcome_import_detail(request, pk, import_pk):
     """An outcomes import: its progress while it runs, then its report."""
     job = _import_or_404(pk, import_pk)
     reasons = sorted(job.reasons.items(), key=lambda item: -item[1])
-    rejections = selectors.outcome_rejections(outcome_import=job, limit=outcomes.REJECTIONS_SHOWN)
+    rejections = selectors.outcome_rejections(outcome_import=job, limit=outcome_imports.REJECTIONS_SHOWN)
     return render(request, "campaigns/outcome_import.html", {
         "job": job, "campaign": job.campaign, "reasons": reasons, "rejections": rejections,
-        "shown": outcomes.REJECTIONS_SHOWN,
+        "shown": outcome_imports.REJECTIONS_SHOWN,
     })
 
 
@@ -192,7 +193,7 @@ def outcome_import_rejected_csv(request, pk, import_pk):
 @permission_required(CHANGE_CAMPAIGN, raise_exception=True)
 def outcome_import_cancel(request, pk, import_pk):
     job = _import_or_404(pk, import_pk)
-    if outcomes.outcome_import_cancel(outcome_import=job):
+    if outcome_imports.outcome_import_cancel(outcome_import=job):
         messages.success(request, f"Outcomes import #{job.pk} was cancelled. Nothing from it was kept.")
     else:
         job.refresh_from_db()

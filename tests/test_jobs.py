@@ -40,7 +40,7 @@ def test_a_redelivered_job_takes_over_its_own_lock(key):
 @pytest.mark.parametrize("task_path, service_path, message", [
     ("segments.tasks.run_segmentation", "segments.services.run_execute",
      "The job stopped with an internal error (RuntimeError)"),
-    ("campaigns.tasks.import_outcomes", "campaigns.services.outcomes.outcome_import_execute",
+    ("campaigns.tasks.import_outcomes", "campaigns.services.outcome_imports.outcome_import_execute",
      "The import stopped with an internal error (RuntimeError)"),
 ])
 def test_a_job_whose_task_breaks_is_failed_with_a_sentence_not_left_running(
@@ -147,7 +147,7 @@ def test_a_bug_in_a_run_fails_it_with_a_plain_sentence_and_logs_the_traceback(mo
     # then the run failed with a sentence for its page, and the log has the traceback
     run.refresh_from_db()
     assert run.status == "failed"
-    assert run.error == "An internal error stopped this run (KeyError); the log has the details."
+    assert run.error == "An internal error stopped this run; the log has the details."
     logged = [r for r in caplog.records if r.getMessage().startswith("jobs.internal_error")]
     assert logged and logged[0].exc_info and "KeyError" in logged[0].exc_text
 

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from campaigns import selectors, stats
 from campaigns.models import Campaign, CampaignOutcome, OutcomeImport
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from segments.models import Persona, Segment
 
 
@@ -55,11 +55,12 @@ class OutcomeRowSerializer(serializers.Serializer):
 
 
 class OutcomeUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV with the columns customer (or customer_id), event, revenue, timestamp.")
+    file = serializers.FileField(help_text="CSV (gzip-compressed too) or XLSX with the columns customer (or customer_id), "
+                                            "event, revenue, timestamp.")
 
 
 class RejectionSerializer(serializers.Serializer):
-    line = serializers.IntegerField(help_text="The CSV line, or the position (from 1) in a JSON list.")
+    line = serializers.IntegerField(help_text="The file's line (its sheet row for XLSX), or the position (from 1) in a JSON list.")
     reason = serializers.CharField()
     cells = serializers.ListField(child=serializers.CharField(allow_blank=True), source="raw",
                                   help_text="The row's cells as read.")
@@ -71,7 +72,7 @@ class OutcomeImportSerializer(serializers.ModelSerializer):
     campaign = serializers.PrimaryKeyRelatedField(read_only=True)
     reasons = serializers.DictField(child=serializers.IntegerField(), help_text="Rejected rows per reason.")
     rejections = serializers.SerializerMethodField(
-        help_text=f"The first {outcomes.REJECTIONS_SHOWN} rejected rows; rejected_rows_url has them all.")
+        help_text=f"The first {outcome_imports.REJECTIONS_SHOWN} rejected rows; rejected_rows_url has them all.")
     rejected_rows_url = serializers.SerializerMethodField(help_text="Every rejected row as CSV.")
     cancel_url = serializers.SerializerMethodField(help_text="POST to cancel a pending or running import.")
     created_by = serializers.StringRelatedField()
@@ -92,7 +93,7 @@ class OutcomeImportSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RejectionSerializer(many=True))
     def get_rejections(self, job):
-        rows = selectors.outcome_rejections(outcome_import=job, limit=outcomes.REJECTIONS_SHOWN)
+        rows = selectors.outcome_rejections(outcome_import=job, limit=outcome_imports.REJECTIONS_SHOWN)
         return RejectionSerializer(rows, many=True).data
 
     def _absolute(self, name: str, job) -> str:

@@ -1,5 +1,5 @@
 """Campaigns over the API. Reads for every role; Marketers create, change, launch, delete
-drafts and import outcomes (a CSV file in the background, a short JSON list at once), follow and
+drafts and import outcomes (a file in the background, a short JSON list at once), follow and
 cancel the imports. Writes go through campaigns.services, like the pages."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -25,7 +25,7 @@ from campaigns.api.serializers import (
 from campaigns.exports import rejected_rows_response
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
-from campaigns.services.outcomes import (
+from campaigns.services.outcome_imports import (
     outcome_import_cancel,
     outcome_import_create,
     outcome_import_json,
@@ -134,14 +134,14 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     @extend_schema(
         request={"application/json": OutcomeRowSerializer(many=True), "multipart/form-data": OutcomeUploadSerializer},
         responses={201: OpenApiResponse(OutcomeImportSerializer, description="A JSON list, imported: the report."),
-                   202: OpenApiResponse(OutcomeImportSerializer, description="A CSV file, accepted: the import "
+                   202: OpenApiResponse(OutcomeImportSerializer, description="A file, accepted: the import "
                                         "runs in the background; poll its url (also in Location).")},
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, MultiPartParser])
     def outcomes(self, request, pk=None):
-        """Import responses and conversions. A CSV file (multipart field “file”) is checked
-        (header, required columns), then imported in the background: 202 with the import to
-        poll. A JSON list of {customer, event, revenue, timestamp} of up to 10,000 rows is
+        """Import responses and conversions. A file (multipart field “file”: CSV, gzip-compressed
+        CSV or XLSX) is checked (header, required columns), then imported in the background:
+        202 with the import to poll. A JSON list of {customer, event, revenue, timestamp} of up to 10,000 rows is
         imported at once: 201 with the report; a longer list is refused (400): upload it as a
         file. Either way every row is added, found already recorded, or rejected with its
         line and reason, and the outcomes are added all at once when the import succeeds."""

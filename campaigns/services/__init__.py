@@ -1,5 +1,5 @@
 """Writes for campaigns: create, change, launch (freeze the audience and split off the
-holdout), delete a draft. Outcome imports are in campaigns.services.outcomes.
+holdout), delete a draft. Outcome imports are in campaigns.services.outcome_imports.
 
 Validation errors are django ValidationErrors with a message per field, for the form and
 the API alike (the API's exception handler turns them into its JSON error format).

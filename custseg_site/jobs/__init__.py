@@ -8,15 +8,3 @@ imports, feature snapshots, outcome imports, and whatever comes next).
 - `custseg_site.jobs.worker`: the Celery side (task base, options, transient errors, lock).
 """
 
-
-def enqueue_or_fail(task, job_id: int, *, mark_failed, error: str, event: str) -> None:
-    """TEMPORARY (see custseg_site.job_rows)."""
-    import logging
-
-    from kombu.exceptions import OperationalError as BrokerError
-
-    try:
-        task.delay(job_id)
-    except BrokerError:
-        logging.getLogger(__name__).exception("%s job_id=%s", event, job_id)
-        mark_failed(job_id, error)

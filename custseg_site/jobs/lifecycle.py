@@ -18,6 +18,7 @@ import contextlib
 import logging
 
 from celery import current_app
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,7 +39,7 @@ BROKER_DOWN = ("The job queue (Redis) could not be reached, so {noun} did not st
                "worker are running, then try again.")
 TIMED_OUT = "{Noun} took longer than its time limit."
 # A bug or an unforeseen state: the traceback goes to the log, the page gets this sentence.
-INTERNAL_ERROR = "An internal error stopped {noun} ({error}); the log has the details."
+INTERNAL_ERROR = "An internal error stopped {noun}; the log has the details."
 # Longest error message kept on a row.
 ERROR_CHARS = 2000
 
@@ -144,31 +145,35 @@ def job_cancel(job, *, pk: int | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def job_boundary(job, *, user_errors: tuple[type[BaseException], ...] = (), on_stop=None):
+def job_boundary(job, *, user_errors: tuple[type[BaseException], ...] = (), on_stop=None, timed_out: str = ""):
     """Where a job's body meets the world: the domain's own errors (`user_errors`) fail the
     job with their message; a cancel ends it quietly; the soft time limit fails it with a
     sentence; transient outages (database, broker) propagate so the task retries; anything
     else is a bug: logged with its traceback, and the job fails with a plain sentence.
-    `on_stop()` runs after any ending but success (to drop staged rows, say)."""
+    `on_stop()` runs after any ending but success (to drop staged rows, say); `timed_out`
+    replaces the time limit's sentence."""
     from celery.exceptions import SoftTimeLimitExceeded
 
     model, pk, noun = type(job), job.pk, type(job).JOB_NOUN
     try:
         yield
     except JobCancelled:
+        # again, in case the cancel was written in the transaction that JobCancelled rolled
+        # back (the cancel of a job run in the request that cancels it); else a no-op
+        job_cancel(model, pk=pk)
         logger.info("jobs.stopped_cancelled model=%s job_id=%s", model.__name__, pk)
         _stop(on_stop)
     except SoftTimeLimitExceeded:
-        job_fail(model, TIMED_OUT.format(Noun=noun[:1].upper() + noun[1:]), pk=pk)
+        job_fail(model, timed_out or TIMED_OUT.format(Noun=noun[:1].upper() + noun[1:]), pk=pk)
         _stop(on_stop)
     except TRANSIENT_ERRORS:
         raise
     except user_errors as error:
-        job_fail(model, str(error), pk=pk)
+        job_fail(model, " ".join(error.messages) if isinstance(error, ValidationError) else str(error), pk=pk)
         _stop(on_stop)
-    except Exception as error:
+    except Exception:
         logger.exception("jobs.internal_error model=%s job_id=%s", model.__name__, pk)
-        job_fail(model, INTERNAL_ERROR.format(noun=noun, error=type(error).__name__), pk=pk)
+        job_fail(model, INTERNAL_ERROR.format(noun=noun), pk=pk)
         _stop(on_stop)
 
 

@@ -48,9 +48,9 @@ def outcomes_file(tmp_path, text: str | bytes, name: str = "outcomes.csv"):
 
 def import_outcomes(c, path, *, by=None, source="cli"):
     """Create the import as an upload does, then do the worker's part in this process."""
-    from campaigns.services import outcomes
+    from campaigns.services import outcome_imports
 
-    job = outcomes.outcome_import_create(campaign=c, path=path, file_name=path.name, source=source, by=by)
-    outcomes.outcome_import_execute(import_id=job.pk)
+    job = outcome_imports.outcome_import_create(campaign=c, path=path, file_name=path.name, source=source, by=by)
+    outcome_imports.outcome_import_execute(import_id=job.pk)
     job.refresh_from_db()
     return job

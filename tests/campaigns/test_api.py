@@ -9,7 +9,7 @@ import pytest
 
 from campaigns import services
 from campaigns.models import CampaignMember, CampaignOutcome, OutcomeImport
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from tests.campaigns.factories import campaign, world
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,7 @@ def test_outcomes_by_json_and_csv_account_for_every_row(api_client, marketer, w)
     accepted = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart")
     body = accepted.json()
     assert accepted.status_code == 202 and body["status"] == "pending" and accepted["Location"] == body["url"]
-    outcomes.outcome_import_execute(import_id=body["id"])  # the worker's part
+    outcome_imports.outcome_import_execute(import_id=body["id"])  # the worker's part
     report = api.get(body["url"]).json()
     assert report["status"] == "succeeded" and report["progress"] == 100
     assert (report["rows"], report["added"], report["duplicates"]) == (1, 0, 1)
@@ -128,7 +128,7 @@ def test_outcomes_by_json_and_csv_account_for_every_row(api_client, marketer, w)
 
 def test_a_long_json_list_is_refused_with_a_pointer_to_the_file_upload(api_client, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer))
-    rows = [{"customer": "x", "event": "opened", "timestamp": "2026-03-01"}] * (outcomes.JSON_MAX_ROWS + 1)
+    rows = [{"customer": "x", "event": "opened", "timestamp": "2026-03-01"}] * (outcome_imports.JSON_MAX_ROWS + 1)
     response = api_client(marketer).post(f"/api/v1/campaigns/{c.pk}/outcomes/", rows, format="json")
     assert response.status_code == 400 and "Upload them as a CSV file" in response.json()["error"]["message"]
     empty = api_client(marketer).post(f"/api/v1/campaigns/{c.pk}/outcomes/", [], format="json")
@@ -144,7 +144,7 @@ def test_a_bad_file_is_a_400_and_stores_nothing(api_client, marketer, w):
     assert response.status_code == 400
     assert "no customer, event, timestamp column" in response.json()["error"]["fields"]["file"][0]
     assert not OutcomeImport.objects.exists()
-    assert list(outcomes.outcome_dir().iterdir()) == []  # the upload was not kept
+    assert list(outcome_imports.outcome_dir().iterdir()) == []  # the upload was not kept
 
 
 def test_an_import_is_followed_cancelled_and_its_rejected_rows_downloaded(api_client, marketer, manager, w):
@@ -160,13 +160,13 @@ def test_an_import_is_followed_cancelled_and_its_rejected_rows_downloaded(api_cl
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = api.post(pending["cancel_url"])
     assert again.status_code == 400 and "already finished (cancelled)" in again.json()["error"]["message"]
-    outcomes.outcome_import_execute(import_id=pending["id"])  # a worker that gets it afterwards leaves it alone
+    outcome_imports.outcome_import_execute(import_id=pending["id"])  # a worker that gets it afterwards leaves it alone
     assert api.get(pending["url"]).json()["status"] == "cancelled"
 
     upload = io.BytesIO(b"customer,event,timestamp\nNOPE,opened,2026-03-01\n")
     upload.name = "o.csv"
     done = api.post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart").json()
-    outcomes.outcome_import_execute(import_id=done["id"])
+    outcome_imports.outcome_import_execute(import_id=done["id"])
     report = api_client(manager).get(done["url"]).json()
     assert report["rejected"] == 1 and report["reasons"] == {"unknown customer": 1}
     response = api_client(manager).get(report["rejected_rows_url"])
@@ -178,7 +178,7 @@ def test_an_import_is_followed_cancelled_and_its_rejected_rows_downloaded(api_cl
 def test_results_give_lift_per_persona(api_client, manager, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.25")))
     treated = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=False).select_related("customer")
-    outcomes.outcome_import_json(campaign=c, rows=[
+    outcome_imports.outcome_import_json(campaign=c, rows=[
         {"customer": m.customer.external_id, "event": "converted", "revenue": "20", "timestamp": "2026-03-01"}
         for m in treated[:15]])
     body = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/results/").json()

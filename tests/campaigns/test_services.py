@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns import selectors, services, stats
+from campaigns.importing.outcomes import OutcomeFileError
 from campaigns.models import CampaignMember, CampaignOutcome, OutcomeImport
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from tests.campaigns.factories import campaign, import_outcomes, outcomes_file, world
 from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
@@ -169,7 +170,7 @@ def test_a_file_without_the_required_columns_changes_nothing(marketer, tmp_path)
     w = world(sizes=(5, 5, 5))
     c = campaign(w, by=marketer)
     services.campaign_launch(campaign=c)
-    with pytest.raises(outcomes.OutcomeFileError) as error:
+    with pytest.raises(OutcomeFileError) as error:
         import_outcomes(c, outcomes_file(tmp_path, "who,what\nA,opened\n"))
     assert "no customer, event, timestamp column" in str(error.value)
     assert not CampaignOutcome.objects.exists() and not OutcomeImport.objects.exists()
@@ -181,7 +182,7 @@ def test_outcomes_need_a_launched_campaign(marketer, tmp_path):
     with pytest.raises(ValidationError, match="Launch the campaign first"):
         import_outcomes(c, outcomes_file(tmp_path, "customer,event,timestamp\nA,opened,2026-03-01\n"))
     with pytest.raises(ValidationError, match="Launch the campaign first"):
-        outcomes.outcome_import_json(campaign=c, rows=[{"customer": "A"}])
+        outcome_imports.outcome_import_json(campaign=c, rows=[{"customer": "A"}])
     assert not OutcomeImport.objects.exists()
 
 
@@ -200,7 +201,7 @@ def test_results_per_campaign_and_persona_with_lift(marketer):
     rows.append({"customer": external[treated[0].customer_id], "event": "converted", "revenue": "50",
                  "timestamp": "2026-03-02T10:00:00Z"})
     rows += [{"customer": external[m.customer_id], "event": "clicked", "timestamp": "2026-03-01"} for m in treated[:15]]
-    outcomes.outcome_import_json(campaign=c, rows=rows)
+    outcome_imports.outcome_import_json(campaign=c, rows=rows)
     results = selectors.campaign_results(campaign=c)
     big = next(r for r in results.strata if r.label == "Big spenders")
     assert big.reach == 30

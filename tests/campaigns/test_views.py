@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from tests.campaigns.factories import campaign, world
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_marketer_creates_launches_and_uploads_outcomes(client, marketer, w):
     waiting = client.get(response["Location"]).content.decode()
     assert f'data-progress-url="/api/v1/outcome-imports/{job.pk}/"' in waiting and "Cancel the import" in waiting
     assert "started; it runs in the background" in waiting
-    outcomes.outcome_import_execute(import_id=job.pk)  # the worker's part
+    outcome_imports.outcome_import_execute(import_id=job.pk)  # the worker's part
     report = client.get(response["Location"]).content.decode()
     assert "2 rows read = 1 added + 0 already recorded + 1 rejected." in report
     assert '<td class="num">3</td><td>unknown customer “UNKNOWN”</td>' in report
@@ -145,7 +145,7 @@ def test_the_import_report_says_plainly_what_is_missing_or_wrong(client, markete
         f"{who},converted,12;50,2026-03-01\n"
         f"{who},converted,-5,2026-03-01\n").encode())})
     job = OutcomeImport.objects.get()
-    outcomes.outcome_import_execute(import_id=job.pk)
+    outcome_imports.outcome_import_execute(import_id=job.pk)
     page = client.get(reverse("campaigns:outcome-import", args=[c.pk, job.pk])).content.decode()
     expected = "(expected one of delivered, opened, clicked, responded, converted)"
     amount = "(write a non-negative amount with at most two decimals, e.g. 19.90)"
@@ -178,7 +178,7 @@ def test_an_import_is_cancelled_from_its_page_and_keeps_nothing(client, manager,
     client.force_login(marketer)
     page = client.post(cancel, follow=True).content.decode()
     assert "was cancelled. Nothing from it was kept." in page and "This import was cancelled" in page
-    outcomes.outcome_import_execute(import_id=job.pk)  # a worker that gets it afterwards leaves it alone
+    outcome_imports.outcome_import_execute(import_id=job.pk)  # a worker that gets it afterwards leaves it alone
     job.refresh_from_db()
     assert job.status == "cancelled" and not CampaignOutcome.objects.exists()
     assert "had already finished (cancelled)" in client.post(cancel, follow=True).content.decode()

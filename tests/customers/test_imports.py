@@ -98,7 +98,7 @@ def test_second_transactions_import_adds_nothing(tmp_path):
 
 def test_lines_repeated_across_chunks_name_the_first_and_a_grown_file_adds_only_its_new_lines(tmp_path, monkeypatch):
     # given chunks of two rows, so that repeats fall in other chunks than their first line
-    monkeypatch.setattr("customers.services.imports.Source", functools.partial(Source, chunk_rows=2))
+    monkeypatch.setattr("custseg_site.staged_import.Source", functools.partial(Source, chunk_rows=2))
     header, first, second, *_ = RETAIL.splitlines(keepends=True)
     new = "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,17850,United Kingdom\n"
     # when a file holds line 2 three times and line 3 twice
@@ -180,18 +180,18 @@ def test_a_file_damaged_part_way_fails_and_keeps_nothing(tmp_path):
 
 
 def test_a_cancel_that_lands_during_the_merge_rolls_it_back(tmp_path, monkeypatch):
-    from customers.services import imports
+    from customers.services import import_handlers, imports
 
     run_import("customers", write(tmp_path, "mall.csv", MALL))
     before = sorted(Customer.objects.values_list("external_id", "age"))
-    merge = imports._merge_customers
+    merge = import_handlers._merge_customers
 
     def merge_then_cancelled(job_id, **options):
         counts = merge(job_id, **options)  # the real merge writes its rows...
         assert imports.import_cancel(job=ImportJob.objects.get(pk=job_id))  # ...as someone cancels
         return counts
 
-    monkeypatch.setattr(imports, "_merge_customers", merge_then_cancelled)
+    monkeypatch.setattr(import_handlers, "_merge_customers", merge_then_cancelled)
     changed = MALL.replace("1,Male,19", "1,Male,33") + "99,Female,50,80,10\n"
     job = import_create(kind="customers", upload_path=write(tmp_path, "mall2.csv", changed), original_name="mall2.csv")
     import_execute(job_id=job.pk)
@@ -228,3 +228,22 @@ def test_extra_columns_of_a_transactions_file_are_kept_as_typed_attributes(tmp_p
     assert Transaction.objects.get(invoice_id="1").attributes == {"Store": "Leeds", "Basket score": 7.5}
     assert Transaction.objects.get(invoice_id="2").attributes == {"Store": "York"}
     assert job.report["ranges"]["amount"]["max"] == 10
+
+
+def test_an_unexpected_error_fails_the_import_with_a_sentence_and_logs_it(tmp_path, monkeypatch, caplog):
+    from customers.services import import_handlers
+    from custseg_site.jobs.lifecycle import INTERNAL_ERROR
+
+    # given a bug in validating the rows (a ValueError, once reported as the job's message)
+    def broken(*args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(import_handlers, "validate", broken)
+    job = import_create(kind="customers", upload_path=write(tmp_path, "mall.csv", MALL), original_name="mall.csv")
+    # when the job runs
+    import_execute(job_id=job.pk)
+    # then it fails with a sentence, the log has the traceback, and nothing was kept
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", INTERNAL_ERROR.format(noun="this import"))
+    assert "jobs.internal_error model=ImportJob" in caplog.text and "ValueError: a bug" in caplog.text
+    assert Customer.objects.count() == 0

@@ -35,3 +35,28 @@ def test_starting_a_run_while_redis_is_down_says_so(client, analyst, unreachable
     assert run.status == "failed"
     assert "job queue (Redis) could not be reached" in run.error
     assert b"This run failed" in response.content
+
+
+def test_an_import_sent_by_task_name_while_redis_is_down_fails_with_a_message(api_client, analyst, marketer,
+                                                                              unreachable_broker, settings, tmp_path):
+    import io
+
+    from campaigns import services as campaign_services
+    from campaigns.models import OutcomeImport
+    from customers.models import ImportJob
+    from tests.campaigns.factories import campaign, world
+    from tests.customers.test_imports import MALL
+
+    settings.MEDIA_ROOT = tmp_path
+    # a customers file and an outcomes file, each enqueued by task name once its row commits
+    upload = io.BytesIO(MALL.encode())
+    upload.name = "mall.csv"
+    response = api_client(analyst).post("/api/v1/imports/", {"kind": "customers", "file": upload}, format="multipart")
+    assert response.status_code == 202
+    c = campaign_services.campaign_launch(campaign=campaign(world(sizes=(4, 4, 4)), by=marketer))
+    upload = io.BytesIO(b"customer,event,timestamp\nNOPE,opened,2026-03-01\n")
+    upload.name = "o.csv"
+    response = api_client(marketer).post(f"/api/v1/campaigns/{c.pk}/outcomes/", {"file": upload}, format="multipart")
+    assert response.status_code == 202
+    for job in (ImportJob.objects.get(), OutcomeImport.objects.get()):
+        assert job.status == "failed" and "job queue (Redis) could not be reached" in job.error

@@ -1,4 +1,4 @@
-"""Import a campaign's outcomes from a CSV file, in this process (no worker needed)."""
+"""Import a campaign's outcomes from a file (CSV, CSV.gz or XLSX), in this process (no worker needed)."""
 
 import json
 import sys
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from campaigns import selectors
 from campaigns.models import Campaign, OutcomeImport
-from campaigns.services import outcomes
+from campaigns.services import outcome_imports
 from custseg_site.csv_export import csv_lines
 
 # Rejected rows printed to stderr; --rejected-csv writes them all.
@@ -18,7 +18,7 @@ SHOWN_REJECTIONS = 20
 
 class Command(BaseCommand):
     help = (
-        "Import a launched campaign's responses and conversions from a CSV file with the columns "
+        "Import a launched campaign's responses and conversions from a file (CSV, CSV.gz or XLSX) with the columns "
         "customer (external id), event (delivered, opened, clicked, responded, converted), revenue "
         "(conversions only) and timestamp (ISO 8601). Runs in this process with the same checks as an "
         "upload; progress goes to stderr and the last stdout line is the report (JSON with --json). Every "
@@ -41,15 +41,15 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
         try:
-            job = outcomes.outcome_import_create(campaign=campaign, path=path.resolve(), file_name=path.name,
+            job = outcome_imports.outcome_import_create(campaign=campaign, path=path.resolve(), file_name=path.name,
                                                  source=OutcomeImport.Source.CLI, enqueue=False)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages) + " Nothing was imported.") from error
         self.stderr.write(f"Outcomes import #{job.pk}: {path.name} into campaign #{campaign.pk} “{campaign.name}”")
         try:
-            job = outcomes.outcome_import_run(import_id=job.pk, on_progress=self._progress)
+            job = outcome_imports.outcome_import_run(import_id=job.pk, on_progress=self._progress)
         except KeyboardInterrupt:
-            outcomes.outcome_import_mark_failed(import_id=job.pk, error="Stopped from the command line. Nothing "
+            outcome_imports.outcome_import_mark_failed(import_id=job.pk, error="Stopped from the command line. Nothing "
                                                 "from it was kept.")
             self.stderr.write(f"Stopped. Outcomes import #{job.pk} kept nothing.")
             sys.exit(130)

@@ -72,7 +72,7 @@ def prepare(features: list[str], k: int, runs: int) -> None:
     done = list(SegmentationRun.objects.filter(name__startswith="pages bench", status="succeeded").order_by("pk"))
     for number in range(len(done), runs):
         # run_create enqueues the job on commit; here the job runs in this process instead
-        with mock.patch.object(services, "_enqueue", lambda run_id: None):
+        with mock.patch("segments.services.runs.job_enqueue", lambda run: None):
             run = services.run_create(features=features, name=f"pages bench {number + 1}", k=k + number,
                                       stability_resamples=0)
         started = time.perf_counter()

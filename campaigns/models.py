@@ -180,6 +180,9 @@ class OutcomeImport(JobRow):
         CLI = "cli", "Command line"
 
     JOB_NOUN = "this import"
+    JOB_BROKER_DOWN = ("The job queue (Redis) could not be reached, so the import did not start. Check that Redis "
+                       "and a worker are running, then upload again.")
+    JOB_CLEANUP = "campaigns.services.outcome_imports.outcome_import_stopped"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="outcome_imports")
     source = models.CharField(max_length=4, choices=Source.choices)

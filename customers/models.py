@@ -99,6 +99,9 @@ class ImportJob(JobRow):
         TRANSACTIONS = "transactions", "Transactions"
 
     JOB_NOUN = "this import"
+    JOB_BROKER_DOWN = ("The job queue (Redis) could not be reached, so the import did not start. Check that Redis "
+                       "and a worker are running, then import again.")
+    JOB_CLEANUP = "customers.services.import_handlers.drop_staged"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     task_name = models.CharField(max_length=100, default="customers.import_file", editable=False)
@@ -274,6 +277,9 @@ class FeatureSnapshot(JobRow):
     pages, API and segmentation read once it has succeeded (the newest succeeded one)."""
 
     JOB_NOUN = "computing these features"
+    JOB_BROKER_DOWN = ("The job queue (Redis) could not be reached, so the features were not computed. Check that "
+                       "Redis and a worker are running, then try again.")
+    JOB_TIMED_OUT = "Computing the features took longer than its time limit."
 
     # None: the day after the last transaction, fixed when the job starts
     requested_as_of = models.DateTimeField(null=True, blank=True)

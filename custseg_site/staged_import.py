@@ -23,8 +23,9 @@ two apps' imports, next to the job kernel and bulk.py, which it uses.
 from __future__ import annotations
 
 import csv
-import logging
 import uuid
+import xml.etree.ElementTree
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -40,15 +41,15 @@ from customers.importing.sources import DEFAULT_CHUNK_ROWS, Chunk, Source, Sourc
 from custseg_site.bulk import insert_frame
 from custseg_site.jobs.lifecycle import job_boundary, job_claim, job_progress, job_succeed
 
-logger = logging.getLogger(__name__)
-
 # work_mem of the set-based merges (transactions, outcomes), this transaction only: their
 # window sorts and hash joins over a file's staged rows (~40-50 bytes each) stay in memory
 # up to about a million rows instead of spilling to disk.
 MERGE_WORK_MEM = "64MB"
 # What a file can raise part way through reading: it stops being text, a record no CSV
-# reader can read, the file gone or cut short, a damaged gzip stream.
-READ_ERRORS = (UnicodeDecodeError, csv.Error, OSError, EOFError, zlib.error)
+# reader can read, the file gone or cut short, a damaged gzip stream, a workbook whose zip
+# or XML is damaged past its header.
+READ_ERRORS = (UnicodeDecodeError, csv.Error, OSError, EOFError, zlib.error, zipfile.BadZipFile,
+               xml.etree.ElementTree.ParseError)
 
 
 class ImportFailed(Exception):
@@ -102,7 +103,6 @@ class StagedImport:
 
     rejected_model: type[models.Model]  # line, reason, raw and a foreign key to the job...
     job_field: str  # ...named so ("job_id")
-    event: str  # the prefix of its log lines ("customers.import")
     time_limit_message = "The import took longer than its time limit."
     chunk_rows = DEFAULT_CHUNK_ROWS
 

@@ -8,6 +8,9 @@ from custseg_site.jobs.models import JobRow
 
 class SegmentationRun(JobRow):
     JOB_NOUN = "this run"
+    JOB_BROKER_DOWN = ("The job queue (Redis) could not be reached, so the run was not started. Check that Redis "
+                       "and a worker are running, then start the run again.")
+    JOB_TIMED_OUT = "The run took longer than its time limit."
 
     name = models.CharField(max_length=200)
     config = models.JSONField(default=dict)

@@ -162,7 +162,11 @@ def outcome_import_run(*, import_id: int, rows: list | None = None,
 # ----------------------------------------------------------------------------- status
 
 def outcome_import_mark_failed(*, import_id: int, error: str) -> None:
-    job_fail(OutcomeImport, error, pk=import_id)
+    job_fail(OutcomeImport, error, pk=import_id)  # then outcome_import_stopped, its JOB_CLEANUP
+
+
+def outcome_import_stopped(import_id: int) -> None:
+    """After a failure: its staged rows and stored upload go."""
     _drop_staged(import_id)
     _discard_upload(import_id)
 
@@ -208,7 +212,6 @@ def outcome_import_execute(*, import_id: int, rows: list | None = None,
 class OutcomesImport(StagedImport):
     rejected_model = OutcomeRejectedRow
     job_field = "outcome_import_id"
-    event = "campaigns.outcome_import"
     time_limit_message = "The import took longer than its time limit. Nothing from it was kept."
 
     def __init__(self, job: OutcomeImport, rows: list | None = None):

@@ -57,7 +57,6 @@ class FileImport(StagedImport):
 
     rejected_model = ImportRejectedRow
     job_field = "job_id"
-    event = "customers.import"
     target = ""  # what the merge writes into, for the progress bar
 
     def __init__(self, job):

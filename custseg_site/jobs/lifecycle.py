@@ -21,6 +21,7 @@ from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from custseg_site.jobs.models import ACTIVE_STATUSES, JobStatus
 from custseg_site.jobs.worker import MAX_RETRIES, TRANSIENT_ERRORS
@@ -52,7 +53,7 @@ def _model_and_pk(job, pk):
     return (type(job), job.pk) if pk is None else (job, pk)
 
 
-def job_enqueue(job, *, countdown: int | None = None) -> None:
+def job_enqueue(job) -> None:
     """Send the job's task by name once the current transaction commits. When the broker
     cannot be reached the row is committed but no worker will come: it fails with a
     sentence for its page instead of the request failing with a 500."""
@@ -62,10 +63,10 @@ def job_enqueue(job, *, countdown: int | None = None) -> None:
         from kombu.exceptions import OperationalError as BrokerError
 
         try:
-            current_app.send_task(task_name, args=[pk], countdown=countdown)
+            current_app.send_task(task_name, args=[pk])
         except BrokerError:
             logger.exception("jobs.enqueue_failed task=%s job_id=%s", task_name, pk)
-            job_fail(model, BROKER_DOWN.format(noun=model.JOB_NOUN), pk=pk)
+            job_fail(model, model.JOB_BROKER_DOWN or BROKER_DOWN.format(noun=model.JOB_NOUN), pk=pk)
 
     transaction.on_commit(send)
 
@@ -122,13 +123,17 @@ def job_succeed(job, *, pk: int | None = None, **results):
 
 def job_fail(job, sentence: str, *, pk: int | None = None) -> bool:
     """End a job that has not finished as failed, with a sentence for the people who read
-    its page; False when it had already finished."""
+    its page, then run its model's JOB_CLEANUP (staged rows, a stored upload): wherever it
+    fails (its body, the task's last failure, the enqueue). False when it had already
+    finished."""
     model, pk = _model_and_pk(job, pk)
     updated = model.objects.filter(pk=pk, status__in=ACTIVE_STATUSES).update(
         status=JobStatus.FAILED, error=sentence[:ERROR_CHARS], stage="Failed", finished_at=timezone.now()
     )
     if updated:
         logger.warning("jobs.failed model=%s job_id=%s error=%s", model.__name__, pk, sentence)
+        if model.JOB_CLEANUP:
+            import_string(model.JOB_CLEANUP)(pk)
     return bool(updated)
 
 
@@ -148,10 +153,11 @@ def job_cancel(job, *, pk: int | None = None) -> bool:
 def job_boundary(job, *, user_errors: tuple[type[BaseException], ...] = (), on_stop=None, timed_out: str = ""):
     """Where a job's body meets the world: the domain's own errors (`user_errors`) fail the
     job with their message; a cancel ends it quietly; the soft time limit fails it with a
-    sentence; transient outages (database, broker) propagate so the task retries; anything
-    else is a bug: logged with its traceback, and the job fails with a plain sentence.
-    `on_stop()` runs after any ending but success (to drop staged rows, say); `timed_out`
-    replaces the time limit's sentence."""
+    sentence (`timed_out`, else the model's); transient outages (database, broker)
+    propagate so the task retries; anything else is a bug: logged with its traceback, and
+    the job fails with a plain sentence. `on_stop()` runs after any ending but success (to
+    drop staged rows, say). An error after the job's success committed (in what follows
+    it: pruning, statistics) is logged and leaves the success and its results alone."""
     from celery.exceptions import SoftTimeLimitExceeded
 
     model, pk, noun = type(job), job.pk, type(job).JOB_NOUN
@@ -163,17 +169,20 @@ def job_boundary(job, *, user_errors: tuple[type[BaseException], ...] = (), on_s
         job_cancel(model, pk=pk)
         logger.info("jobs.stopped_cancelled model=%s job_id=%s", model.__name__, pk)
         _stop(on_stop)
-    except SoftTimeLimitExceeded:
-        job_fail(model, timed_out or TIMED_OUT.format(Noun=noun[:1].upper() + noun[1:]), pk=pk)
-        _stop(on_stop)
     except TRANSIENT_ERRORS:
         raise
-    except user_errors as error:
-        job_fail(model, " ".join(error.messages) if isinstance(error, ValidationError) else str(error), pk=pk)
-        _stop(on_stop)
-    except Exception:
-        logger.exception("jobs.internal_error model=%s job_id=%s", model.__name__, pk)
-        job_fail(model, INTERNAL_ERROR.format(noun=noun), pk=pk)
+    except Exception as error:  # SoftTimeLimitExceeded is one too
+        if model.objects.filter(pk=pk, status=JobStatus.SUCCEEDED).exists():
+            logger.exception("jobs.error_after_success model=%s job_id=%s", model.__name__, pk)
+            return
+        if isinstance(error, SoftTimeLimitExceeded):
+            sentence = timed_out or model.JOB_TIMED_OUT or TIMED_OUT.format(Noun=noun[:1].upper() + noun[1:])
+        elif isinstance(error, user_errors):
+            sentence = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        else:
+            logger.exception("jobs.internal_error model=%s job_id=%s", model.__name__, pk)
+            sentence = INTERNAL_ERROR.format(noun=noun)
+        job_fail(model, sentence, pk=pk)
         _stop(on_stop)
 
 

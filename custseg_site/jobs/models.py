@@ -20,14 +20,21 @@ class JobRow(models.Model):
     """Status fields moved only by custseg_site.jobs.lifecycle.
 
     A concrete model overrides `task_name` with its own default (the Celery task that runs
-    it, sent by name so that no service imports a tasks module) and sets `JOB_NOUN`, the
-    words its messages use for it ("this run", "this import").
+    it, sent by name so that no service imports a tasks module) and may set:
+    - JOB_NOUN: the words the kernel's messages use for it ("this run", "this import");
+    - JOB_BROKER_DOWN, JOB_TIMED_OUT: its own sentences for an enqueue that found no
+      broker and for the soft time limit, instead of the kernel's;
+    - JOB_CLEANUP: the dotted path of a function(pk) run once the job has failed (drop its
+      staged rows, delete its stored upload).
     """
 
     Status = JobStatus
     ACTIVE_STATUSES = ACTIVE_STATUSES
     FINISHED_STATUSES = FINISHED_STATUSES
     JOB_NOUN = "this job"
+    JOB_BROKER_DOWN = ""
+    JOB_TIMED_OUT = ""
+    JOB_CLEANUP = ""
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -12,15 +12,12 @@ A job task stays thin (STYLE.md): ids as arguments, an explicit name, then the s
 from __future__ import annotations
 
 import contextlib
-import logging
 
 import redis
 from celery import Task
 from django.apps import apps
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-
-logger = logging.getLogger(__name__)
 
 # Only outages that a retry can outlast. Anything else is a bug or bad data: retrying
 # would repeat it, so it fails the job at once with its message.

@@ -1,7 +1,7 @@
 # The models moved here from custseg_site (ApiToken) and segments (WebhookEndpoint,
 # WebhookDelivery). Their tables exist already, made by those apps' migrations: this
 # migration only tells Django's state that the models are now this app's (db_table keeps the
-# old names). custseg_site 0002 and segments 0008 then drop them from those apps' state.
+# old names). custseg_site 0002 and segments 0009 then drop them from those apps' state.
 
 import django.db.models.deletion
 from django.conf import settings

@@ -35,9 +35,11 @@ from segments.models import Persona, PersonaLink, RunPublication
 
 logger = logging.getLogger(__name__)
 
-# The Celery tasks (integrations.tasks), sent by name.
-PUBLISH_TASK = "integrations.webhooks_publish"
-DELIVER_TASK = "integrations.webhook_deliver"
+# The Celery tasks (integrations.tasks), sent by name. The names are those they had in the
+# segments app: a name is part of every queued message (a retry waits up to minutes in the
+# broker), and a worker drops a message whose name it does not know.
+PUBLISH_TASK = "segments.webhooks_publish"
+DELIVER_TASK = "segments.webhook_deliver"
 EVENT_MEMBERSHIP_CHANGED = "persona.membership_changed"
 EVENT_PING = "webhook.ping"
 # What the API and the page may change on an endpoint (the secret only by rotating it).

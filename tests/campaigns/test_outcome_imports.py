@@ -338,6 +338,29 @@ def test_a_database_outage_is_left_to_the_task_to_retry(marketer, launched, tmp_
     assert job.status == "running"  # left to the retry, which claims it again and starts over
 
 
+def test_an_import_failed_by_its_task_after_the_retries_drops_its_staged_rows_and_upload(
+        marketer, launched, monkeypatch):
+    from campaigns.tasks import import_outcomes as task
+
+    def outage(job):
+        raise OperationalError("the database went away")
+
+    # given an upload whose job staged its rows, then met a database outage at the merge
+    monkeypatch.setattr(outcome_imports, "_merge", outage)
+    c, audience = launched
+    path = outcomes_file(outcome_imports.outcome_dir(), HEADER + opened(audience[0], 1))
+    job = outcome_imports.outcome_import_create(campaign=c, path=path, file_name=path.name, source="page")
+    with pytest.raises(OperationalError):
+        outcome_imports.outcome_import_execute(import_id=job.pk)
+    assert OutcomeStagedRow.objects.filter(outcome_import=job).exists() and path.exists()
+    # when the task gives up (its retries used up), outside the job's own boundary
+    task.on_failure(OperationalError("still away"), "task-id", [job.pk], {}, None)
+    # then the job failed with a sentence, and neither its staged rows nor the upload are kept
+    job.refresh_from_db()
+    assert job.status == "failed" and "internal error (OperationalError)" in job.error
+    assert not OutcomeStagedRow.objects.filter(outcome_import=job).exists() and not path.exists()
+
+
 # ----------------------------------------------------------------------------- command line
 
 def test_the_command_imports_in_process_and_prints_the_report(marketer, launched, tmp_path, capsys):

@@ -196,3 +196,26 @@ def test_customers_without_transactions_get_a_snapshot_of_no_purchases():
     assert snapshot.status == "succeeded", snapshot.error
     assert snapshot.summary["rfm_segments"] == {"No purchases": 3}
     assert set(CustomerFeatures.objects.filter(snapshot=snapshot).values_list("frequency", flat=True)) <= {None, 0}
+
+
+def test_an_error_after_the_snapshot_succeeded_keeps_it_and_its_rows(monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from customers.services import features as feature_services
+    from tests.customers.factories import planted_customers
+
+    # given customers with purchases, and pruning old snapshots that runs out of time
+    planted_customers(per_group=5)
+
+    def out_of_time():
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(feature_services, "_prune", out_of_time)
+    # when the features are computed
+    snapshot = feature_services.features_compute_create(enqueue=False)
+    feature_services.features_execute(snapshot_id=snapshot.pk)
+    # then the snapshot that committed as succeeded keeps its rows (before the fix, the
+    # failure path deleted them under a "succeeded" snapshot)
+    snapshot = FeatureSnapshot.objects.get(pk=snapshot.pk)
+    assert snapshot.status == "succeeded"
+    assert CustomerFeatures.objects.filter(snapshot=snapshot).count() == snapshot.customers == 15

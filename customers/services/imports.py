@@ -17,7 +17,10 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +57,7 @@ from customers.models import (
     Transaction,
 )
 from customers.services.attributes import attribute_types_known, attributes_register
+from customers.services.import_transactions import TransactionsWrite, transactions_write
 from customers.services.presets import preset_options, preset_overrides
 from custseg_site.bulk import insert_frame, refresh_statistics
 from custseg_site.job_rows import GAVE_UP, job_cancel, job_claim, job_mark_failed, job_progress
@@ -225,7 +229,10 @@ def _claim(job_id: int) -> ImportJob | None:
 
 
 def _progress(job_id: int, percent: int, stage: str, **counts) -> None:
-    if not job_progress(ImportJob, job_id, percent, stage, **counts):
+    report = partial(job_progress, ImportJob, job_id, percent, stage, **counts)
+    write = _write.get()
+    # while the job's transaction is open, where the web sees the report (and it sees a cancel)
+    if not (write.outside(report) if write is not None else report()):
         raise ImportCancelled
 
 
@@ -244,65 +251,66 @@ def import_execute(*, job_id: int) -> None:
         totals = Counter()
         reasons = Counter()
         missing = Counter()
-        for chunk in source.chunks():
-            read = len(chunk.frame) + len(chunk.problems)
-            totals["rows_read"] += read
-            empty = (chunk.frame.isna() | (chunk.frame == "")).sum()
-            missing.update({column: int(count) for column, count in empty.items() if count})
-            validated = validate(job.kind, chunk.frame, chunk.lines, mapping, options)
-            rejected = pd.concat(
-                [pd.DataFrame([{"line": p.line, "reason": p.reason, "raw": p.raw} for p in chunk.problems],
-                              columns=["line", "reason", "raw"]),
-                 validated.rejected.assign(raw=_raw_rows(chunk, validated.rejected["line"]))],
-                ignore_index=True,
-            )
-            if job.kind == CUSTOMERS:
-                _stage_customers(job.pk, validated.rows)
-            else:
-                _stage_transactions(job.pk, validated.rows)
-                totals["anonymous"] += validated.anonymous
-            _write_rejected(job.pk, rejected)
-            totals["rejected"] += len(rejected)
-            reasons.update(rejected["reason"].str.replace(r"duplicate of line \d+", DUPLICATE_REASON, regex=True))
-            _progress(job_id, 5 + int(80 * chunk.fraction_read),
-                      f"Read {totals['rows_read']:,} rows", rows_read=totals["rows_read"], rejected=totals["rejected"])
-        read_seconds = time.monotonic() - started
-        target = "customers" if job.kind == CUSTOMERS else "transactions"
-        _progress(job_id, 88, f"Merging into the {target}")
-        # The merge and the job's success commit together: a cancel that lands before
-        # the commit rolls the whole merge back, so the database is as it was.
-        with transaction.atomic():
-            counts = (_merge_customers(job.pk, attributes=mapping.attributes) if job.kind == CUSTOMERS
-                      else _merge_transactions(job.pk))
-            ranges = counts.pop("ranges")
-            duplicates = counts.pop("duplicates_in_file")
-            totals["rejected"] += duplicates
-            if duplicates:
-                reasons[DUPLICATE_REASON] += duplicates
-            for key, value in counts.items():
-                totals[key] += value
-            report = {
-                **job.report,
-                "rejected_by_reason": dict(reasons.most_common()),
-                "missing_by_column": {k: v for k, v in missing.items() if v},
-                "ranges": ranges,
-                "seconds": round(time.monotonic() - started, 2),
-                # read, validate and stage vs the set-based merge
-                "read_seconds": round(read_seconds, 2),
-            }
-            accepted = totals["created"] + totals["updated"] + totals["unchanged"]
-            assert accepted + totals["rejected"] == totals["rows_read"], (accepted, totals)
-            if job.kind == CUSTOMERS:
-                attributes_register(attributes=mapping.attributes, job=job)
-            status = ImportJob.objects.select_for_update().filter(pk=job_id).values_list("status", flat=True).first()
-            if status != ImportJob.Status.RUNNING:
-                raise ImportCancelled
-            ImportJob.objects.filter(pk=job_id).update(
-                status=ImportJob.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
-                rows_read=totals["rows_read"], created=totals["created"], updated=totals["updated"],
-                unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
-                customers_created=totals["customers_created"], report=report,
-            )
+        with _writing(job):
+            for chunk in source.chunks():
+                read = len(chunk.frame) + len(chunk.problems)
+                totals["rows_read"] += read
+                empty = (chunk.frame.isna() | (chunk.frame == "")).sum()
+                missing.update({column: int(count) for column, count in empty.items() if count})
+                validated = validate(job.kind, chunk.frame, chunk.lines, mapping, options)
+                rejected = pd.concat(
+                    [pd.DataFrame([{"line": p.line, "reason": p.reason, "raw": p.raw} for p in chunk.problems],
+                                  columns=["line", "reason", "raw"]),
+                     validated.rejected.assign(raw=_raw_rows(chunk, validated.rejected["line"]))],
+                    ignore_index=True,
+                )
+                if job.kind == CUSTOMERS:
+                    _stage_customers(job.pk, validated.rows)
+                else:
+                    _stage_transactions(job.pk, validated.rows)
+                    totals["anonymous"] += validated.anonymous
+                _write_rejected(job.pk, rejected)
+                totals["rejected"] += len(rejected)
+                reasons.update(rejected["reason"].str.replace(r"duplicate of line \d+", DUPLICATE_REASON, regex=True))
+                _progress(job_id, 5 + int(80 * chunk.fraction_read),
+                          f"Read {totals['rows_read']:,} rows", rows_read=totals["rows_read"], rejected=totals["rejected"])
+            read_seconds = time.monotonic() - started
+            target = "customers" if job.kind == CUSTOMERS else "transactions"
+            _progress(job_id, 88, f"Merging into the {target}")
+            # The merge and the job's success commit together: a cancel that lands before
+            # the commit rolls the whole merge back, so the database is as it was.
+            with transaction.atomic():
+                counts = (_merge_customers(job.pk, attributes=mapping.attributes) if job.kind == CUSTOMERS
+                          else _merge_transactions(job.pk))
+                ranges = counts.pop("ranges")
+                duplicates = counts.pop("duplicates_in_file")
+                totals["rejected"] += duplicates
+                if duplicates:
+                    reasons[DUPLICATE_REASON] += duplicates
+                for key, value in counts.items():
+                    totals[key] += value
+                report = {
+                    **job.report,
+                    "rejected_by_reason": dict(reasons.most_common()),
+                    "missing_by_column": {k: v for k, v in missing.items() if v},
+                    "ranges": ranges,
+                    "seconds": round(time.monotonic() - started, 2),
+                    # read, validate and stage vs the set-based merge
+                    "read_seconds": round(read_seconds, 2),
+                }
+                accepted = totals["created"] + totals["updated"] + totals["unchanged"]
+                assert accepted + totals["rejected"] == totals["rows_read"], (accepted, totals)
+                if job.kind == CUSTOMERS:
+                    attributes_register(attributes=mapping.attributes, job=job)
+                status = ImportJob.objects.select_for_update().filter(pk=job_id).values_list("status", flat=True).first()
+                if status != ImportJob.Status.RUNNING:
+                    raise ImportCancelled
+                ImportJob.objects.filter(pk=job_id).update(
+                    status=ImportJob.Status.SUCCEEDED, progress=100, stage="Done", finished_at=timezone.now(),
+                    rows_read=totals["rows_read"], created=totals["created"], updated=totals["updated"],
+                    unchanged=totals["unchanged"], rejected=totals["rejected"], anonymous=totals["anonymous"],
+                    customers_created=totals["customers_created"], report=report,
+                )
         logger.info("customers.import_succeeded job_id=%s totals=%s", job_id, dict(totals))
         if totals["created"] or totals["updated"]:
             # new data: refresh the features (the previous snapshot stays readable meanwhile)
@@ -477,6 +485,32 @@ def _upsert_customers(rows: pd.DataFrame) -> Counter:
     return counts
 
 
+# The transactions import writing on this thread (PostgreSQL), between _writing's enter and exit.
+_write: ContextVar[TransactionsWrite | None] = ContextVar("custseg_import_write", default=None)
+
+
+@contextmanager
+def _writing(job: ImportJob):
+    """Around the chunk loop and the success block: on PostgreSQL a transactions import
+    writes each chunk into customers_transaction as it comes (_stage_transactions), inside
+    one transaction that the success block joins; progress reports then go through a
+    connection of their own. Elsewhere (customers, SQLite) chunks are staged and merged."""
+    if job.kind == CUSTOMERS or connection.vendor != "postgresql":
+        yield
+        return
+
+    def waiting() -> None:
+        if not job_progress(ImportJob, job.pk, 2, "Waiting for another transactions import to finish"):
+            raise ImportCancelled
+
+    with transactions_write(job.pk, waiting=waiting) as write:
+        token = _write.set(write)
+        try:
+            yield
+        finally:
+            _write.reset(token)
+
+
 STAGED_COLUMNS = [
     "line", "row_hash", "customer_external_id", "invoice_id", "timestamp", "quantity", "unit_price",
     "amount", "product", "description", "category", "channel", "country", "is_cancellation",
@@ -485,6 +519,10 @@ STAGED_COLUMNS = [
 
 def _stage_transactions(job_id: int, rows: pd.DataFrame) -> None:
     if rows.empty:
+        return
+    write = _write.get()
+    if write is not None:
+        write.write(rows)  # straight into customers_transaction (PostgreSQL)
         return
     # custom columns, when the file has any (the column defaults to {} otherwise)
     columns = [*STAGED_COLUMNS, "attributes"] if "attributes" in rows else STAGED_COLUMNS
@@ -498,7 +536,12 @@ def _merge_transactions(job_id: int) -> dict:
 
     Every staged line is deleted once: as a repeat, as already imported, or at the end
     once inserted. The staging table has no index; each step is one scan of it.
+    On PostgreSQL the chunks are in customers_transaction already: what is left is
+    telling repeats from lines imported before (customers.services.import_transactions).
     """
+    write = _write.get()
+    if write is not None:
+        return write.finish()
     staged = ImportStagedTransaction._meta.db_table
     txn = Transaction._meta.db_table
     cust = Customer._meta.db_table

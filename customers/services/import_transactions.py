@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -45,6 +46,7 @@ from django.utils import timezone
 
 from customers.importing.report import value_ranges_report
 from customers.models import Customer, ImportRejectedRow, Transaction
+from custseg_site import copy_binary
 from custseg_site.bulk import copy_frame
 
 # Key of the advisory lock held by the transactions import that writes ("custseg" in ASCII
@@ -74,7 +76,7 @@ WAITING = "custseg_import_waiting"
 # Customers this import created, with the largest country of their lines so far.
 CREATED = "custseg_import_customers"
 TEMPORARY_TABLES = {
-    LINES: "row_hash varchar(32) NOT NULL, line bigint NOT NULL",
+    LINES: "row_hash varchar(32) NOT NULL, line bigint NOT NULL",  # no index: joined once, at the end
     WAITING: "line bigint NOT NULL, row_hash varchar(32) NOT NULL, customer_external_id varchar(64) NOT NULL, "
              "invoice_id varchar(64) NOT NULL, product varchar(200) NOT NULL, description varchar(300) NOT NULL, "
              "quantity integer NOT NULL, timestamp timestamptz NOT NULL, unit_price numeric(12, 2) NOT NULL, "
@@ -187,6 +189,34 @@ _HEX_VALUES = np.zeros(256, dtype=np.uint8)
 _HEX_VALUES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
+@dataclass
+class _Chunk:
+    """A validated chunk, ready for the writer thread (encoded on the job's thread)."""
+
+    rows: pd.DataFrame
+    first: np.ndarray  # the chunk's first line of its hash
+    maybe_seen: np.ndarray  # a first line whose hash the file may have shown before
+    encoded: pa.Array  # the first lines in COPY BINARY, all columns but customer_id
+    lines: pa.Array  # the first lines' (row_hash, line) rows in COPY BINARY
+
+
+def _encode(rows: pd.DataFrame) -> pa.Array:
+    """customers_transaction's columns after customer_id (TRANSACTION_COLUMNS), in COPY BINARY."""
+    fields = [
+        copy_binary.text_field(rows["invoice_id"]),
+        copy_binary.timestamp_field(rows["timestamp"]),
+        copy_binary.integer_field(rows["quantity"].to_numpy(), size=4),
+        copy_binary.numeric_field(rows["unit_price"].to_numpy()),
+        copy_binary.numeric_field(rows["amount"].to_numpy()),
+        *(copy_binary.text_field(rows[name]) for name in ("product", "description", "category", "channel")),
+        copy_binary.boolean_field(rows["is_cancellation"].to_numpy()),
+        copy_binary.text_field(rows["row_hash"]),
+    ]
+    if "attributes" in rows:
+        fields.append(copy_binary.jsonb_field(rows["attributes"]))
+    return copy_binary.fields_side_by_side(*fields)
+
+
 class TransactionsWrite:
     """One transactions import's writes into customers_transaction, inside its transaction."""
 
@@ -202,6 +232,7 @@ class TransactionsWrite:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._seen = _SeenHashes()
+        self._columns = [f'"{name}"' for name in TRANSACTION_COLUMNS]  # "attributes" too when the file has any
         self._table_had_lines = True
         self.created = 0
         self.unchanged = 0  # lines found in the database whose hash the file had not shown before
@@ -240,9 +271,14 @@ class TransactionsWrite:
             rows = rows.assign(quantity=rows["quantity"].astype("int64"))
             # a line is the chunk's first of its hash, or repeats it (its first line is settled at the end)
             first = (rows.groupby("row_hash", sort=False)["line"].transform("min") == rows["line"]).to_numpy()
+            firsts = rows[first]
             maybe_seen = np.zeros(len(rows), dtype=bool)
-            maybe_seen[first] = self._seen.check_and_add(rows["row_hash"][first])
-            chunk = (rows, first, maybe_seen)
+            maybe_seen[first] = self._seen.check_and_add(firsts["row_hash"])
+            if "attributes" in rows and len(self._columns) == len(TRANSACTION_COLUMNS):
+                self._columns.append('"attributes"')
+            lines = copy_binary.rows(copy_binary.text_field(firsts["row_hash"]),
+                                     copy_binary.integer_field(firsts["line"].to_numpy(), size=8), count=2)
+            chunk = _Chunk(rows, first, maybe_seen, _encode(firsts), lines)
         self._queue_chunk(chunk)
 
     def _queue_chunk(self, chunk) -> None:
@@ -316,14 +352,15 @@ class TransactionsWrite:
             if self._error is not None or self._stopping:
                 continue
             try:
-                self._write_chunk(*chunk)
+                self._write_chunk(chunk)
             except BaseException as error:  # raised again in the job's thread
                 self._error = error
 
-    def _write_chunk(self, rows: pd.DataFrame, first: np.ndarray, maybe_seen: np.ndarray) -> None:
+    def _write_chunk(self, chunk: _Chunk) -> None:
         """Lines new to the database go in; repeats within the chunk, and lines found in the
         database that may repeat an earlier chunk, wait for the end; lines found there whose
         hash the file had not shown before were imported before."""
+        rows, first, maybe_seen = chunk.rows, chunk.first, chunk.maybe_seen
         with self._cursor() as cursor:
             # only a hash the file may have shown can be there, unless other imports wrote lines
             look_up = first & (maybe_seen | self._table_had_lines)
@@ -331,11 +368,13 @@ class TransactionsWrite:
             found[look_up] = self._lookup(cursor, rows["row_hash"][look_up])
             new = rows[first & ~found]
             if not new.empty:
-                frame = new.assign(customer_id=self._customer_ids(cursor, new))
-                columns = TRANSACTION_COLUMNS + (["attributes"] if "attributes" in frame else [])
-                copy_frame(cursor, TRANSACTIONS, frame[columns],
-                           json_columns=("attributes",) if "attributes" in frame else ())
-            copy_frame(cursor, LINES, rows.loc[first, ["row_hash", "line"]])
+                is_new = ~found[first]  # among the first lines, in the order of chunk.encoded
+                customer_ids = self._customer_ids(cursor, new)
+                copy_binary.copy_rows(cursor, TRANSACTIONS, self._columns, copy_binary.rows(
+                    copy_binary.integer_field(customer_ids.fillna(0).to_numpy(dtype=np.int64), size=8,
+                                              missing=customer_ids.isna().to_numpy()),
+                    chunk.encoded.filter(pa.array(is_new)), count=len(self._columns)))
+            copy_binary.copy_rows(cursor, LINES, ["row_hash", "line"], chunk.lines)
             waiting = rows[~first | (found & maybe_seen)]
             if not waiting.empty:
                 copy_frame(cursor, WAITING, waiting[WAITING_COLUMNS])

@@ -65,18 +65,21 @@ def boolean_field(values: np.ndarray) -> pa.Array:
     return _fixed(records)
 
 
-def timestamp_field(values: pd.Series) -> pa.Array:
-    """Aware timestamps (no NaT) as timestamptz, to the microsecond (rounded as PostgreSQL
-    rounds a text value)."""
+def microseconds(values: pd.Series) -> np.ndarray:
+    """Aware timestamps (no NaT) as microseconds since 1970 UTC, rounded as PostgreSQL
+    rounds a text value."""
     stamps = values.dt.tz_convert("UTC")
     ticks = stamps.array.asi8
     unit = stamps.dt.unit
     if unit == "ns":
-        micros = np.floor_divide(ticks + 500, 1000)
-    else:
-        micros = ticks * {"us": 1, "ms": 1_000, "s": 1_000_000}[unit]
+        return np.floor_divide(ticks + 500, 1000)
+    return ticks * {"us": 1, "ms": 1_000, "s": 1_000_000}[unit]
+
+
+def timestamp_field(values: pd.Series) -> pa.Array:
+    """Aware timestamps (no NaT) as timestamptz, to the microsecond."""
     records = np.empty(len(values), dtype=np.dtype([("length", ">i4"), ("value", ">i8")]))
-    records["length"], records["value"] = 8, micros - EPOCH_2000_US
+    records["length"], records["value"] = 8, microseconds(values) - EPOCH_2000_US
     return _fixed(records)
 
 

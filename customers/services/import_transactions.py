@@ -132,21 +132,21 @@ class _Ranges:
         if total is not None:
             values["sum"] += Decimal(total)
 
-    def add_frame(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
+    def add_numbers(self, numbers: dict[str, np.ndarray], keep: np.ndarray | None = None) -> None:
+        """Add lines given as _numbers() gives them (`keep`: which of them)."""
+        if keep is not None:
+            numbers = {name: values[keep] for name, values in numbers.items()}
+        count = len(numbers["timestamp"])
+        if not count:
             return
-        for name in RANGE_FIELDS:
-            column = frame[name]
-            total = None
-            if name == "quantity":
-                total = int(column.sum())
-            elif name != "timestamp":
-                total = Decimal(int(np.rint(column.to_numpy() * 100).astype(np.int64).sum())) / 100
-                column = column.astype(float)
-            low, high = column.min(), column.max()
-            if name != "timestamp":
-                low, high = float(low), float(high)
-            self.add(name, len(column), low, high, total)
+        stamps = numbers["timestamp"]
+        self.add("timestamp", count, pd.Timestamp(stamps.min(), unit="us", tz="UTC"),
+                 pd.Timestamp(stamps.max(), unit="us", tz="UTC"), None)
+        quantity = numbers["quantity"]
+        self.add("quantity", count, float(quantity.min()), float(quantity.max()), int(quantity.sum()))
+        for name in ("unit_price", "amount"):
+            cents = numbers[name]
+            self.add(name, count, float(cents.min()) / 100, float(cents.max()) / 100, Decimal(int(cents.sum())) / 100)
 
     def report(self) -> dict:
         return value_ranges_report({
@@ -155,6 +155,16 @@ class _Ranges:
                    "mean": values["sum"] / values["count"] if values["count"] and name != "timestamp" else None}
             for name, values in self.values.items()
         })
+
+
+def _numbers(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The value-range fields of rows as numbers: microseconds, whole quantities, cents."""
+    return {
+        "timestamp": copy_binary.microseconds(rows["timestamp"]),
+        "quantity": rows["quantity"].to_numpy(dtype=np.int64),
+        "unit_price": np.rint(rows["unit_price"].to_numpy(dtype=np.float64) * 100).astype(np.int64),
+        "amount": np.rint(rows["amount"].to_numpy(dtype=np.float64) * 100).astype(np.int64),
+    }
 
 
 class _SeenHashes:
@@ -191,11 +201,13 @@ _HEX_VALUES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, 
 
 @dataclass
 class _Chunk:
-    """A validated chunk, ready for the writer thread (encoded on the job's thread)."""
+    """A validated chunk, made ready for the writer thread on the job's thread."""
 
-    rows: pd.DataFrame
-    first: np.ndarray  # the chunk's first line of its hash
-    maybe_seen: np.ndarray  # a first line whose hash the file may have shown before
+    firsts: pd.DataFrame  # the chunk's first line of each hash
+    maybe_seen: np.ndarray  # among them, those whose hash the file may have shown before
+    repeats: pd.DataFrame  # the chunk's other lines (WAITING_COLUMNS)
+    numbers: dict[str, np.ndarray]  # the first lines' value-range fields (_numbers)
+    countries: pd.Series  # the largest country of each customer of the first lines
     encoded: pa.Array  # the first lines in COPY BINARY, all columns but customer_id
     lines: pa.Array  # the first lines' (row_hash, line) rows in COPY BINARY
 
@@ -272,13 +284,12 @@ class TransactionsWrite:
             # a line is the chunk's first of its hash, or repeats it (its first line is settled at the end)
             first = (rows.groupby("row_hash", sort=False)["line"].transform("min") == rows["line"]).to_numpy()
             firsts = rows[first]
-            maybe_seen = np.zeros(len(rows), dtype=bool)
-            maybe_seen[first] = self._seen.check_and_add(firsts["row_hash"])
             if "attributes" in rows and len(self._columns) == len(TRANSACTION_COLUMNS):
                 self._columns.append('"attributes"')
             lines = copy_binary.rows(copy_binary.text_field(firsts["row_hash"]),
                                      copy_binary.integer_field(firsts["line"].to_numpy(), size=8), count=2)
-            chunk = _Chunk(rows, first, maybe_seen, _encode(firsts), lines)
+            chunk = _Chunk(firsts, self._seen.check_and_add(firsts["row_hash"]), rows.loc[~first, WAITING_COLUMNS],
+                           _numbers(firsts), _countries(firsts), _encode(firsts), lines)
         self._queue_chunk(chunk)
 
     def _queue_chunk(self, chunk) -> None:
@@ -360,29 +371,30 @@ class TransactionsWrite:
         """Lines new to the database go in; repeats within the chunk, and lines found in the
         database that may repeat an earlier chunk, wait for the end; lines found there whose
         hash the file had not shown before were imported before."""
-        rows, first, maybe_seen = chunk.rows, chunk.first, chunk.maybe_seen
+        firsts, maybe_seen = chunk.firsts, chunk.maybe_seen
         with self._cursor() as cursor:
             # only a hash the file may have shown can be there, unless other imports wrote lines
-            look_up = first & (maybe_seen | self._table_had_lines)
-            found = np.zeros(len(rows), dtype=bool)
-            found[look_up] = self._lookup(cursor, rows["row_hash"][look_up])
-            new = rows[first & ~found]
-            if not new.empty:
-                is_new = ~found[first]  # among the first lines, in the order of chunk.encoded
-                customer_ids = self._customer_ids(cursor, new)
+            look_up = maybe_seen | self._table_had_lines
+            found = np.zeros(len(firsts), dtype=bool)
+            found[look_up] = self._lookup(cursor, firsts["row_hash"][look_up])
+            new = ~found
+            if found.any():  # else (a first import, mostly) all is as the job's thread prepared it
+                chunk.encoded = chunk.encoded.filter(pa.array(new))
+                chunk.countries = _countries(firsts[new])
+                firsts = firsts[new]
+            if len(firsts):
+                customer_ids = self._customer_ids(cursor, firsts["customer_external_id"], chunk.countries)
                 copy_binary.copy_rows(cursor, TRANSACTIONS, self._columns, copy_binary.rows(
-                    copy_binary.integer_field(customer_ids.fillna(0).to_numpy(dtype=np.int64), size=8,
-                                              missing=customer_ids.isna().to_numpy()),
-                    chunk.encoded.filter(pa.array(is_new)), count=len(self._columns)))
+                    customer_ids, chunk.encoded, count=len(self._columns)))
             copy_binary.copy_rows(cursor, LINES, ["row_hash", "line"], chunk.lines)
-            waiting = rows[~first | (found & maybe_seen)]
+            waiting = chunk.repeats
+            if (found & maybe_seen).any():
+                waiting = pd.concat([waiting, chunk.firsts.loc[found & maybe_seen, WAITING_COLUMNS]])
             if not waiting.empty:
-                copy_frame(cursor, WAITING, waiting[WAITING_COLUMNS])
-        unchanged = rows[found & ~maybe_seen]
-        self.created += len(new)
-        self.unchanged += len(unchanged)
-        self.ranges.add_frame(new)
-        self.ranges.add_frame(unchanged)
+                copy_frame(cursor, WAITING, waiting)
+        self.created += len(firsts)
+        self.unchanged += int((found & ~maybe_seen).sum())
+        self.ranges.add_numbers(chunk.numbers, None if not (found & maybe_seen).any() else ~(found & maybe_seen))
 
     def _lookup(self, cursor, hashes: pd.Series) -> np.ndarray:
         """Which of the hashes are in customers_transaction (imported before, or by this import)."""
@@ -401,20 +413,29 @@ class TransactionsWrite:
         return pc.is_in(pa.array(hashes.tolist(), type=pa.string()),
                         value_set=pa.array(found.split(","), type=pa.string())).to_numpy(zero_copy_only=False)
 
-    def _customer_ids(self, cursor, new: pd.DataFrame) -> pd.Series:
-        external_ids = new["customer_external_id"]
-        named = new[external_ids != ""]
-        if named.empty:
-            return pd.Series(pd.NA, index=new.index, dtype="Int64")
-        countries = named.groupby("customer_external_id", sort=False)["country"].max()
-        wanted = countries.index.tolist()
-        cursor.execute(CUSTOMERS_SQL, [wanted, countries.tolist(), self._now, self._now])
-        ids = dict(cursor.fetchall())
-        missing = [external_id for external_id in wanted if external_id not in ids]
-        if missing:  # added by another transaction since this statement's snapshot
-            cursor.execute(f"SELECT external_id, id FROM {CUSTOMERS} WHERE external_id = ANY(%s::text[])", [missing])
-            ids.update(cursor.fetchall())
-        return external_ids.map(ids).astype("Int64")
+    def _customer_ids(self, cursor, external_ids: pd.Series, countries: pd.Series) -> pa.Array:
+        """The new lines' customer_id fields (COPY BINARY), creating the customers they introduce."""
+        ids: dict[str, int] = {}
+        if len(countries):
+            wanted = countries.index.tolist()
+            cursor.execute(CUSTOMERS_SQL, [wanted, countries.tolist(), self._now, self._now])
+            ids = dict(cursor.fetchall())
+            missing = [external_id for external_id in wanted if external_id not in ids]
+            if missing:  # added by another transaction since this statement's snapshot
+                cursor.execute(f"SELECT external_id, id FROM {CUSTOMERS} WHERE external_id = ANY(%s::text[])",
+                               [missing])
+                ids.update(cursor.fetchall())
+        known = pa.array(list(ids), type=pa.string())
+        positions = pc.index_in(pa.array(external_ids, type=pa.string(), from_pandas=True), value_set=known)
+        customer_ids = pc.take(pa.array(list(ids.values()), type=pa.int64()), positions)  # null: anonymous
+        return copy_binary.integer_field(customer_ids.fill_null(0).to_numpy(), size=8,
+                                         missing=customer_ids.is_null().to_numpy(zero_copy_only=False))
+
+
+def _countries(firsts: pd.DataFrame) -> pd.Series:
+    """The largest country of each customer the lines name (what a customer they create gets)."""
+    named = firsts[firsts["customer_external_id"] != ""]
+    return named.groupby("customer_external_id", sort=False)["country"].max()
 
 
 @contextmanager

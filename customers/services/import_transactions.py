@@ -63,6 +63,9 @@ WORK_MEM = "64MB"
 # seen (and is looked up in the database for nothing); after 50 million, 1 in 3.
 SEEN_BITS = 1 << 27
 SEEN_PLACES = 4
+# Customers of the file's lines whose ids the writer keeps (about 100 bytes each): their
+# later lines need no round trip. Past this many the writer forgets them and asks again.
+KNOWN_CUSTOMERS = 200_000
 
 TRANSACTIONS = Transaction._meta.db_table
 CUSTOMERS = Customer._meta.db_table
@@ -89,7 +92,8 @@ TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "quantity", "un
 RANGE_FIELDS = ("timestamp", "quantity", "unit_price", "amount")
 
 # Customers the chunk's new lines name: created when new (with the largest country of their
-# lines in the chunk), raised to a larger country seen in a later chunk, and every id given back.
+# lines in the chunk), raised to a larger country seen in a later chunk, and every id given
+# back, with the country so far of those this import created (NULL for the others).
 # NOT EXISTS spares the identity sequence a number per known customer; ON CONFLICT covers a
 # customers import that adds the same id meanwhile.
 CUSTOMERS_SQL = f"""
@@ -103,9 +107,10 @@ created AS (
 recorded AS (INSERT INTO {CREATED} (id, external_id, country) SELECT id, external_id, country FROM created),
 raised AS (UPDATE {CREATED} r SET country = chunk.country FROM chunk
            WHERE r.external_id = chunk.external_id AND chunk.country > r.country)
-SELECT external_id, id FROM created
+SELECT external_id, id, country FROM created
 UNION ALL
-SELECT k.external_id, k.id FROM {CUSTOMERS} k JOIN chunk ON chunk.external_id = k.external_id
+SELECT k.external_id, k.id, r.country FROM {CUSTOMERS} k JOIN chunk ON chunk.external_id = k.external_id
+LEFT JOIN {CREATED} r ON r.id = k.id
 """
 # What a repeated line held, for the rejected-rows file (as the staged merge wrote it).
 RAW_SQL = ("invoice_id || ',' || product || ',' || description || ',' || CAST(quantity AS VARCHAR(20)) || ',' "
@@ -244,6 +249,8 @@ class TransactionsWrite:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._seen = _SeenHashes()
+        # external id -> (id, the largest country of its lines when this import created it, else None)
+        self._known: dict[str, tuple[int, str | None]] = {}
         self._columns = [f'"{name}"' for name in TRANSACTION_COLUMNS]  # "attributes" too when the file has any
         self._table_had_lines = True
         self.created = 0
@@ -412,19 +419,28 @@ class TransactionsWrite:
 
     def _customer_ids(self, cursor, external_ids: pd.Series, countries: pd.Series) -> pa.Array:
         """The new lines' customer_id fields (COPY BINARY), creating the customers they introduce."""
-        ids: dict[str, int] = {}
-        if len(countries):
-            wanted = countries.index.tolist()
-            cursor.execute(CUSTOMERS_SQL, [wanted, countries.tolist(), self._now, self._now])
-            ids = dict(cursor.fetchall())
-            missing = [external_id for external_id in wanted if external_id not in ids]
+        known = self._known
+        ask = [external_id for external_id, country in countries.items()
+               if (entry := known.get(external_id)) is None or (entry[1] is not None and country > entry[1])]
+        if ask:
+            if len(known) + len(ask) > KNOWN_CUSTOMERS:
+                known.clear()
+                ask = countries.index.tolist()
+            asked = countries[ask]
+            cursor.execute(CUSTOMERS_SQL, [ask, asked.tolist(), self._now, self._now])
+            for external_id, customer_id, created_with in cursor.fetchall():
+                known[external_id] = (customer_id, None if created_with is None
+                                      else max(created_with, asked[external_id]))
+            missing = [external_id for external_id in ask if external_id not in known]
             if missing:  # added by another transaction since this statement's snapshot
                 cursor.execute(f"SELECT external_id, id FROM {CUSTOMERS} WHERE external_id = ANY(%s::text[])",
                                [missing])
-                ids.update(cursor.fetchall())
-        known = pa.array(list(ids), type=pa.string())
-        positions = pc.index_in(pa.array(external_ids, type=pa.string(), from_pandas=True), value_set=known)
-        customer_ids = pc.take(pa.array(list(ids.values()), type=pa.int64()), positions)  # null: anonymous
+                known.update((external_id, (customer_id, None)) for external_id, customer_id in cursor.fetchall())
+        names = pa.array(external_ids, type=pa.string(), from_pandas=True)
+        wanted = countries.index.tolist()
+        positions = pc.index_in(names, value_set=pa.array(wanted, type=pa.string()))
+        ids = pa.array([known[external_id][0] for external_id in wanted], type=pa.int64())
+        customer_ids = pc.take(ids, positions)  # null: anonymous
         return copy_binary.integer_field(customer_ids.fill_null(0).to_numpy(), size=8,
                                          missing=customer_ids.is_null().to_numpy(zero_copy_only=False))
 

@@ -228,3 +228,18 @@ def test_extra_columns_of_a_transactions_file_are_kept_as_typed_attributes(tmp_p
     assert Transaction.objects.get(invoice_id="1").attributes == {"Store": "Leeds", "Basket score": 7.5}
     assert Transaction.objects.get(invoice_id="2").attributes == {"Store": "York"}
     assert job.report["ranges"]["amount"]["max"] == 10
+
+
+@pytest.mark.parametrize("known_customers", [200_000, 1])
+def test_a_customer_the_file_introduces_gets_the_largest_country_of_its_lines(tmp_path, monkeypatch, known_customers):
+    # given chunks of two rows, and (on PostgreSQL) a writer that remembers one customer at most
+    monkeypatch.setattr("customers.services.imports.Source", functools.partial(Source, chunk_rows=2))
+    monkeypatch.setattr("customers.services.import_transactions.KNOWN_CUSTOMERS", known_customers)
+    header = RETAIL.splitlines(keepends=True)[0]
+    lines = [f"{n},P{n},Thing,1,2011-01-0{n} 10:00:00,1.00,{customer},{country}\n" for n, (customer, country) in
+             enumerate([("7", "France"), ("8", "Spain"), ("7", "Germany"), ("8", "Italy"), ("7", "Austria")], start=1)]
+    # when a file names customer 7 from France, Germany and Austria, in three chunks
+    job = run_import("transactions", write(tmp_path, "countries.csv", header + "".join(lines)))
+    # then it is created once, with the largest of them, as the whole file's lines say
+    assert (job.created, job.customers_created) == (5, 2)
+    assert dict(Customer.objects.values_list("external_id", "country")) == {"7": "Germany", "8": "Spain"}

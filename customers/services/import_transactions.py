@@ -8,13 +8,16 @@ the job's connection).
 
 A chunk's lines, in order:
 1. a line whose row_hash came earlier in the chunk repeats it;
-2. the chunk's other lines are looked up in customers_transaction by row_hash: a line found
-   there was imported before, or repeats a line of an earlier chunk;
+2. the chunk's other lines are looked up in customers_transaction by row_hash (on a table
+   other imports wrote to; else only those whose hash a Bloom filter of the file's hashes
+   says may have come before): a line found there was imported before, or repeats a line
+   of an earlier chunk (surely the former when the filter says its hash is new);
 3. the customers the rest introduce are created, each with the largest country of its
    lines in the file (what the staged merge gave them);
-4. the rest are COPYed into customers_transaction.
-The lines of 1 and 2 wait in a temporary table; at the end the first line of each hash in
-the file (kept in another) says which repeat which line and which were imported before.
+4. the rest are COPYed into customers_transaction (binary COPY, encoded by the job's thread).
+Repeats, and lines found that may repeat, wait in a temporary table; at the end the first
+line of each hash in the file (kept in another) says which repeat which line and which were
+imported before.
 
 Progress reports and the cancel check go through a connection of their own (a thread's),
 so the web sees them while the job's transaction is open. Inside a caller's transaction
@@ -284,22 +287,21 @@ class TransactionsWrite:
         self._thread.start()
 
     def write(self, rows: pd.DataFrame) -> None:
-        """Queue a chunk of validated rows; waits while the writer is a chunk behind."""
-        chunk = None
-        if rows is not None:
-            rows = rows.assign(quantity=rows["quantity"].astype("int64"))
-            # a line is the chunk's first of its hash, or repeats it (its first line is settled at the end)
-            first = (rows.groupby("row_hash", sort=False)["line"].transform("min") == rows["line"]).to_numpy()
-            firsts = rows[first]
-            if "attributes" in rows and len(self._columns) == len(TRANSACTION_COLUMNS):
-                self._columns.append('"attributes"')
-            lines = copy_binary.rows(copy_binary.text_field(firsts["row_hash"]),
-                                     copy_binary.integer_field(firsts["line"].to_numpy(), size=8), count=2)
-            chunk = _Chunk(firsts, self._seen.check_and_add(firsts["row_hash"]), rows.loc[~first, WAITING_COLUMNS],
-                           _numbers(firsts), _countries(firsts), _encode(firsts), lines)
-        self._queue_chunk(chunk)
+        """Prepare a chunk of validated rows for the writer and hand it over; returns once the
+        writer has taken it (that is, has written the chunk before)."""
+        rows = rows.assign(quantity=rows["quantity"].astype("int64"))
+        # a line is the chunk's first of its hash, or repeats it (its first line is settled at the end)
+        first = (rows.groupby("row_hash", sort=False)["line"].transform("min") == rows["line"]).to_numpy()
+        firsts = rows[first]
+        if "attributes" in rows and len(self._columns) == len(TRANSACTION_COLUMNS):
+            self._columns.append('"attributes"')
+        lines = copy_binary.rows(copy_binary.text_field(firsts["row_hash"]),
+                                 copy_binary.integer_field(firsts["line"].to_numpy(), size=8), count=2)
+        self._queue_chunk(_Chunk(firsts, self._seen.check_and_add(firsts["row_hash"]),
+                                 rows.loc[~first, WAITING_COLUMNS], _numbers(firsts), _countries(firsts),
+                                 _encode(firsts), lines))
 
-    def _queue_chunk(self, chunk) -> None:
+    def _queue_chunk(self, chunk: _Chunk | None) -> None:
         self._raise_failure()
         taken = threading.Event()
         self._queue.put((chunk, taken))

@@ -3,9 +3,12 @@
 The job streams the file in chunks (customers.importing.sources), validates each chunk
 (customers.importing.validate) and writes it:
 - customers: upsert by external id, counting created, updated and unchanged rows;
-- transactions: COPY into a staging table, then one set-based merge in SQL that rejects
-  duplicates within the file, recognises lines already imported, creates the customers
-  the file introduces, and inserts the rest.
+- transactions, on PostgreSQL: each chunk straight into customers_transaction, inside the
+  transaction that marks the job succeeded (customers.services.import_transactions): its
+  repeats of earlier lines rejected, lines already imported recognised, the customers it
+  introduces created;
+- transactions elsewhere (SQLite): COPY into a staging table, then one set-based merge in
+  SQL that does the same.
 Every row read ends up accepted (created, updated, unchanged) or rejected with its line
 and reason: accepted + rejected = rows read.
 """

@@ -183,10 +183,10 @@ class _SeenHashes:
     def _places(hashes: pd.Series) -> np.ndarray:
         # the hash's 32 hex digits as two 64-bit numbers a and b; places a + i * b (i < 4)
         digits = np.frombuffer("".join(hashes.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 32)
-        nibbles = _HEX_VALUES[digits].astype(np.uint64)
-        shifts = np.arange(60, -4, -4, dtype=np.uint64)
-        first = (nibbles[:, :16] << shifts).sum(axis=1, dtype=np.uint64)
-        second = (nibbles[:, 16:] << shifts).sum(axis=1, dtype=np.uint64) | np.uint64(1)
+        nibbles = _HEX_VALUES[digits]
+        octets = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
+        words = octets.view(">u8").astype(np.uint64)
+        first, second = words[:, 0], words[:, 1] | np.uint64(1)
         steps = np.arange(SEEN_PLACES, dtype=np.uint64)
         return (first[:, None] + steps[None, :] * second[:, None]) % np.uint64(SEEN_BITS)
 

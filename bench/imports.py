@@ -123,6 +123,9 @@ def main():
     again_seconds = time.perf_counter() - started
     again.refresh_from_db()
 
+    for done in (job, again):  # the copies import_create stored
+        Path(done.file_path).unlink(missing_ok=True)
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"**Import of {path.name} ({args.kind}), PostgreSQL, peak RSS {peak:,.0f} MB**\n")
     print("| case | seconds | ratio to same-table COPY | ratio to raw COPY | rows |")

@@ -59,17 +59,17 @@ def insert_frame(
     return len(frame)
 
 
-def _arrow_table(frame: pd.DataFrame, fields, json_text: tuple[str, ...] = ()) -> pa.Table:
+def _arrow_table(frame: pd.DataFrame, json_columns: tuple[str, ...] = ()) -> pa.Table:
     """The frame as an Arrow table whose CSV text PostgreSQL's COPY reads as the columns' values.
 
-    JSON columns become their JSON text; aware timestamps become UTC text with a "Z"
-    (Arrow formats an aware timestamp through its time zone database, ten times slower
-    than the same instant written as naive text).
+    `json_columns` (Python objects) become their JSON text; aware timestamps become UTC
+    text with a "Z" (Arrow formats an aware timestamp through its time zone database, ten
+    times slower than the same instant written as naive text).
     """
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for position, column in enumerate(frame.columns):
         values = None
-        if isinstance(fields[column], models.JSONField) and column not in json_text:
+        if column in json_columns:
             values = pa.array(frame[column].map(json.dumps), type=pa.string())
         elif isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             naive = table.column(position).cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
@@ -79,22 +79,36 @@ def _arrow_table(frame: pd.DataFrame, fields, json_text: tuple[str, ...] = ()) -
     return table
 
 
-def _copy_into(connection, model, fields, frame: pd.DataFrame, json_text: tuple[str, ...] = ()) -> None:
-    quote = connection.ops.quote_name
-    column_sql = ", ".join(quote(fields[column].column) for column in frame.columns)
+def copy_frame(cursor, table: str, frame: pd.DataFrame, *, columns: list[str] | None = None,
+               json_columns: tuple[str, ...] = ()) -> None:
+    """COPY every row of `frame` into `table` (a quoted name) through a psycopg cursor: the
+    raw one (Django's cursor wraps it), so a thread that owns the connection can use it too.
+
+    `columns` are the quoted column names, in the frame's order (default: the frame's
+    column names, quoted); `json_columns` hold Python objects written as JSON.
+    """
+    column_sql = ", ".join(columns or [f'"{column}"' for column in frame.columns])
     # Arrow's CSV: a missing value is an unquoted empty field (COPY's NULL in CSV), an
     # empty string is "" (COPY's empty string), every string is quoted.
-    sql = f"COPY {quote(model._meta.db_table)} ({column_sql}) FROM STDIN WITH (FORMAT csv)"
+    sql = f"COPY {table} ({column_sql}) FROM STDIN WITH (FORMAT csv)"
     options = pa_csv.WriteOptions(include_header=False)
+    with cursor.copy(sql) as copy:
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            buffer = pa.BufferOutputStream()
+            part = frame.iloc[start : start + COPY_CHUNK_ROWS]
+            pa_csv.write_csv(_arrow_table(part, json_columns), buffer, options)
+            copy.write(buffer.getvalue())
+
+
+def _copy_into(connection, model, fields, frame: pd.DataFrame, json_text: tuple[str, ...] = ()) -> None:
+    quote = connection.ops.quote_name
+    json_columns = tuple(column for column in frame.columns
+                         if isinstance(fields[column], models.JSONField) and column not in json_text)
     connection.ensure_connection()
     with connection.cursor() as cursor:
         # Django's cursor wraps psycopg's; COPY lives on the raw one.
-        with cursor.cursor.copy(sql) as copy:
-            for start in range(0, len(frame), COPY_CHUNK_ROWS):
-                buffer = pa.BufferOutputStream()
-                part = frame.iloc[start : start + COPY_CHUNK_ROWS]
-                pa_csv.write_csv(_arrow_table(part, fields, json_text), buffer, options)
-                copy.write(buffer.getvalue())
+        copy_frame(cursor.cursor, quote(model._meta.db_table), frame,
+                   columns=[quote(fields[column].column) for column in frame.columns], json_columns=json_columns)
 
 
 def refresh_statistics(*models_: type[models.Model], vacuum: bool = False, using: str = "default") -> None:

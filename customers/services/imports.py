@@ -6,9 +6,13 @@ The job is a staged import (custseg_site.staged_import): the file is read in chu
 staged, then merged in the transaction that marks the job succeeded:
 - customers: upsert by external id, counting created, updated and unchanged rows
   (customers.services.import_handlers);
-- transactions: COPY into a staging table, then one set-based merge in SQL that rejects
-  duplicates within the file, recognises lines already imported, creates the customers
-  the file introduces, and inserts the rest (below).
+- transactions, on PostgreSQL: each chunk straight into customers_transaction, inside the
+  transaction that marks the job succeeded (customers.services.import_transactions; the
+  handler's session() opens it around the chunk loop and routes progress through a
+  connection of its own): its repeats of earlier lines rejected, lines already imported
+  recognised, the customers it introduces created;
+- transactions elsewhere (SQLite): COPY into a staging table, then one set-based merge in
+  SQL that does the same (below).
 Every row read ends up accepted (created, updated, unchanged) or rejected with its line
 and reason: accepted + rejected = rows read.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,9 +61,10 @@ from customers.models import (
 from customers.services.attributes import attribute_types_known
 from customers.services.import_handlers import CustomersImport, FileImport
 from customers.services.import_handlers import staged_ranges as _staged_ranges  # the name _merge_transactions calls
+from customers.services.import_transactions import TransactionsWrite, transactions_write
 from customers.services.presets import preset_options, preset_overrides
 from custseg_site.bulk import insert_frame
-from custseg_site.jobs.lifecycle import job_cancel, job_enqueue
+from custseg_site.jobs.lifecycle import job_cancel, job_enqueue, job_progress
 from custseg_site.staged_import import MERGE_WORK_MEM, staged_import_execute, store_upload
 
 logger = logging.getLogger(__name__)
@@ -185,6 +192,13 @@ def import_execute(*, job_id: int) -> None:
 class TransactionsImport(FileImport):
     target = "transactions"
 
+    def session(self):
+        return _writing(self.job)
+
+    def report(self, function, *args, **kwargs):
+        write = _write.get()
+        return write.outside(function, *args, **kwargs) if write is not None else function(*args, **kwargs)
+
     def stage(self, rows: pd.DataFrame) -> None:
         _stage_transactions(self.job.pk, rows)
 
@@ -195,6 +209,31 @@ class TransactionsImport(FileImport):
 HANDLERS = {CUSTOMERS: CustomersImport, TRANSACTIONS: TransactionsImport}
 
 
+# The transactions import writing on this thread (PostgreSQL), between _writing's enter and exit.
+_write: ContextVar[TransactionsWrite | None] = ContextVar("custseg_import_write", default=None)
+
+
+@contextmanager
+def _writing(job: ImportJob):
+    """Around the chunk loop and the success block: on PostgreSQL a transactions import
+    writes each chunk into customers_transaction as it comes (_stage_transactions), inside
+    one transaction that the success block joins; progress reports then go through a
+    connection of their own. Elsewhere (customers, SQLite) chunks are staged and merged."""
+    if job.kind == CUSTOMERS or connection.vendor != "postgresql":
+        yield
+        return
+
+    def waiting() -> None:
+        job_progress(job, 2, "Waiting for another transactions import to finish")  # raises JobCancelled
+
+    with transactions_write(job.pk, waiting=waiting) as write:
+        token = _write.set(write)
+        try:
+            yield
+        finally:
+            _write.reset(token)
+
+
 STAGED_COLUMNS = [
     "line", "row_hash", "customer_external_id", "invoice_id", "timestamp", "quantity", "unit_price",
     "amount", "product", "description", "category", "channel", "country", "is_cancellation",
@@ -203,6 +242,10 @@ STAGED_COLUMNS = [
 
 def _stage_transactions(job_id: int, rows: pd.DataFrame) -> None:
     if rows.empty:
+        return
+    write = _write.get()
+    if write is not None:
+        write.write(rows)  # straight into customers_transaction (PostgreSQL)
         return
     # custom columns, when the file has any (the column defaults to {} otherwise)
     columns = [*STAGED_COLUMNS, "attributes"] if "attributes" in rows else STAGED_COLUMNS
@@ -216,7 +259,12 @@ def _merge_transactions(job_id: int) -> dict:
 
     Every staged line is deleted once: as a repeat, as already imported, or at the end
     once inserted. The staging table has no index; each step is one scan of it.
+    On PostgreSQL the chunks are in customers_transaction already: what is left is
+    telling repeats from lines imported before (customers.services.import_transactions).
     """
+    write = _write.get()
+    if write is not None:
+        return write.finish()
     staged = ImportStagedTransaction._meta.db_table
     txn = Transaction._meta.db_table
     cust = Customer._meta.db_table

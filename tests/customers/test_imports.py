@@ -1,6 +1,5 @@
 """Imports through the service and the CLI: every row accounted for, re-imports add nothing."""
 
-import functools
 import gzip
 import json
 
@@ -8,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
-from customers.importing.sources import Source
 from customers.importing.validate import ImportOptions
 from customers.models import Customer, ImportJob, ImportRejectedRow, Transaction
 from customers.services.imports import import_create, import_execute
@@ -98,7 +97,7 @@ def test_second_transactions_import_adds_nothing(tmp_path):
 
 def test_lines_repeated_across_chunks_name_the_first_and_a_grown_file_adds_only_its_new_lines(tmp_path, monkeypatch):
     # given chunks of two rows, so that repeats fall in other chunks than their first line
-    monkeypatch.setattr("custseg_site.staged_import.Source", functools.partial(Source, chunk_rows=2))
+    monkeypatch.setattr("custseg_site.staged_import.StagedImport.chunk_rows", 2)
     header, first, second, *_ = RETAIL.splitlines(keepends=True)
     new = "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,17850,United Kingdom\n"
     # when a file holds line 2 three times and line 3 twice
@@ -247,3 +246,138 @@ def test_an_unexpected_error_fails_the_import_with_a_sentence_and_logs_it(tmp_pa
     assert (job.status, job.error) == ("failed", INTERNAL_ERROR.format(noun="this import"))
     assert "jobs.internal_error model=ImportJob" in caplog.text and "ValueError: a bug" in caplog.text
     assert Customer.objects.count() == 0
+
+
+@pytest.mark.parametrize("known_customers", [200_000, 1])
+def test_a_customer_the_file_introduces_gets_the_largest_country_of_its_lines(tmp_path, monkeypatch, known_customers):
+    # given chunks of two rows, and (on PostgreSQL) a writer that remembers one customer at most
+    monkeypatch.setattr("custseg_site.staged_import.StagedImport.chunk_rows", 2)
+    monkeypatch.setattr("customers.services.import_transactions.KNOWN_CUSTOMERS", known_customers)
+    header = RETAIL.splitlines(keepends=True)[0]
+    lines = [f"{n},P{n},Thing,1,2011-01-0{n} 10:00:00,1.00,{customer},{country}\n" for n, (customer, country) in
+             enumerate([("7", "France"), ("8", "Spain"), ("7", "Germany"), ("8", "Italy"), ("7", "Austria")], start=1)]
+    # when a file names customer 7 from France, Germany and Austria, in three chunks
+    job = run_import("transactions", write(tmp_path, "countries.csv", header + "".join(lines)))
+    # then it is created once, with the largest of them, as the whole file's lines say
+    assert (job.created, job.customers_created) == (5, 2)
+    assert dict(Customer.objects.values_list("external_id", "country")) == {"7": "Germany", "8": "Spain"}
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="on PostgreSQL an import writes each chunk as it reads it, in one transaction"
+)
+
+
+def _in_another_connection(function):
+    """function() run on a thread of its own, so on a database connection of its own."""
+    import threading
+
+    from django.db import connections
+
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result.get("value")
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_running_import_shows_its_progress_and_stops_at_a_cancel_keeping_nothing(tmp_path, monkeypatch):
+    from customers.services import import_transactions
+    from customers.services.imports import import_cancel
+
+    # given a file read two rows at a time
+    monkeypatch.setattr("custseg_site.staged_import.StagedImport.chunk_rows", 2)
+    header, *lines = RETAIL.splitlines(keepends=True)
+    job = import_create(kind="transactions", upload_path=write(tmp_path, "retail.csv", header + "".join(lines[:6])),
+                        original_name="retail.csv")
+    seen = []
+    write_chunk = import_transactions.TransactionsWrite.write
+
+    def write_then_look_and_cancel(self, rows):
+        write_chunk(self, rows)
+        if rows is not None and self.created:  # the first chunk is in customers_transaction
+            # while its transaction is open, the web sees how far it got, and cancels it
+            seen.append(_in_another_connection(lambda: ImportJob.objects.values_list("rows_read", "stage").get(pk=job.pk)))
+            assert _in_another_connection(lambda: import_cancel(job=ImportJob.objects.get(pk=job.pk)))
+
+    monkeypatch.setattr(import_transactions.TransactionsWrite, "write", write_then_look_and_cancel)
+    # when it runs
+    import_execute(job_id=job.pk)
+    # then the progress of the first chunk was visible, and the cancel left nothing behind
+    assert seen == [(2, "Read 2 rows")]
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert Transaction.objects.count() == 0 and Customer.objects.count() == 0
+    assert not ImportRejectedRow.objects.filter(job=job).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_file_at_once_add_it_once(tmp_path):
+    import threading
+
+    from django.db import connections
+
+    # given two jobs for the same file
+    path = write(tmp_path, "retail.csv", RETAIL)
+    jobs = [import_create(kind="transactions", upload_path=path, original_name="retail.csv") for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def run(job):
+        try:
+            start.wait()
+            import_execute(job_id=job.pk)
+        finally:
+            connections.close_all()
+
+    # when two workers run them at the same moment
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then one adds the lines and the other finds them all
+    for job in jobs:
+        job.refresh_from_db()
+    assert [job.status for job in jobs] == ["succeeded", "succeeded"]
+    assert sorted((job.created, job.unchanged) for job in jobs) == [(0, 4), (4, 0)]
+    assert Transaction.objects.count() == 4 and Customer.objects.count() == 2
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_error_while_writing_a_chunk_keeps_nothing(tmp_path, monkeypatch):
+    from django.db import DatabaseError
+
+    from custseg_site import copy_binary
+    from custseg_site.jobs.lifecycle import INTERNAL_ERROR
+
+    # given a file read two rows at a time, and a database that fails on the third COPY
+    monkeypatch.setattr("custseg_site.staged_import.StagedImport.chunk_rows", 2)
+    copies = []
+    copy_rows = copy_binary.copy_rows
+
+    def copy_then_fail(cursor, table, columns, encoded):
+        copies.append(table)
+        if len(copies) == 3:
+            raise DatabaseError("the disk is full")
+        copy_rows(cursor, table, columns, encoded)
+
+    monkeypatch.setattr(copy_binary, "copy_rows", copy_then_fail)
+    job = import_create(kind="transactions", upload_path=write(tmp_path, "retail.csv", RETAIL), original_name="r.csv")
+    # when the import runs
+    import_execute(job_id=job.pk)
+    # then the job failed with a sentence (the error is no domain error: the log has it),
+    # and what the first chunk wrote is gone too
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", INTERNAL_ERROR.format(noun="this import"))
+    assert Transaction.objects.count() == 0 and Customer.objects.count() == 0

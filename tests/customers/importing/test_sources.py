@@ -151,3 +151,83 @@ def test_xlsx_first_sheet(tmp_path):
 def test_preview_returns_the_first_rows(tmp_path):
     source = Source(write(tmp_path, "mall.csv", MALL.encode()))
     assert list(source.preview(2)["CustomerID"]) == ["1", "2"]
+
+
+def _as_the_csv_module_reads(text: str, delimiter: str):
+    """Rows, their lines and the ragged records, as custseg read CSV with Python's csv module."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    width = len(next(reader))
+    rows, lines, problems = [], [], []
+    start = reader.line_num + 1
+    for record in reader:
+        line, start = start, reader.line_num + 1
+        if not record or record == [""]:
+            continue
+        if len(record) != width:
+            problems.append((line, f"expected {width} fields, found {len(record)}", delimiter.join(record)))
+        else:
+            rows.append(tuple(record))
+            lines.append(line)
+    return rows, lines, problems
+
+
+def _messy_csv(rng, delimiter: str) -> str:
+    cells = ["a", "", " b ", "Zürich", '"x, y"', '"two\nlines"', '"cr\r\nlf"', '"lone\rcr"', '"say ""hi"""',
+             '5" tall', '"ab"cd', '"blank\n\nline"', '"\n"']
+    breaks = ["\n", "\r\n", "\r"]
+    width = rng.randint(1, 4)
+    text = delimiter.join(f"h{i}" for i in range(width)) + rng.choice(breaks)
+    for _ in range(rng.randint(0, 25)):
+        kind = rng.random()
+        if kind < 0.1:
+            record = ""  # a blank line
+        elif kind < 0.15:
+            record = delimiter * (width - 1)  # a record of empty fields
+        elif kind < 0.2:
+            record = '""'
+        else:
+            fields = width if rng.random() < 0.8 else rng.randint(1, width + 2)
+            record = delimiter.join(rng.choice(cells).replace(",", delimiter) for _ in range(fields))
+        text += record + rng.choice(breaks)
+    return text if rng.random() < 0.7 else text.rstrip("\r\n")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_record_is_read_and_numbered_as_the_csv_module_reads_it(tmp_path, seed):
+    # given files with quoted line breaks (\n, \r\n, \r), blank lines, empty records, stray
+    # quotes and ragged records
+    import random
+
+    rng = random.Random(seed)
+    for number in range(10):
+        delimiter = rng.choice([",", ";", "\t"])
+        text = _messy_csv(rng, delimiter)
+        path = write(tmp_path, f"messy{number}.csv", text.encode())
+        # when custseg reads them, in chunks of any size
+        source, rows, lines, problems = read_all(path, chunk_rows=rng.choice([1, 3, 50_000]))
+        # then it finds the rows, lines and problems Python's csv module finds (with the
+        # delimiter detected: a file of one column does not show its own)
+        expected_rows, expected_lines, expected_problems = _as_the_csv_module_reads(text, source.info.delimiter)
+        assert [tuple(row.values()) for row in rows] == expected_rows, text
+        assert lines == expected_lines, text
+        assert [(p.line, p.reason, p.raw) for p in problems] == expected_problems, text
+
+
+def test_lines_after_quoted_line_breaks_and_blank_lines(tmp_path):
+    data = 'id,note\r\n1,"two\r\nlines"\r\n\r\n2,"three\nlines\rhere"\n\n\n3,x\r4,"a\n\nb"\n5\n6,y\n'
+    _, rows, lines, problems = read_all(write(tmp_path, "lines.csv", data.encode()))
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4", "6"]
+    assert lines == [2, 5, 10, 11, 15]
+    assert [(p.line, p.reason) for p in problems] == [(14, "expected 2 fields, found 1")]
+
+
+def test_a_record_longer_than_a_parsing_block_is_read_all_the_same(tmp_path):
+    # given a 3 MB field that is not too long (the limit is per field, 1 MiB characters... in
+    # two fields of 0.9 MiB each), among ordinary rows
+    big = "y" * 900_000
+    data = "a,b,c\n1,2,3\n" + f"{big},{big},z\n" + "4,5,6\n"
+    _, rows, lines, problems = read_all(write(tmp_path, "wide.csv", data.encode()))
+    assert [r["a"][:1] for r in rows] == ["1", "y", "4"] and lines == [2, 3, 4] and problems == []

@@ -114,6 +114,19 @@ def test_number_formats():
     assert parse_numbers(pd.Series(["1.234,5"]), decimal_comma=True)[0] == 1234.5
 
 
+@pytest.mark.parametrize(
+    "cells",
+    [["6", "-12", "+5", "0012"], ["6", "x"], ["6", "7.0"], ["2.55", "1e3", ".5", "5."], ["9223372036854775807"],
+     ["99999999999999999999"]],
+)
+def test_numbers_are_read_and_typed_as_pandas_reads_them(cells):
+    # row hashes hash quantities and prices by type: a whole-number column stays int64
+    parsed = parse_numbers(pd.Series(cells, dtype="str"), decimal_comma=False)
+    expected = pd.to_numeric(pd.Series(cells).where(pd.Series(cells) != "x"), errors="coerce")
+    assert parsed.dtype == expected.dtype
+    assert parsed.tolist() == pytest.approx(expected.tolist(), nan_ok=True)
+
+
 def test_a_number_in_the_other_convention_is_rejected_not_misread():
     # "52.000,50" read with a thousands comma would silently become 52.0005
     frame = pd.DataFrame({"CustomerID": ["1", "2"], "Income": ["52.000,50", "61.500"]})

@@ -123,23 +123,47 @@ def jsonb_field(values: pd.Series) -> pa.Array:
     return text_field(values.map(lambda value: "\x01" + json.dumps(value)).astype(object))
 
 
-def fields_side_by_side(*parts: pa.Array) -> pa.Array:
-    """Fields (or runs of fields) of the same rows, joined row by row."""
-    return pc.binary_join_element_wise(*parts, _EMPTY)
+def rows(*fields: pa.Array, count: int) -> pa.Array:
+    """Rows as COPY BINARY reads them: their `count` fields after that count."""
+    return pc.binary_join_element_wise(pa.scalar(count.to_bytes(2, "big"), pa.binary()), *fields, _EMPTY)
 
 
-def rows(*parts: pa.Array, count: int) -> pa.Array:
-    """Rows as COPY BINARY reads them: their `count` fields (in `parts`) after that count."""
-    return pc.binary_join_element_wise(pa.scalar(count.to_bytes(2, "big"), pa.binary()), *parts, _EMPTY)
+class Rows:
+    """Rows built by rows(), as one writable buffer: a field of fixed size can be filled in
+    place (put_int8) after they are built, and rows dropped (keep)."""
+
+    def __init__(self, data: np.ndarray, starts: np.ndarray):
+        self.data = data  # uint8, the rows end to end
+        self.starts = starts  # where each row starts, and where the last ends
+
+    @classmethod
+    def of(cls, encoded: pa.Array) -> Rows:
+        encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+        offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int32)[encoded.offset: encoded.offset + len(encoded) + 1]
+        data = np.frombuffer(encoded.buffers()[2], dtype=np.uint8) if len(encoded) else np.zeros(0, dtype=np.uint8)
+        return cls(data[offsets[0]: offsets[-1]].copy(), (offsets - offsets[0]).astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def keep(self, mask: np.ndarray) -> Rows:
+        lengths = np.diff(self.starts)
+        data = self.data[np.repeat(mask, lengths)]
+        return Rows(data, np.concatenate(([0], np.cumsum(lengths[mask]))))
+
+    def put_int8(self, rows: np.ndarray, at: int, values: np.ndarray) -> None:
+        """Write `values` as 8-byte big-endian integers, `at` bytes into each of `rows` (their
+        field there has its length, 8, written already)."""
+        places = self.starts[rows][:, None] + at + np.arange(8)
+        self.data[places] = np.asarray(values, dtype=">i8").view(np.uint8).reshape(-1, 8)
 
 
-def copy_rows(cursor, table: str, columns: list[str], encoded: pa.Array) -> None:
+def copy_rows(cursor, table: str, columns: list[str], encoded: pa.Array | Rows) -> None:
     """COPY rows built by rows() into `table` (a quoted name) through a psycopg cursor."""
-    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
-    offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int32)[encoded.offset: encoded.offset + len(encoded) + 1]
-    data = encoded.buffers()[2]
+    if not isinstance(encoded, Rows):
+        encoded = Rows.of(encoded)
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(HEADER)
         if len(encoded):
-            copy.write(memoryview(data)[offsets[0]: offsets[-1]])
+            copy.write(memoryview(encoded.data))
         copy.write(TRAILER)

@@ -3,7 +3,8 @@
 For the writes where PostgreSQL's parsing of CSV text is part of the cost: a binary COPY
 hands it integers, timestamps and numerics as they are stored, and text without quotes.
 Each encoder returns one Arrow binary value per row: the field as COPY BINARY reads it,
-its length first (int32, big-endian; -1 for NULL). `rows()` joins a row's fields after
+its length first (int32, big-endian; -1 for NULL); text comes as two arrays, lengths and
+bytes, so that a row's parts are joined once. `rows()` joins a row's fields after
 their count; `copy_rows()` sends the rows between the format's header and trailer.
 No Python loop over rows, except for JSON.
 """
@@ -109,23 +110,25 @@ def _text_values(values) -> pa.Array:
     return array
 
 
-def text_field(values) -> pa.Array:
-    """Strings (a pandas str Series, an Arrow array) as text/varchar; None is NULL."""
+def text_field(values) -> tuple[pa.Array, pa.Array]:
+    """Strings (a pandas str Series, an Arrow array) as text/varchar; None is NULL. The field
+    comes in two parts, its lengths and its bytes, joined only with the row (rows())."""
     array = _text_values(values)
-    lengths = pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(">i4")
-    fields = pc.binary_join_element_wise(_fixed(lengths), array.cast(pa.binary()).fill_null(b""), _EMPTY)
-    missing = array.is_null().to_numpy(zero_copy_only=False) if array.null_count else None
-    return _with_nulls(fields, missing)
+    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
+    if array.null_count:
+        lengths = np.where(array.is_null().to_numpy(zero_copy_only=False), -1, np.nan_to_num(lengths)).astype(np.int64)
+    return _fixed(lengths.astype(">i4")), array.cast(pa.binary()).fill_null(b"")
 
 
-def jsonb_field(values: pd.Series) -> pa.Array:
+def jsonb_field(values: pd.Series) -> tuple[pa.Array, pa.Array]:
     """Python objects as jsonb (version 1, then the JSON text)."""
     return text_field(values.map(lambda value: "\x01" + json.dumps(value)).astype(object))
 
 
-def rows(*fields: pa.Array, count: int) -> pa.Array:
+def rows(*fields: pa.Array | tuple[pa.Array, ...], count: int) -> pa.Array:
     """Rows as COPY BINARY reads them: their `count` fields after that count."""
-    return pc.binary_join_element_wise(pa.scalar(count.to_bytes(2, "big"), pa.binary()), *fields, _EMPTY)
+    parts = [part for field in fields for part in (field if isinstance(field, tuple) else (field,))]
+    return pc.binary_join_element_wise(pa.scalar(count.to_bytes(2, "big"), pa.binary()), *parts, _EMPTY)
 
 
 class Rows:

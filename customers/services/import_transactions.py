@@ -182,7 +182,14 @@ class _SeenHashes:
     @staticmethod
     def _places(hashes: pd.Series) -> np.ndarray:
         # the hash's 32 hex digits as two 64-bit numbers a and b; places a + i * b (i < 4)
-        digits = np.frombuffer("".join(hashes.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 32)
+        array = pa.array(hashes, type=pa.string(), from_pandas=True)
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset: array.offset + len(array) + 1]
+        if (np.diff(offsets) == 32).all():  # the bytes of the Arrow array as they are
+            text = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+        else:  # never, for hashes from row_hashes
+            text = np.frombuffer("".join(hashes.tolist()).encode("ascii"), dtype=np.uint8)
+        digits = text.reshape(-1, 32)
         nibbles = _HEX_VALUES[digits]
         octets = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
         words = octets.view(">u8").astype(np.uint64)

@@ -3,7 +3,8 @@
 For the writes where PostgreSQL's parsing of CSV text is part of the cost: a binary COPY
 hands it integers, timestamps and numerics as they are stored, and text without quotes.
 Each encoder returns one Arrow binary value per row: the field as COPY BINARY reads it,
-its length first (int32, big-endian; -1 for NULL). `rows()` joins a row's fields after
+its length first (int32, big-endian; -1 for NULL); text comes as two arrays, lengths and
+bytes, so that a row's parts are joined once. `rows()` joins a row's fields after
 their count; `copy_rows()` sends the rows between the format's header and trailer.
 No Python loop over rows, except for JSON.
 """
@@ -109,37 +110,63 @@ def _text_values(values) -> pa.Array:
     return array
 
 
-def text_field(values) -> pa.Array:
-    """Strings (a pandas str Series, an Arrow array) as text/varchar; None is NULL."""
+def text_field(values) -> tuple[pa.Array, pa.Array]:
+    """Strings (a pandas str Series, an Arrow array) as text/varchar; None is NULL. The field
+    comes in two parts, its lengths and its bytes, joined only with the row (rows())."""
     array = _text_values(values)
-    lengths = pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(">i4")
-    fields = pc.binary_join_element_wise(_fixed(lengths), array.cast(pa.binary()).fill_null(b""), _EMPTY)
-    missing = array.is_null().to_numpy(zero_copy_only=False) if array.null_count else None
-    return _with_nulls(fields, missing)
+    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
+    if array.null_count:
+        lengths = np.where(array.is_null().to_numpy(zero_copy_only=False), -1, np.nan_to_num(lengths)).astype(np.int64)
+    return _fixed(lengths.astype(">i4")), array.cast(pa.binary()).fill_null(b"")
 
 
-def jsonb_field(values: pd.Series) -> pa.Array:
+def jsonb_field(values: pd.Series) -> tuple[pa.Array, pa.Array]:
     """Python objects as jsonb (version 1, then the JSON text)."""
     return text_field(values.map(lambda value: "\x01" + json.dumps(value)).astype(object))
 
 
-def fields_side_by_side(*parts: pa.Array) -> pa.Array:
-    """Fields (or runs of fields) of the same rows, joined row by row."""
-    return pc.binary_join_element_wise(*parts, _EMPTY)
-
-
-def rows(*parts: pa.Array, count: int) -> pa.Array:
-    """Rows as COPY BINARY reads them: their `count` fields (in `parts`) after that count."""
+def rows(*fields: pa.Array | tuple[pa.Array, ...], count: int) -> pa.Array:
+    """Rows as COPY BINARY reads them: their `count` fields after that count."""
+    parts = [part for field in fields for part in (field if isinstance(field, tuple) else (field,))]
     return pc.binary_join_element_wise(pa.scalar(count.to_bytes(2, "big"), pa.binary()), *parts, _EMPTY)
 
 
-def copy_rows(cursor, table: str, columns: list[str], encoded: pa.Array) -> None:
+class Rows:
+    """Rows built by rows(), as one writable buffer: a field of fixed size can be filled in
+    place (put_int8) after they are built, and rows dropped (keep)."""
+
+    def __init__(self, data: np.ndarray, starts: np.ndarray):
+        self.data = data  # uint8, the rows end to end
+        self.starts = starts  # where each row starts, and where the last ends
+
+    @classmethod
+    def of(cls, encoded: pa.Array) -> Rows:
+        encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
+        offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int32)[encoded.offset: encoded.offset + len(encoded) + 1]
+        data = np.frombuffer(encoded.buffers()[2], dtype=np.uint8) if len(encoded) else np.zeros(0, dtype=np.uint8)
+        return cls(data[offsets[0]: offsets[-1]].copy(), (offsets - offsets[0]).astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def keep(self, mask: np.ndarray) -> Rows:
+        lengths = np.diff(self.starts)
+        data = self.data[np.repeat(mask, lengths)]
+        return Rows(data, np.concatenate(([0], np.cumsum(lengths[mask]))))
+
+    def put_int8(self, rows: np.ndarray, at: int, values: np.ndarray) -> None:
+        """Write `values` as 8-byte big-endian integers, `at` bytes into each of `rows` (their
+        field there has its length, 8, written already)."""
+        places = self.starts[rows][:, None] + at + np.arange(8)
+        self.data[places] = np.asarray(values, dtype=">i8").view(np.uint8).reshape(-1, 8)
+
+
+def copy_rows(cursor, table: str, columns: list[str], encoded: pa.Array | Rows) -> None:
     """COPY rows built by rows() into `table` (a quoted name) through a psycopg cursor."""
-    encoded = encoded.combine_chunks() if isinstance(encoded, pa.ChunkedArray) else encoded
-    offsets = np.frombuffer(encoded.buffers()[1], dtype=np.int32)[encoded.offset: encoded.offset + len(encoded) + 1]
-    data = encoded.buffers()[2]
+    if not isinstance(encoded, Rows):
+        encoded = Rows.of(encoded)
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)") as copy:
         copy.write(HEADER)
         if len(encoded):
-            copy.write(memoryview(data)[offsets[0]: offsets[-1]])
+            copy.write(memoryview(encoded.data))
         copy.write(TRAILER)

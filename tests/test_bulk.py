@@ -78,13 +78,11 @@ def test_binary_copy_gives_back_what_was_written():
     prices = np.array([2.55, -11062.06])
     fields = copy_binary.rows(
         copy_binary.integer_field(np.array([customer.pk, 0]), size=8, missing=np.array([False, True])),
-        copy_binary.fields_side_by_side(
-            copy_binary.text_field(pd.Series(['O\'Brien, "Jo"\n\t\\N', ""], dtype="str")),
-            copy_binary.timestamp_field(stamps.dt.tz_localize("UTC")),
-            copy_binary.integer_field(np.array([6, -1]), size=4),
-            copy_binary.numeric_field(prices),
-            copy_binary.numeric_field(prices * np.array([6, -1])),
-        ),
+        copy_binary.text_field(pd.Series(['O\'Brien, "Jo"\n\t\\N', ""], dtype="str")),
+        copy_binary.timestamp_field(stamps.dt.tz_localize("UTC")),
+        copy_binary.integer_field(np.array([6, -1]), size=4),
+        copy_binary.numeric_field(prices),
+        copy_binary.numeric_field(prices * np.array([6, -1])),
         copy_binary.boolean_field(np.array([False, True])),
         copy_binary.jsonb_field(pd.Series([{"score": 7.5, "note": "é"}, {}])),
         *(copy_binary.text_field(pd.Series(["", ""], dtype="str")) for _ in range(3)),
@@ -107,3 +105,34 @@ def test_binary_copy_gives_back_what_was_written():
     assert (first.amount, second.amount) == (Decimal("15.30"), Decimal("11062.06"))
     assert (first.is_cancellation, second.is_cancellation) == (False, True)
     assert (first.attributes, second.attributes) == ({"score": 7.5, "note": "é"}, {})
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY BINARY is PostgreSQL's")
+def test_binary_rows_take_their_ids_after_they_are_built_and_can_be_dropped():
+    import numpy as np
+    import psycopg
+
+    from custseg_site import copy_binary
+
+    # given three rows whose customer ids are not known yet (the last one has none)
+    customers = [Customer.objects.create(external_id=name) for name in ("a", "b")]
+    text = pd.Series(["1", "2", "3"], dtype="str")
+    rows = copy_binary.Rows.of(copy_binary.rows(
+        copy_binary.integer_field(np.zeros(3), size=8, missing=np.array([False, False, True])),
+        copy_binary.text_field(text),
+        copy_binary.timestamp_field(pd.Series(pd.to_datetime(["2024-01-01"] * 3, utc=True))),
+        copy_binary.integer_field(np.ones(3), size=4),
+        copy_binary.numeric_field(np.ones(3)),
+        copy_binary.numeric_field(np.ones(3)),
+        *(copy_binary.text_field(pd.Series([""] * 3, dtype="str")) for _ in range(3)),
+        count=9,
+    ))
+    # when the first row is dropped and the second gets its customer's id
+    rows = rows.keep(np.array([False, True, True]))
+    rows.put_int8(np.array([0]), 6, np.array([customers[1].pk]))
+    with connection.cursor() as cursor:
+        copy_binary.copy_rows(psycopg.Cursor(cursor.connection), "customers_transaction",
+                              ["customer_id", "invoice_id", '"timestamp"', "quantity", "unit_price", "amount",
+                               "product", "category", "channel"], rows)
+    # then the rows kept come back with their ids
+    assert sorted(Transaction.objects.values_list("invoice_id", "customer_id")) == [("2", customers[1].pk), ("3", None)]

@@ -182,7 +182,14 @@ class _SeenHashes:
     @staticmethod
     def _places(hashes: pd.Series) -> np.ndarray:
         # the hash's 32 hex digits as two 64-bit numbers a and b; places a + i * b (i < 4)
-        digits = np.frombuffer("".join(hashes.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 32)
+        array = pa.array(hashes, type=pa.string(), from_pandas=True)
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset: array.offset + len(array) + 1]
+        if (np.diff(offsets) == 32).all():  # the bytes of the Arrow array as they are
+            text = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+        else:  # never, for hashes from row_hashes
+            text = np.frombuffer("".join(hashes.tolist()).encode("ascii"), dtype=np.uint8)
+        digits = text.reshape(-1, 32)
         nibbles = _HEX_VALUES[digits]
         octets = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
         words = octets.view(">u8").astype(np.uint64)
@@ -214,13 +221,20 @@ class _Chunk:
     repeats: pd.DataFrame  # the chunk's other lines (WAITING_COLUMNS)
     numbers: dict[str, np.ndarray]  # the first lines' value-range fields (_numbers)
     countries: pd.Series  # the largest country of each customer of the first lines
-    encoded: pa.Array  # the first lines in COPY BINARY, all columns but customer_id
+    encoded: copy_binary.Rows  # the first lines in COPY BINARY, customer_id still 0 (NULL: anonymous)
     lines: pa.Array  # the first lines' (row_hash, line) rows in COPY BINARY
 
 
-def _encode(rows: pd.DataFrame) -> pa.Array:
-    """customers_transaction's columns after customer_id (TRANSACTION_COLUMNS), in COPY BINARY."""
+# Where a row's customer_id value starts: after the field count (2 bytes) and its length (4).
+CUSTOMER_ID_AT = 6
+
+
+def _encode(rows: pd.DataFrame, columns: int) -> copy_binary.Rows:
+    """Rows for customers_transaction's TRANSACTION_COLUMNS (and attributes), in COPY BINARY;
+    the writer fills in the customer ids (an anonymous line's is NULL already)."""
     fields = [
+        copy_binary.integer_field(np.zeros(len(rows), dtype=np.int64), size=8,
+                                  missing=(rows["customer_external_id"] == "").to_numpy()),
         copy_binary.text_field(rows["invoice_id"]),
         copy_binary.timestamp_field(rows["timestamp"]),
         copy_binary.integer_field(rows["quantity"].to_numpy(), size=4),
@@ -232,7 +246,7 @@ def _encode(rows: pd.DataFrame) -> pa.Array:
     ]
     if "attributes" in rows:
         fields.append(copy_binary.jsonb_field(rows["attributes"]))
-    return copy_binary.fields_side_by_side(*fields)
+    return copy_binary.Rows.of(copy_binary.rows(*fields, count=columns))
 
 
 class TransactionsWrite:
@@ -299,7 +313,7 @@ class TransactionsWrite:
                                  copy_binary.integer_field(firsts["line"].to_numpy(), size=8), count=2)
         self._queue_chunk(_Chunk(firsts, self._seen.check_and_add(firsts["row_hash"]),
                                  rows.loc[~first, WAITING_COLUMNS], _numbers(firsts), _countries(firsts),
-                                 _encode(firsts), lines))
+                                 _encode(firsts, len(self._columns)), lines))
 
     def _queue_chunk(self, chunk: _Chunk | None) -> None:
         self._raise_failure()
@@ -385,13 +399,14 @@ class TransactionsWrite:
             found[look_up] = self._lookup(cursor, firsts["row_hash"][look_up])
             new = ~found
             if found.any():  # else (a first import, mostly) all is as the job's thread prepared it
-                chunk.encoded = chunk.encoded.filter(pa.array(new))
+                chunk.encoded = chunk.encoded.keep(new)
                 chunk.countries = _countries(firsts[new])
                 firsts = firsts[new]
             if len(firsts):
                 customer_ids = self._customer_ids(cursor, firsts["customer_external_id"], chunk.countries)
-                copy_binary.copy_rows(cursor, TRANSACTIONS, self._columns, copy_binary.rows(
-                    customer_ids, chunk.encoded, count=len(self._columns)))
+                named = np.flatnonzero(customer_ids >= 0)
+                chunk.encoded.put_int8(named, CUSTOMER_ID_AT, customer_ids[named])
+                copy_binary.copy_rows(cursor, TRANSACTIONS, self._columns, chunk.encoded)
             copy_binary.copy_rows(cursor, LINES, ["row_hash", "line"], chunk.lines)
             waiting = chunk.repeats
             if (found & maybe_seen).any():
@@ -419,8 +434,8 @@ class TransactionsWrite:
         return pc.is_in(pa.array(hashes.tolist(), type=pa.string()),
                         value_set=pa.array(found.split(","), type=pa.string())).to_numpy(zero_copy_only=False)
 
-    def _customer_ids(self, cursor, external_ids: pd.Series, countries: pd.Series) -> pa.Array:
-        """The new lines' customer_id fields (COPY BINARY), creating the customers they introduce."""
+    def _customer_ids(self, cursor, external_ids: pd.Series, countries: pd.Series) -> np.ndarray:
+        """The new lines' customer ids (-1: anonymous), creating the customers they introduce."""
         known = self._known
         ask = [external_id for external_id, country in countries.items()
                if (entry := known.get(external_id)) is None or (entry[1] is not None and country > entry[1])]
@@ -442,9 +457,7 @@ class TransactionsWrite:
         wanted = countries.index.tolist()
         positions = pc.index_in(names, value_set=pa.array(wanted, type=pa.string()))
         ids = pa.array([known[external_id][0] for external_id in wanted], type=pa.int64())
-        customer_ids = pc.take(ids, positions)  # null: anonymous
-        return copy_binary.integer_field(customer_ids.fill_null(0).to_numpy(), size=8,
-                                         missing=customer_ids.is_null().to_numpy(zero_copy_only=False))
+        return pc.take(ids, positions).fill_null(-1).to_numpy()
 
 
 def _countries(firsts: pd.DataFrame) -> pd.Series:

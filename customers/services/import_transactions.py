@@ -37,7 +37,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -47,7 +46,8 @@ import pyarrow.compute as pc
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from customers.importing.report import value_ranges_report
+from customers.importing.seen_hashes import SeenHashes
+from customers.importing.value_ranges import RANGE_FIELDS, ValueRanges
 from customers.models import Customer, ImportRejectedRow, Transaction
 from custseg_site import copy_binary
 from custseg_site.bulk import copy_frame
@@ -61,11 +61,6 @@ POLL_SECONDS = 1.0
 # work_mem of the job's transaction: the hashes of the end's join (~50 bytes a line) stay in
 # memory up to about a million waiting lines.
 WORK_MEM = "64MB"
-# The file's hashes seen so far, as a Bloom filter of 2**27 bits (16 MiB, whatever the size of
-# the file) set at 4 places per hash: after 10 million lines 1 new line in 200 still looks
-# seen (and is looked up in the database for nothing); after 50 million, 1 in 3.
-SEEN_BITS = 1 << 27
-SEEN_PLACES = 4
 # Customers of the file's lines whose ids the writer keeps (about 100 bytes each): their
 # later lines need no round trip. Past this many the writer forgets them and asks again.
 KNOWN_CUSTOMERS = 200_000
@@ -91,8 +86,6 @@ WAITING_COLUMNS = ["line", "row_hash", "customer_external_id", "invoice_id", "pr
                    "timestamp", "unit_price", "amount", "country"]
 TRANSACTION_COLUMNS = ["customer_id", "invoice_id", "timestamp", "quantity", "unit_price", "amount", "product",
                        "description", "category", "channel", "is_cancellation", "row_hash"]
-# The value ranges of the report, as the staged merge computed them (timestamp: no mean).
-RANGE_FIELDS = ("timestamp", "quantity", "unit_price", "amount")
 
 # Customers the chunk's new lines name: created when new (with the largest country of their
 # lines in the chunk), raised to a larger country seen in a later chunk, and every id given
@@ -121,48 +114,6 @@ RAW_SQL = ("invoice_id || ',' || product || ',' || description || ',' || CAST(qu
            "|| customer_external_id || ',' || country")
 
 
-class _Ranges:
-    """Count, smallest, largest and exact mean of the accepted lines' numbers and dates,
-    summed chunk by chunk (money in cents, so that sums are exact)."""
-
-    def __init__(self):
-        self.values = {name: {"count": 0, "min": None, "max": None, "sum": Decimal(0)} for name in RANGE_FIELDS}
-
-    def add(self, name: str, count: int, low, high, total) -> None:
-        if not count:
-            return
-        values = self.values[name]
-        values["count"] += count
-        values["min"] = low if values["min"] is None else min(values["min"], low)
-        values["max"] = high if values["max"] is None else max(values["max"], high)
-        if total is not None:
-            values["sum"] += Decimal(total)
-
-    def add_numbers(self, numbers: dict[str, np.ndarray], keep: np.ndarray | None = None) -> None:
-        """Add lines given as _numbers() gives them (`keep`: which of them)."""
-        if keep is not None:
-            numbers = {name: values[keep] for name, values in numbers.items()}
-        count = len(numbers["timestamp"])
-        if not count:
-            return
-        stamps = numbers["timestamp"]
-        self.add("timestamp", count, pd.Timestamp(stamps.min(), unit="us", tz="UTC"),
-                 pd.Timestamp(stamps.max(), unit="us", tz="UTC"), None)
-        quantity = numbers["quantity"]
-        self.add("quantity", count, float(quantity.min()), float(quantity.max()), int(quantity.sum()))
-        for name in ("unit_price", "amount"):
-            cents = numbers[name]
-            self.add(name, count, float(cents.min()) / 100, float(cents.max()) / 100, Decimal(int(cents.sum())) / 100)
-
-    def report(self) -> dict:
-        return value_ranges_report({
-            name: {"kind": "date" if name == "timestamp" else "number", "count": values["count"],
-                   "min": values["min"], "max": values["max"],
-                   "mean": values["sum"] / values["count"] if values["count"] and name != "timestamp" else None}
-            for name, values in self.values.items()
-        })
-
-
 def _numbers(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """The value-range fields of rows as numbers: microseconds, whole quantities, cents."""
     return {
@@ -171,45 +122,6 @@ def _numbers(rows: pd.DataFrame) -> dict[str, np.ndarray]:
         "unit_price": np.rint(rows["unit_price"].to_numpy(dtype=np.float64) * 100).astype(np.int64),
         "amount": np.rint(rows["amount"].to_numpy(dtype=np.float64) * 100).astype(np.int64),
     }
-
-
-class _SeenHashes:
-    """Whether a row hash may have come earlier in the file (a Bloom filter: "no" is sure)."""
-
-    def __init__(self):
-        self.words = np.zeros(SEEN_BITS // 64, dtype=np.uint64)
-
-    @staticmethod
-    def _places(hashes: pd.Series) -> np.ndarray:
-        # the hash's 32 hex digits as two 64-bit numbers a and b; places a + i * b (i < 4)
-        array = pa.array(hashes, type=pa.string(), from_pandas=True)
-        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-        offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset: array.offset + len(array) + 1]
-        if (np.diff(offsets) == 32).all():  # the bytes of the Arrow array as they are
-            text = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
-        else:  # never, for hashes from row_hashes
-            text = np.frombuffer("".join(hashes.tolist()).encode("ascii"), dtype=np.uint8)
-        digits = text.reshape(-1, 32)
-        nibbles = _HEX_VALUES[digits]
-        octets = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2])
-        words = octets.view(">u8").astype(np.uint64)
-        first, second = words[:, 0], words[:, 1] | np.uint64(1)
-        steps = np.arange(SEEN_PLACES, dtype=np.uint64)
-        return (first[:, None] + steps[None, :] * second[:, None]) % np.uint64(SEEN_BITS)
-
-    def check_and_add(self, hashes: pd.Series) -> np.ndarray:
-        """For each (distinct) hash, whether it may have been added before; then add them."""
-        if hashes.empty:
-            return np.zeros(0, dtype=bool)
-        places = self._places(hashes)
-        words, bits = places >> np.uint64(6), np.uint64(1) << (places & np.uint64(63))
-        seen = ((self.words[words] & bits) != 0).all(axis=1)
-        np.bitwise_or.at(self.words, words.ravel(), bits.ravel())
-        return seen
-
-
-_HEX_VALUES = np.zeros(256, dtype=np.uint8)
-_HEX_VALUES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 
 
 @dataclass
@@ -265,14 +177,14 @@ class TransactionsWrite:
         self._error: BaseException | None = None
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._seen = _SeenHashes()
+        self._seen = SeenHashes()
         # external id -> (id, the largest country of its lines when this import created it, else None)
         self._known: dict[str, tuple[int, str | None]] = {}
         self._columns = [f'"{name}"' for name in TRANSACTION_COLUMNS]  # "attributes" too when the file has any
         self._table_had_lines = True
         self.created = 0
         self.unchanged = 0  # lines found in the database whose hash the file had not shown before
-        self.ranges = _Ranges()
+        self.ranges = ValueRanges()
 
     def _cursor(self) -> psycopg.Cursor:
         # Server-side parameters: the chunk's hashes travel as one text[] value.

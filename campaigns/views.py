@@ -145,7 +145,7 @@ def campaign_outcomes(request, pk):
     form = OutcomeUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         errors = form.errors.get("file") or []
-        messages.error(request, "Choose a CSV file of outcomes to upload." if "file" not in request.FILES
+        messages.error(request, "Choose a file of outcomes to upload (CSV, gzip CSV or XLSX)." if "file" not in request.FILES
                        else " ".join(errors) + " Nothing was imported.")
         return redirect("campaigns:campaign-detail", pk=campaign.pk)
     upload = form.cleaned_data["file"]

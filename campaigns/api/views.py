@@ -152,7 +152,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             return Response(OutcomeImportSerializer(report, context=context).data, status=status.HTTP_201_CREATED)
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationError({"non_field_errors": ["Send a JSON list of outcomes or a CSV file in the field "
+            raise ValidationError({"non_field_errors": ["Send a JSON list of outcomes or a file (CSV, gzip CSV or XLSX) in the field "
                                                         "“file”."]})
         path = outcome_store_upload(upload)
         try:

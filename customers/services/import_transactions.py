@@ -51,6 +51,7 @@ from customers.importing.value_ranges import RANGE_FIELDS, ValueRanges
 from customers.models import Customer, ImportRejectedRow, Transaction
 from custseg_site import copy_binary
 from custseg_site.bulk import copy_frame
+from custseg_site.staged_import import MERGE_WORK_MEM  # the hashes of the end's join stay in memory
 
 # Key of the advisory lock held by the transactions import that writes ("custseg" in ASCII
 # followed by 1: a number nothing else in the database would pick).
@@ -58,9 +59,6 @@ WRITE_LOCK = 0x63757374736567_01
 # Seconds between two tries of that lock (each try reports progress, and so hears a cancel),
 # and between two looks at the writer thread while it is busy (it may have failed).
 POLL_SECONDS = 1.0
-# work_mem of the job's transaction: the hashes of the end's join (~50 bytes a line) stay in
-# memory up to about a million waiting lines.
-WORK_MEM = "64MB"
 # Customers of the file's lines whose ids the writer keeps (about 100 bytes each): their
 # later lines need no round trip. Past this many the writer forgets them and asks again.
 KNOWN_CUSTOMERS = 200_000
@@ -202,7 +200,7 @@ class TransactionsWrite:
                     break
                 self.outside(waiting)
                 time.sleep(POLL_SECONDS)
-            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            cursor.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
             for name, columns in TEMPORARY_TABLES.items():
                 cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
                 cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns}) ON COMMIT DROP")

@@ -8,7 +8,9 @@ selection.py) -> number segments largest first, noise last -> distances to centr
 bootstrap stability (stability.py) -> profiles and surrogate rules (explain.py) -> 2-D view.
 
 result.metrics keys (JSON-able; a key that does not apply is absent or None):
-  n_customers, n_segmented (after dropped rows), dropped, imputed {feature: count},
+  n_customers (all rows in), no_purchases (left out: no purchase, see config.purchases),
+  dropped (left out: a missing value), n_segmented (the rest: in a segment or outliers),
+  imputed {feature: count}, n_init (k-means restarts),
   algorithm (as run: kmeans may become minibatch_kmeans), k (segments, noise not counted),
   inertia, silhouette, silhouette_sample_size, davies_bouldin, calinski_harabasz (noise left
   out of all scores), bic, aic (gmm), iterations, kprototypes_gamma, eps, eps_suggested,
@@ -28,6 +30,7 @@ from segments.ml.algorithms import (
     KMEANS_N_INIT,  # noqa: F401  (bench/run.py reads it from here)
     Fit,
     hdbscan_min_cluster_size,
+    kmeans_n_init,
     make_fitter,
     suggest_eps,
 )
@@ -45,6 +48,9 @@ from segments.ml.types import (
 )
 from segments.ml.validation import RFM_COLUMNS, validate_config
 
+# Unscaled features whose standard deviations differ by this factor (two orders of
+# magnitude) are not both used: the wider one's distances swamp the other's.
+UNSCALED_SPREAD_RATIO = 100
 # Progress percentages at which each stage starts; fitting takes most of a run.
 PROGRESS_FIT, PROGRESS_SCORE, PROGRESS_STABILITY, PROGRESS_EXPLAIN, PROGRESS_PROJECT = 5, 60, 65, 85, 95
 
@@ -69,15 +75,27 @@ def segment(
         if config.revenue not in frame.columns:
             raise SegmentationError(f"Unknown revenue column {config.revenue!r}.")
         revenue = pd.to_numeric(frame[config.revenue], errors="coerce").to_numpy(dtype="float64")
+    n_customers = len(frame)
+    notes: list[str] = []
+    buyers = _buyers(frame, config)
+    if not buyers.all():
+        # segmenting customers who never bought on purchase features would place them by
+        # imputed values among recent, regular buyers: they are left out and counted instead
+        frame = frame.iloc[buyers]
+        revenue = None if revenue is None else revenue[buyers]
+        notes.append(f"{n_customers - len(frame):,} customers without any purchase were left out: purchase "
+                     f"features such as recency say nothing about them. They are in no segment of this run.")
+    rows_in = np.flatnonzero(buyers)  # positions in the input frame of the rows segmented from here on
 
     report(0, "Preprocessing")
     prepared = prepare(frame, config)
     matrix = prepared.matrix
     n_rows = len(prepared.kept)
-    notes: list[str] = []
     if prepared.report["dropped"]:
         notes.append(f"{prepared.report['dropped']:,} customers missing a value of a chosen feature were "
-                     f"left out (label -1).")
+                     f"left out: they are in no segment of this run.")
+    if config.scaling == "none":
+        notes.extend(_unscaled_warning(prepared, dict(config.feature_labels)))
     algorithm = config.algorithm
     if algorithm == "kmeans" and n_rows > config.minibatch_threshold:
         algorithm = "minibatch_kmeans"
@@ -92,7 +110,8 @@ def segment(
     categories = prepared.preprocessor.categories(frame.iloc[prepared.kept]) if algorithm == "kprototypes" else None
     n_numeric = len(prepared.preprocessor.numeric)
     metrics: dict = {
-        "n_customers": int(len(frame)),
+        "n_customers": int(n_customers),
+        "no_purchases": int(n_customers - len(frame)),
         "n_segmented": n_rows,
         "algorithm": algorithm,
         "imputed": prepared.report["imputed"],
@@ -170,6 +189,8 @@ def segment(
     metrics["k"] = n_clusters
     if fit is not None and fit.n_iter is not None:
         metrics["iterations"] = fit.n_iter
+    if algorithm == "kmeans":
+        metrics["n_init"] = kmeans_n_init(n_rows)
     if fit is not None and "gamma" in fit.extra:
         metrics["kprototypes_gamma"] = fit.extra["gamma"]
     if noise_index is not None or algorithm in ("dbscan", "hdbscan"):
@@ -227,12 +248,13 @@ def segment(
 
     model = _model(config, algorithm, prepared, fit, centres, order, final_labels, n_segments, noise_index,
                    eps_used, profiles, names, rng)
-    all_labels = np.full(len(frame), -1, dtype=np.int64)
-    all_labels[prepared.kept] = final_labels
-    all_distance = np.full(len(frame), np.nan)
-    all_distance[prepared.kept] = distance
-    all_nearest = np.full(len(frame), -1, dtype=np.int64)
-    all_nearest[prepared.kept] = nearest_other
+    segmented = rows_in[prepared.kept]
+    all_labels = np.full(n_customers, -1, dtype=np.int64)
+    all_labels[segmented] = final_labels
+    all_distance = np.full(n_customers, np.nan)
+    all_distance[segmented] = distance
+    all_nearest = np.full(n_customers, -1, dtype=np.int64)
+    all_nearest[segmented] = nearest_other
     report(100, "Done")
     return SegmentationResult(
         labels=all_labels, segments=profiles, metrics=metrics, projection=projection,
@@ -285,6 +307,39 @@ def _check_segments(fit: Fit, k: int, matrix: np.ndarray) -> None:
         raise SegmentationError(
             f"Only {found} of the k = {k} segments got customers with this algorithm; choose a smaller k."
         )
+
+
+def _buyers(frame: pd.DataFrame, config: SegmentationConfig) -> np.ndarray:
+    """Rows with at least one purchase by `config.purchases`; all rows when it is not set.
+    RFM rules keep everyone: they name customers without purchases "No purchases"."""
+    if config.purchases is None or config.algorithm == "rfm":
+        return np.ones(len(frame), dtype=bool)
+    if config.purchases not in frame.columns:
+        raise SegmentationError(f"Unknown purchases column {config.purchases!r}.")
+    bought = pd.to_numeric(frame[config.purchases], errors="coerce").to_numpy(dtype="float64") > 0
+    if not bought.any():
+        raise SegmentationError(
+            "No customer has bought anything yet, so purchase features such as recency, frequency and "
+            "spend say nothing. Import transactions, or choose features from the customer record (age, income)."
+        )
+    return bought
+
+
+def _unscaled_warning(prepared: Prepared, labels: dict[str, str]) -> list[str]:
+    """A note when unscaled number features differ in spread by orders of magnitude: the
+    widest then decides the segments alone (income in dollars against age in years)."""
+    numeric = prepared.preprocessor.numeric
+    if len(numeric) < 2:
+        return []
+    spread = prepared.matrix[:, :len(numeric)].std(axis=0)
+    narrowest = float(spread[spread > 0].min()) if (spread > 0).any() else 0.0
+    widest = int(np.argmax(spread))
+    if narrowest == 0 or spread[widest] / narrowest < UNSCALED_SPREAD_RATIO:
+        return []
+    ratio = spread[widest] / narrowest
+    return [f"Scaling is off and the features' spreads differ {ratio:,.0f}-fold: "
+            f"{labels.get(numeric[widest], numeric[widest])} alone decides the segments. "
+            f"Choose standard scaling unless that is what you want."]
 
 
 def _largest_first(raw_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

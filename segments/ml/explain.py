@@ -15,7 +15,7 @@ from segments.ml.types import Projection, Rule, SegmentProfile
 LABEL_Z_THRESHOLD = 0.5
 # Features listed as distinguishing a segment: five fit on a card and cover what matters.
 TOP_FEATURES = 5
-NOISE_LABEL = "Unassigned"
+NOISE_LABEL = "Outliers (not in any segment)"
 # Surrogate rules: trees of depth 3 give rules of at most three conditions, still readable.
 RULE_TREE_DEPTH = 3
 # The trees are fitted on at most this many customers: a depth-3 tree's thresholds are as

@@ -7,11 +7,13 @@ How a new customer is placed, per algorithm:
 * gmm, kprototypes: the fitted estimator's predict();
 * dbscan, hdbscan: the segment of the nearest clustered customer of the run if that one is
   within `radius` (DBSCAN: eps, and only core customers count, as DBSCAN itself does;
-  HDBSCAN: the eps suggested by the k-distance knee), otherwise noise ("Unassigned");
+  HDBSCAN: the eps suggested by the k-distance knee), otherwise noise ("Outliers (not in any segment)");
 * rfm: the run's quintile boundaries (the same scores the customer would have had in the
   run) and the RFM segment rules; a named segment the run did not have gives -1.
 
-With `missing="drop"`, a customer missing a chosen feature gets -1 (the run dropped those).
+With `missing="drop"`, a customer missing a chosen feature gets -1 (the run dropped those);
+so does a customer without purchases when the run left those out (config.purchases, when
+the frame has that column).
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class FittedModel:
         placeable = np.ones(n_rows, dtype=bool)
         if self.config.missing == "drop":
             placeable = typed.notna().all(axis=1).to_numpy()
+        purchases = getattr(self.config, "purchases", None)  # models pickled before it existed
+        if purchases is not None and self.algorithm != "rfm" and purchases in frame.columns:
+            placeable &= pd.to_numeric(frame[purchases], errors="coerce").to_numpy(dtype="float64") > 0
         labels = np.full(n_rows, -1, dtype=np.int64)
         distance = np.full(n_rows, np.nan)
         nearest_other = np.full(n_rows, -1, dtype=np.int64)

@@ -1,7 +1,8 @@
 """From the customers' feature table to the matrix the algorithms see, and back.
 
 One scikit-learn ColumnTransformer does it, per numeric feature: impute the median, clip at
-the chosen quantiles, log1p where asked, scale; per categorical feature: fill missing with
+the chosen quantiles, log-scale where asked (LogScale: log1p, or asinh for a feature with
+negative values such as net spend after returns), scale; per categorical feature: fill missing with
 the value "missing" (its own category, so a customer without a country is not silently
 made British), one-hot encode. The fitted transformer is kept on the model, so new
 customers are transformed exactly as the run's were.
@@ -20,7 +21,6 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (
-    FunctionTransformer,
     MinMaxScaler,
     OneHotEncoder,
     RobustScaler,
@@ -62,12 +62,41 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return np.clip(X, self.bounds_[0], self.bounds_[1])
 
 
-def _log1p(X):
-    return np.log1p(X)
+class LogScale(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """A log scale for long tails, per column: log1p where no value is negative; where some
+    are (net spend after returns), asinh(x / s) with s the median of the nonzero |x|.
 
+    asinh(x / s) is log(2x / s) for large x, like log1p, but passes smoothly through 0 and
+    mirrors below it, and is nearly linear within about s of 0: a small net return sits
+    next to a small spend, as a marketer would place it. Rejected alternatives: log1p(|x|)
+    with the sign put back sends a -500 return as far below 0 as a +500 spend above it (the
+    few returners became a segment of their own); Yeo-Johnson (PowerTransformer) with its
+    near-0 lambda on spend maps -500 to about -125,000; shifting by the minimum squeezes the
+    typical customers together when one customer returned a lot.
+    """
 
-def _expm1(X):
-    return np.expm1(X)
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype="float64")
+        self.n_features_in_ = X.shape[1]
+        self.scale_ = np.full(X.shape[1], np.nan)  # NaN: log1p (no negative values)
+        for column in range(X.shape[1]):
+            values = X[:, column][~np.isnan(X[:, column])]
+            if (values < 0).any():
+                nonzero = np.abs(values[values != 0])
+                self.scale_[column] = float(np.median(nonzero))
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype="float64")
+        mirrored = ~np.isnan(self.scale_)
+        scale = np.where(mirrored, self.scale_, 1.0)
+        return np.where(mirrored, np.arcsinh(X / scale), np.log1p(np.where(mirrored, 0.0, X)))
+
+    def inverse_transform(self, X):
+        X = np.asarray(X, dtype="float64")
+        mirrored = ~np.isnan(self.scale_)
+        scale = np.where(mirrored, self.scale_, 1.0)
+        return np.where(mirrored, np.sinh(X) * scale, np.expm1(np.where(mirrored, 0.0, X)))
 
 
 SCALERS = {
@@ -108,7 +137,7 @@ class Preprocessor:
             if scaler != "passthrough":
                 column = scaler.inverse_transform(column)
             if name in self.log_features:
-                column = np.expm1(column)
+                column = pipeline.named_steps["log"].inverse_transform(column)
             out[:, position] = column[:, 0]
         return out
 
@@ -181,8 +210,8 @@ def prepare(frame: pd.DataFrame, config: SegmentationConfig) -> Prepared:
     for name in numeric:
         value = typed[name].skew()
         skew[name] = None if pd.isna(value) else round(float(value), 4)
-    non_negative = {name: bool((typed[name].dropna() >= 0).all()) for name in numeric}
-    suggested = [name for name in numeric if skew[name] is not None and skew[name] > SKEW_THRESHOLD and non_negative[name]]
+    negatives = {name: int((typed[name].dropna() < 0).sum()) for name in numeric}
+    suggested = [name for name in numeric if _long_tailed(skew[name], negatives[name])]
     if config.log_features == "auto":
         log_features = suggested
     else:
@@ -190,15 +219,12 @@ def prepare(frame: pd.DataFrame, config: SegmentationConfig) -> Prepared:
         unknown = [name for name in log_features if name not in numeric]
         if unknown:
             raise SegmentationError(
-                f"log1p applies to chosen numeric features only; not to: {', '.join(unknown)}."
-            )
-        negative = [name for name in log_features if not non_negative[name]]
-        if negative:
-            raise SegmentationError(
-                f"log1p needs values of 0 or more; {', '.join(negative)} has negative values."
+                f"The log transform applies to chosen number features only; not to: {', '.join(unknown)}."
             )
     report.update(skew=skew, log_suggested=suggested, log_features=log_features,
-                  skew_threshold=SKEW_THRESHOLD, scaling=config.scaling)
+                  skew_threshold=SKEW_THRESHOLD, scaling=config.scaling,
+                  transforms={name: _transform_entry(name, config, skew[name], negatives[name], log_features,
+                                                     suggested) for name in numeric})
 
     transformers = []
     for name in numeric:
@@ -207,7 +233,7 @@ def prepare(frame: pd.DataFrame, config: SegmentationConfig) -> Prepared:
             ("clip", QuantileClipper(config.clip_quantiles)),
         ]
         if name in log_features:
-            steps.append(("log", FunctionTransformer(_log1p, inverse_func=_expm1, feature_names_out="one-to-one")))
+            steps.append(("log", LogScale()))
         scaler = SCALERS[config.scaling]() if config.scaling != "none" else "passthrough"
         steps.append(("scale", scaler))
         transformers.append((name, Pipeline(steps), [name]))
@@ -243,3 +269,37 @@ def prepare(frame: pd.DataFrame, config: SegmentationConfig) -> Prepared:
         report["clip_bounds"] = bounds
         report["clip_quantiles"] = list(config.clip_quantiles)
     return Prepared(kept=kept, values=typed, filled=filled, matrix=matrix, preprocessor=preprocessor, report=report)
+
+
+def _long_tailed(skew: float | None, negatives: int) -> bool:
+    """A tail worth a log scale: right-skewed, or (with negative values, which the signed
+    log mirrors) skewed either way."""
+    if skew is None:
+        return False
+    return skew > SKEW_THRESHOLD or (negatives > 0 and skew < -SKEW_THRESHOLD)
+
+
+def _transform_entry(name: str, config: SegmentationConfig, skew: float | None, negatives: int,
+                     log_features: list[str], suggested: list[str]) -> dict:
+    """What was done to one number feature and why, in words for the run page and the API."""
+    logged = name in log_features
+    tail = f"long tail (skew {skew:.1f}, above {SKEW_THRESHOLD:g})" if name in suggested else None
+    if config.log_features == "auto":
+        reason = (f"Automatic: {tail}, so a few very large values do not dominate the segments." if logged
+                  else "Automatic: spread evenly enough (skew "
+                  f"{'unknown' if skew is None else f'{skew:.1f}'}), kept as it is.")
+    elif logged:
+        reason = "Asked for in the run options."
+    else:
+        reason = (f"Not asked for in the run options, though it has a {tail}: try the automatic log transform."
+                  if tail else "Not asked for in the run options.")
+    if logged and negatives:
+        reason += (f" {negatives:,} customer{'s have' if negatives != 1 else ' has'} a negative value (such as "
+                   f"net returns): kept, on a log-like scale (asinh) that passes through 0, so a small "
+                   f"return sits next to a small spend.")
+    return {
+        "transform": "log" if logged else "none",
+        "reason": reason,
+        "negative_values": negatives,
+        "scaling": config.scaling,
+    }

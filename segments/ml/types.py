@@ -51,8 +51,9 @@ class SegmentationConfig:
     k_rule: str = "silhouette"
     scaling: str = "standard"
     missing: str = "median"
-    # numeric features to transform with log1p before scaling; "auto" applies it to every
-    # non-negative feature whose skew is above SKEW_THRESHOLD (the result says which)
+    # numeric features to put on a log scale (preprocess.LogScale: log1p, or asinh where
+    # there are negatives such as net returns) before scaling; "auto" applies it to every feature whose skew is
+    # above SKEW_THRESHOLD (the result's preprocessing["transforms"] says which, and why)
     log_features: tuple[str, ...] | str = ()
     # clip numeric features at these quantiles, e.g. (0.01, 0.99); None leaves them alone
     clip_quantiles: tuple[float, float] | None = None
@@ -71,6 +72,11 @@ class SegmentationConfig:
     # scipy's ward linkage keeps an n x n/2 distance matrix: 10,000 rows is ~400 MB, 20,000
     # would be ~1.6 GB on a worker that must stay under 2 GB
     agglomerative_max: int = 10_000
+    # a numeric column of the frame (a feature or not) counting each customer's purchases:
+    # customers with none (0 or missing) are left out of the run (metrics["no_purchases"]),
+    # since purchase features (recency, ...) say nothing about them. None: everyone is kept.
+    # RFM rules ignore it: they give such customers their own segment, "No purchases".
+    purchases: str | None = None
     # a numeric column of the frame (a feature or not) whose per-segment sum is "revenue"
     revenue: str | None = None
     # ((feature, "Label shown to people"), ...): segment names say "high Spending Score"

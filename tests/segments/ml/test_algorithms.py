@@ -72,7 +72,7 @@ def test_density_algorithms_put_planted_noise_in_the_last_segment(algorithm, cau
     frame, truth = four_blobs(noise=50)
     result = segment(frame, config(algorithm=algorithm))
     noise = result.segments[-1]
-    assert noise.is_noise and noise.label == "Unassigned"
+    assert noise.is_noise and noise.label == "Outliers (not in any segment)"
     assert [s.is_noise for s in result.segments[:-1]] == [False] * 4
     # then the scattered customers are (nearly all) unassigned and the groups are recovered
     assert np.mean(result.labels[truth == -1] == noise.index) >= caught

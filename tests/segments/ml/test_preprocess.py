@@ -57,19 +57,19 @@ def skewed(n=2_000, seed=3):
     return pd.DataFrame({
         "monetary": rng.lognormal(5, 1.2, n),  # long right tail, like spend
         "age": rng.normal(40, 10, n),
-        "balance": rng.lognormal(3, 1.0, n) - 30,  # skewed but partly negative: no log
+        "balance": rng.lognormal(3, 1.0, n) - 30,  # skewed and partly negative
     })
 
 
-def test_auto_log_picks_the_skewed_non_negative_feature():
+def test_auto_log_picks_the_skewed_features_negative_values_or_not():
     frame = skewed()
     result = segment(frame, SegmentationConfig(features=("monetary", "age", "balance"), k=3, log_features="auto",
                                                stability_resamples=0))
     report = result.preprocessing
     assert report["skew"]["monetary"] > SKEW_THRESHOLD and abs(report["skew"]["age"]) < 0.5
     assert report["skew"]["balance"] > SKEW_THRESHOLD
-    assert report["log_suggested"] == ["monetary"]
-    assert report["log_features"] == ["monetary"]
+    assert report["log_suggested"] == ["monetary", "balance"]
+    assert report["log_features"] == ["monetary", "balance"]
     # the centroid is back in money units (geometric-mean like, so within the data's range)
     assert all(frame["monetary"].min() < s.centroid["monetary"] < frame["monetary"].max() for s in result.segments)
 
@@ -78,11 +78,6 @@ def test_no_log_unless_asked_but_still_suggested():
     result = segment(skewed(), SegmentationConfig(features=("monetary", "age"), k=3, stability_resamples=0))
     assert result.preprocessing["log_features"] == []
     assert result.preprocessing["log_suggested"] == ["monetary"]
-
-
-def test_log_of_a_negative_feature_is_refused():
-    with pytest.raises(SegmentationError, match="negative values"):
-        segment(skewed(), SegmentationConfig(features=("balance", "age"), k=3, log_features=("balance",)))
 
 
 def test_clipping_counts_the_customers_clipped_at_each_end():

@@ -21,7 +21,10 @@ class RunForm(forms.Form):
         initial=list(DEFAULT_FEATURES),
         widget=forms.CheckboxSelectMultiple,
         help_text="What the segments are built on. Recency, frequency and monetary (RFM) "
-        "describe buying behaviour; age, income, gender and country describe who the customers are.",
+        "describe buying behaviour; age, income, gender and country describe who the customers are. "
+        "Customers who never bought are left out of runs on purchase features (recency, frequency, spend "
+        "and the like), since those say nothing about them, and the run page counts them; RFM rules give "
+        "them a segment of their own, “No purchases”.",
     )
 
     def __init__(self, *args, **kwargs):

@@ -85,16 +85,18 @@ OPTIONS: tuple[RunOption, ...] = (
     RunOption(
         "scaling", "Scaling",
         "Puts features on one scale so that each counts. Standard (z-scores) is the usual "
-        "choice; robust resists outliers; min-max maps to 0-1; none keeps raw units.",
+        "choice; robust resists outliers; min-max maps to 0-1; none keeps raw units, so a "
+        "feature in dollars outweighs one in years (the run page warns when that happens).",
         "choice", "standard",
         (("standard", "Standard (z-score)"), ("robust", "Robust (median and IQR)"),
-         ("minmax", "Min-max (0 to 1)"), ("none", "None")),
+         ("minmax", "Min-max (0 to 1)"), ("none", "None (raw units)")),
     ),
     RunOption(
         "log_features", "Log transform",
-        "log(1 + x) tames long tails such as spend and purchase counts. 'auto' applies it to "
-        "every non-negative feature that is strongly skewed (the run page says which); or "
-        "list features, comma-separated; or 'none'.",
+        "A log scale tames long tails such as spend and purchase counts (a feature with negative "
+        "values, such as net returns, gets a log-like scale that passes through 0). 'auto' applies it to every feature "
+        "that is strongly skewed (the run page says which, and why); or list features, "
+        "comma-separated; or 'none'.",
         "log", "auto",
     ),
     RunOption(
@@ -224,6 +226,7 @@ def _number(option: RunOption, value: Any, kind: type) -> int | float:
 
 
 def engine_config(config: dict, *, categorical: tuple[str, ...] = (), revenue: str | None = None,
+                  purchases: str | None = None,
                   silhouette_sample: int, scatter_sample: int,
                   feature_labels: dict[str, str] | None = None) -> ml.SegmentationConfig:
     """The engine's config for a stored run config (see services.run_validate)."""
@@ -254,6 +257,7 @@ def engine_config(config: dict, *, categorical: tuple[str, ...] = (), revenue: s
         silhouette_sample=silhouette_sample,
         scatter_sample=scatter_sample,
         revenue=revenue,
+        purchases=purchases,
         feature_labels=tuple((name, (feature_labels or {})[name]) for name in merged["features"]
                              if name in (feature_labels or {})),
     )

@@ -7,6 +7,7 @@ from django.db.models import F, Q, QuerySet
 from customers.models import Customer
 from custseg_site.aggregate_cache import cached, stamp
 from segments.models import Membership, Persona, RunPublication, Segment, SegmentationRun
+from segments.options import OPTIONS_BY_NAME
 
 
 def run_list() -> QuerySet[SegmentationRun]:
@@ -60,6 +61,51 @@ def segment_summaries(*, run: SegmentationRun) -> list[dict]:
         }
         for segment in run_segments(run=run)
     ]
+
+
+def run_coverage(*, run: SegmentationRun) -> dict:
+    """Who a finished run segmented, and who it left out and why (counts of customers).
+
+    segmented: in a segment; outliers: in the run but in no dense group (DBSCAN/HDBSCAN);
+    left_out = missing_values (a chosen feature missing, with "leave the customer out") +
+    no_purchases (never bought, on a run over purchase features).
+    """
+    metrics = run.metrics or {}
+    customers = int(metrics.get("n_customers") or 0)
+    missing_values = int(metrics.get("dropped") or 0)
+    no_purchases = int(metrics.get("no_purchases") or 0)
+    in_run = int(metrics.get("n_segmented", customers - missing_values - no_purchases) or 0)
+    outliers = int(metrics.get("noise_count") or 0)
+    return {
+        "customers": customers,
+        "in_run": in_run,
+        "segmented": in_run - outliers,
+        "outliers": outliers,
+        "left_out": missing_values + no_purchases,
+        "missing_values": missing_values,
+        "no_purchases": no_purchases,
+    }
+
+
+def run_feature_treatment(*, run: SegmentationRun, labels: dict[str, str]) -> list[dict]:
+    """What a run did to each number feature before segmenting, and why: one row per feature
+    (label, skew, log scale or not and the reason, scaling). Empty for runs made before the
+    reasons were kept."""
+    report = run.preprocessing or {}
+    rows = []
+    for name, entry in (report.get("transforms") or {}).items():
+        scaling = entry.get("scaling", report.get("scaling"))
+        rows.append({
+            "feature": name,
+            "label": labels.get(name, name),
+            "skew": (report.get("skew") or {}).get(name),
+            "transform": entry.get("transform", "none"),
+            "reason": entry.get("reason", ""),
+            "negative_values": int(entry.get("negative_values") or 0),
+            "scaling": scaling,
+            "scaling_label": dict(OPTIONS_BY_NAME["scaling"].choices).get(scaling, scaling),
+        })
+    return rows
 
 
 def customer_published_segment(*, customer_id: int) -> tuple[Segment | None, list]:

@@ -63,12 +63,16 @@ def run_detail(request, pk):
     catalogue = feature_catalogue()
     features = [catalogue.get(n) or FeatureDefinition(n, n, "") for n in run.config.get("features", [])]
     options = [
-        (option, dict(option.choices).get(run.config.get(option.name), run.config.get(option.name)))
+        # a list (log features) is shown as it is: only single values have a label
+        (option, _choice_label(option, run.config.get(option.name)))
         for option in OPTIONS
         if option.name in run.config and (not option.algorithms or run.config.get("algorithm") in option.algorithms)
         and not (option.name in ("k_min", "k_max", "k_rule") and run.config.get("k") != "auto")
     ]
     context = {"run": run, "features": features, "options": options,
+               "coverage": selectors.run_coverage(run=run),
+               "feature_treatment": selectors.run_feature_treatment(
+                   run=run, labels={name: definition.label for name, definition in catalogue.items()}),
                "algorithm_label": ALGORITHM_LABELS.get(run.config.get("algorithm"), run.config.get("algorithm"))}
     if run.status == SegmentationRun.Status.SUCCEEDED:
         segments = selectors.segment_summaries(run=run)
@@ -102,6 +106,10 @@ def run_detail(request, pk):
             other_runs=selectors.run_list().filter(status=SegmentationRun.Status.SUCCEEDED).exclude(pk=run.pk)[:50],
         )
     return render(request, "segments/run_detail.html", context)
+
+
+def _choice_label(option, value):
+    return dict(option.choices).get(value, value) if isinstance(value, str) else value
 
 
 @login_required

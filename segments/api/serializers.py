@@ -1,9 +1,11 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.features import DEFAULT_FEATURES
+from customers.selectors import feature_catalogue
 from segments.models import Segment, SegmentationRun
 from segments.options import OPTIONS
-from segments.selectors import segment_summaries
+from segments.selectors import run_coverage, run_feature_treatment, segment_summaries
 
 
 def _option_field(option) -> serializers.Field:
@@ -72,17 +74,56 @@ class SegmentSummarySerializer(serializers.Serializer):
     is_noise = serializers.BooleanField(help_text="DBSCAN/HDBSCAN customers in no dense group.")
 
 
+class RunCoverageSerializer(serializers.Serializer):
+    customers = serializers.IntegerField(help_text="Customers when the run started.")
+    in_run = serializers.IntegerField(help_text="Customers the run placed: segmented + outliers.")
+    segmented = serializers.IntegerField(help_text="Customers in a segment.")
+    outliers = serializers.IntegerField(help_text="DBSCAN/HDBSCAN: customers in no dense group (not in any segment).")
+    left_out = serializers.IntegerField(help_text="Customers not in the run: missing_values + no_purchases.")
+    missing_values = serializers.IntegerField(
+        help_text="Left out for a missing value of a chosen feature (missing values: leave the customer out).")
+    no_purchases = serializers.IntegerField(
+        help_text="Left out for never having bought, on a run over purchase features (recency, frequency, ...).")
+
+
+class FeatureTreatmentSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    label = serializers.CharField()
+    skew = serializers.FloatField(allow_null=True, help_text="Sample skewness before any transform.")
+    transform = serializers.ChoiceField(
+        choices=["log", "none"],
+        help_text="log: log(1 + x), or asinh(x / median |x|) for a feature with negative values; none: as it is.")
+    reason = serializers.CharField(help_text="Why, in words.")
+    negative_values = serializers.IntegerField(help_text="Customers with a value below 0 (e.g. net returns).")
+    scaling = serializers.CharField(help_text="standard, robust, minmax or none.")
+    scaling_label = serializers.CharField()
+
+
 class RunSerializer(serializers.ModelSerializer):
     created_by = serializers.StringRelatedField()
     url = serializers.HyperlinkedIdentityField(view_name="api:run-detail")
+    coverage = serializers.SerializerMethodField(help_text="Who the run segmented, and who it left out and why.")
+    feature_treatment = serializers.SerializerMethodField(
+        help_text="What was done to each number feature before segmenting, and why; empty before the run "
+        "finished, and for runs made before this was recorded.")
 
     class Meta:
         model = SegmentationRun
         fields = [
             "id", "url", "name", "config", "status", "progress", "stage", "error",
-            "metrics", "selection", "stability", "preprocessing", "notes", "model_info",
-            "created_by", "created_at", "started_at", "finished_at", "published", "published_at",
+            "metrics", "coverage", "selection", "stability", "preprocessing", "feature_treatment", "notes",
+            "model_info", "created_by", "created_at", "started_at", "finished_at", "published", "published_at",
         ]
+
+    @extend_schema_field(RunCoverageSerializer)
+    def get_coverage(self, run) -> dict:
+        return run_coverage(run=run)
+
+    @extend_schema_field(FeatureTreatmentSerializer(many=True))
+    def get_feature_treatment(self, run) -> list[dict]:
+        if not hasattr(self, "_feature_labels"):  # once per response, not per run of a list
+            self._feature_labels = {name: f.label for name, f in feature_catalogue().items()}
+        return run_feature_treatment(run=run, labels=self._feature_labels)
 
 
 class RunDetailSerializer(RunSerializer):

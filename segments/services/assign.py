@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from customers.selectors import customer_feature_frame, customer_ids_by_external_id, feature_catalogue
 from segments import ml
 from segments.models import SegmentationRun
+from segments.services.execute import purchases_column
 
 
 class AssignError(Exception):
@@ -67,7 +68,10 @@ def customers_assign(*, run: SegmentationRun, external_ids: list[str] | None = N
         if unknown:
             raise AssignError(f"No customer with external id {', '.join(map(str, unknown[:10]))}"
                               f"{' and others' if len(unknown) > 10 else ''}.")
-        frame = customer_feature_frame(features=features, customer_ids=[ids[e] for e in external_ids])
+        # the run's purchases column too: a customer who never bought stays out, as in the run
+        purchases = purchases_column(features, feature_catalogue())
+        columns = features + ([purchases] if purchases and purchases not in features else [])
+        frame = customer_feature_frame(features=columns, customer_ids=[ids[e] for e in external_ids])
         keys = [{"external_id": external_id} for external_id in external_ids]
     else:
         stray = sorted({name for row in rows if isinstance(row, dict) for name in row} - set(features))

@@ -45,6 +45,19 @@ class RunDataChanged(Exception):
 
 # Revenue per segment (share of revenue on the run page) is the customers' net spend.
 REVENUE_FEATURE = "monetary"
+# Purchase occasions: a customer with none has no purchase to measure recency and the
+# other purchase features from, and is left out of runs on those features.
+PURCHASES_FEATURE = "frequency"
+
+
+def purchases_column(features: list[str], catalogue: dict) -> str | None:
+    """The column that tells buyers from customers who never bought, for a run on `features`;
+    None when no chosen feature comes from purchases (age, income, ...: everyone counts)."""
+    if PURCHASES_FEATURE not in catalogue:
+        return None
+    if any(catalogue[name].needs_transactions for name in features if name in catalogue):
+        return PURCHASES_FEATURE
+    return None
 
 
 def run_execute(*, run_id: int) -> None:
@@ -69,8 +82,9 @@ def _compute(run: SegmentationRun) -> None:
     features = list(run.config["features"])
     categorical = categorical_features(features, catalogue)
     revenue = REVENUE_FEATURE if REVENUE_FEATURE in catalogue and has_transactions() else None
+    purchases = purchases_column(features, catalogue)
     config = engine_config(
-        run.config, categorical=categorical, revenue=revenue,
+        run.config, categorical=categorical, revenue=revenue, purchases=purchases,
         feature_labels={name: definition.label for name, definition in catalogue.items()},
         silhouette_sample=settings.SEGMENTS_SILHOUETTE_SAMPLE,
         scatter_sample=settings.SEGMENTS_SCATTER_SAMPLE,
@@ -82,7 +96,7 @@ def _compute(run: SegmentationRun) -> None:
         # loading is the first 2-10 % of the job; checks for cancel as it goes
         job_progress(run, 2 + 8 * min(rows, total) // total, f"Loading customer features: {rows:,} of {total:,}")
 
-    columns = features + ([revenue] if revenue and revenue not in features else [])
+    columns = features + [name for name in dict.fromkeys((revenue, purchases)) if name and name not in features]
     frame = customer_feature_frame(features=columns, progress=loading)
     loaded = time.monotonic()
 

@@ -62,8 +62,8 @@ def test_segments_carry_rules_stability_and_revenue_share():
 
 def test_customers_with_missing_values_can_be_left_out_and_are_counted():
     planted_customers(per_group=10)
-    CustomerFactory.create_batch(4)  # no purchases: recency is missing
-    run = executed(k=3, missing="drop")
+    CustomerFactory.create_batch(4, age=None)
+    run = executed(features=["age", "annual_income"], k=3, missing="drop")
     assert Membership.objects.filter(run=run).count() == 30
     assert run.preprocessing["dropped"] == 4
 

@@ -79,7 +79,7 @@ class Segment(models.Model):
     # centroid in feature units, per-feature mean/median/z-score, category shares, share of
     # customers and the top distinguishing features
     profile = models.JSONField(default=dict, blank=True)
-    # DBSCAN/HDBSCAN's customers in no dense group: shown as "Unassigned"
+    # DBSCAN/HDBSCAN's customers in no dense group: shown as "Outliers (not in any segment)"
     is_noise = models.BooleanField(default=False)
     # surrogate decision-tree rules: [{text, precision, recall, support}]
     rules = models.JSONField(default=list, blank=True)

@@ -49,7 +49,8 @@ from segments.ml.types import (
 from segments.ml.validation import RFM_COLUMNS, validate_config
 
 # Unscaled features whose standard deviations differ by this factor (two orders of
-# magnitude) are not both used: the wider one's distances swamp the other's.
+# magnitude) get a warning: the wider one's distances swamp the other's (income in dollars
+# spreads ~2,000 times wider than age in years).
 UNSCALED_SPREAD_RATIO = 100
 # Progress percentages at which each stage starts; fitting takes most of a run.
 PROGRESS_FIT, PROGRESS_SCORE, PROGRESS_STABILITY, PROGRESS_EXPLAIN, PROGRESS_PROJECT = 5, 60, 65, 85, 95

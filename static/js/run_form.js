@@ -13,3 +13,25 @@
   select.addEventListener("change", update);
   update();
 })();
+
+// Warn when scaling is off and the chosen number features are in different units (days,
+// currency, years): unscaled, the one with the widest range decides the segments alone.
+(function () {
+  "use strict";
+  var scaling = document.querySelector("select[name=scaling]");
+  var warning = document.getElementById("unscaled-warning");
+  if (!scaling || !warning) { return; }
+  var boxes = document.querySelectorAll("input[name=features]");
+  function update() {
+    var units = [];
+    boxes.forEach(function (box) {
+      var unit = box.closest("[data-unit]");
+      if (box.checked && unit && units.indexOf(unit.dataset.unit) < 0) { units.push(unit.dataset.unit); }
+    });
+    warning.hidden = !(scaling.value === "none" && units.length > 1);
+    warning.querySelector("[data-units]").textContent = units.join(", ");
+  }
+  scaling.addEventListener("change", update);
+  boxes.forEach(function (box) { box.addEventListener("change", update); });
+  update();
+})();

@@ -38,15 +38,16 @@ def test_run_finds_the_planted_groups_and_writes_one_membership_per_customer():
     assert run.started_at <= run.finished_at
 
 
-def test_customers_without_purchases_are_segmented_with_imputed_values():
+def test_customers_without_purchases_are_left_out_of_a_purchase_feature_run_and_counted():
     planted_customers(per_group=5)
     CustomerFactory.create_batch(3)  # no transactions
     run = create_run()
     services.run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "succeeded"
-    assert Membership.objects.filter(run=run).count() == 18
-    assert run.metrics["imputed"]["recency"] == 3
+    assert Membership.objects.filter(run=run).count() == 15
+    assert run.metrics["no_purchases"] == 3 and run.metrics["n_customers"] == 18
+    assert "recency" not in run.metrics["imputed"]  # no recency made up for them
 
 
 @pytest.mark.parametrize(

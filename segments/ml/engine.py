@@ -35,7 +35,7 @@ from segments.ml.algorithms import (
     suggest_eps,
 )
 from segments.ml.model import REFERENCE_POINTS, FittedModel, distances_to_centres, rfm_thresholds
-from segments.ml.preprocess import Prepared, prepare
+from segments.ml.preprocess import Prepared, prepare, unscaled_warning
 from segments.ml.selection import choose_k, sample_rows, score, segment_means, within_sum_of_squares
 from segments.ml.stability import bootstrap
 from segments.ml.types import (
@@ -48,10 +48,6 @@ from segments.ml.types import (
 )
 from segments.ml.validation import RFM_COLUMNS, validate_config
 
-# Unscaled features whose standard deviations differ by this factor (two orders of
-# magnitude) get a warning: the wider one's distances swamp the other's (income in dollars
-# spreads ~2,000 times wider than age in years).
-UNSCALED_SPREAD_RATIO = 100
 # Progress percentages at which each stage starts; fitting takes most of a run.
 PROGRESS_FIT, PROGRESS_SCORE, PROGRESS_STABILITY, PROGRESS_EXPLAIN, PROGRESS_PROJECT = 5, 60, 65, 85, 95
 
@@ -96,7 +92,7 @@ def segment(
         notes.append(f"{prepared.report['dropped']:,} customers missing a value of a chosen feature were "
                      f"left out: they are in no segment of this run.")
     if config.scaling == "none":
-        notes.extend(_unscaled_warning(prepared, dict(config.feature_labels)))
+        notes.extend(unscaled_warning(prepared, dict(config.feature_labels)))
     algorithm = config.algorithm
     if algorithm == "kmeans" and n_rows > config.minibatch_threshold:
         algorithm = "minibatch_kmeans"
@@ -324,23 +320,6 @@ def _buyers(frame: pd.DataFrame, config: SegmentationConfig) -> np.ndarray:
             "spend say nothing. Import transactions, or choose features from the customer record (age, income)."
         )
     return bought
-
-
-def _unscaled_warning(prepared: Prepared, labels: dict[str, str]) -> list[str]:
-    """A note when unscaled number features differ in spread by orders of magnitude: the
-    widest then decides the segments alone (income in dollars against age in years)."""
-    numeric = prepared.preprocessor.numeric
-    if len(numeric) < 2:
-        return []
-    spread = prepared.matrix[:, :len(numeric)].std(axis=0)
-    narrowest = float(spread[spread > 0].min()) if (spread > 0).any() else 0.0
-    widest = int(np.argmax(spread))
-    if narrowest == 0 or spread[widest] / narrowest < UNSCALED_SPREAD_RATIO:
-        return []
-    ratio = spread[widest] / narrowest
-    return [f"Scaling is off and the features' spreads differ {ratio:,.0f}-fold: "
-            f"{labels.get(numeric[widest], numeric[widest])} alone decides the segments. "
-            f"Choose standard scaling unless that is what you want."]
 
 
 def _largest_first(raw_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,10 @@ from segments.ml.types import SegmentationConfig, SegmentationError
 SKEW_THRESHOLD = 1.0
 # The value a missing categorical becomes: its own category, never a guess.
 MISSING_CATEGORY = "missing"
+# Unscaled features whose standard deviations differ by this factor (two orders of
+# magnitude) get a warning: the wider one's distances swamp the other's (income in dollars
+# spreads ~2,000 times wider than age in years).
+UNSCALED_SPREAD_RATIO = 100
 # One-hot columns per categorical feature; rarer values are pooled into one "infrequent"
 # column. Beyond 20 values a segment profile cannot show them and the dense matrix grows
 # by a column per value for every customer.
@@ -303,3 +307,20 @@ def _transform_entry(name: str, config: SegmentationConfig, skew: float | None, 
         "negative_values": negatives,
         "scaling": config.scaling,
     }
+
+
+def unscaled_warning(prepared: Prepared, labels: dict[str, str]) -> list[str]:
+    """A note when unscaled number features differ in spread by orders of magnitude: the
+    widest then decides the segments alone (income in dollars against age in years)."""
+    numeric = prepared.preprocessor.numeric
+    if len(numeric) < 2:
+        return []
+    spread = prepared.matrix[:, :len(numeric)].std(axis=0)
+    narrowest = float(spread[spread > 0].min()) if (spread > 0).any() else 0.0
+    widest = int(np.argmax(spread))
+    if narrowest == 0 or spread[widest] / narrowest < UNSCALED_SPREAD_RATIO:
+        return []
+    ratio = spread[widest] / narrowest
+    return [f"Scaling is off and the features' spreads differ {ratio:,.0f}-fold: "
+            f"{labels.get(numeric[widest], numeric[widest])} alone decides the segments. "
+            f"Choose standard scaling unless that is what you want."]

@@ -144,3 +144,19 @@ def test_the_run_form_says_how_customers_without_purchases_are_treated(client, a
     page = text(client.get(reverse("segments:run-create")))
     assert "Customers who never bought are left out of runs on purchase features" in page
     assert "none keeps raw units, so a feature in dollars outweighs one in years" in page
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_the_cli_summary_counts_who_was_left_out(celery_worker, capsys):
+    import json
+
+    planted_customers(per_group=10)
+    CustomerFactory.create_batch(4)  # never bought
+    call_command("segment", "--features", "recency,frequency,monetary", "--k", "3", "--stability-resamples", "0",
+                 "--json")
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["status"] == "succeeded"
+    assert summary["coverage"]["segmented"] == 30 and summary["coverage"]["no_purchases"] == 4
+    call_command("segment", "--features", "recency,frequency,monetary", "--k", "3", "--stability-resamples", "0")
+    assert ", 4 left out," in capsys.readouterr().out

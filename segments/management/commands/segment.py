@@ -10,6 +10,7 @@ from custseg_site.cli import follow_job
 from segments import services
 from segments.models import SegmentationRun
 from segments.options import OPTIONS
+from segments.selectors import run_coverage
 
 
 class Command(BaseCommand):
@@ -86,6 +87,8 @@ class Command(BaseCommand):
                 "unstable_segments": stability.get("unstable", []),
             } if stability else None,
             "sizes": metrics.get("sizes", []),
+            # who was segmented, and who was left out and why (as the run page and the API say)
+            "coverage": run_coverage(run=run) if metrics else None,
             "notes": run.notes or [],
             "error": run.error or None,
         }
@@ -94,7 +97,9 @@ class Command(BaseCommand):
         else:
             sizes = ", ".join(f"{size:,}" for size in summary["sizes"])
             silhouette = summary["silhouette"]
+            coverage = summary["coverage"]
+            left_out = f", {coverage['left_out']:,} left out" if coverage and coverage["left_out"] else ""
             self.stdout.write(
-                f"Run #{run.pk} {run.status}: k={summary['k']}, sizes [{sizes}], "
+                f"Run #{run.pk} {run.status}: k={summary['k']}, sizes [{sizes}]{left_out}, "
                 f"silhouette {silhouette:.3f}" if silhouette is not None else f"Run #{run.pk} {run.status}"
             )

@@ -115,10 +115,15 @@ def test_log_of_spend_with_net_returns_runs_and_the_page_says_what_was_done(clie
                                 "missing_values": 0, "no_purchases": 0}
 
 
-def test_an_impossible_log_choice_is_refused_before_any_run_is_written(analyst):
+def test_an_impossible_log_choice_is_refused_before_any_run_is_written(client, analyst):
     from rest_framework.test import APIClient
 
     returners()
+    client.force_login(analyst)
+    form = client.post(reverse("segments:run-create"), {"features": ["recency", "monetary"], "k": "3",
+                                                         "log_features": "recency, country"})
+    assert form.status_code == 400
+    assert "Only chosen number features can be log-transformed: country." in text(form)
     api = APIClient()
     api.force_authenticate(analyst)
     response = api.post(reverse("api:run-list"), {"features": ["recency", "monetary", "gender"], "k": 3,

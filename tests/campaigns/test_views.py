@@ -227,16 +227,20 @@ def test_results_before_outcomes_say_so_and_lifts_are_in_points(client, manager,
     member = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=True).first()
     CampaignOutcome.objects.create(campaign=c, member=member, event="converted", revenue=Decimal("10"),
                                    occurred_at="2026-02-01T10:00:00Z")
-    # then the lifts are percentage points, negatives with a minus sign; Lapsed still has none
+    # then the lifts are percentage points, negatives with a minus sign; Lapsed still has none;
+    # the intervals are the score test's (campaigns.stats, checked in test_stats), which
+    # agree with its p-values (0.002 and 0.005), where a Wald interval reached above 0
     page = client.get(detail).content.decode()
     results = page.split('id="results-title"')[1].split("</table>")[0]
+    assert "95% interval, score method" in results
     assert lift_cells(results) == [
-        "−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>",  # Big spenders: 0/36 against 1/4
+        "−25.0 pts <span class=\"muted\">[−69.9, −4.6]</span>",  # Big spenders: 0/36 against 1/4
         "– <span class=\"muted\">(no outcomes yet)</span>",  # Lapsed
-        "−16.7 pts <span class=\"muted\">[−46.5, 13.2]</span>",  # whole campaign: 0/54 against 1/6
+        "−16.7 pts <span class=\"muted\">[−56.4, −3.0]</span>",  # whole campaign: 0/54 against 1/6
     ]
+    assert results.count("<strong>✓</strong>") == 2
     card_results = client.get(card).content.decode().split('id="campaign-results-title"')[1].split("</table>")[0]
-    assert lift_cells(card_results) == ["−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>"]
+    assert lift_cells(card_results) == ["−25.0 pts <span class=\"muted\">[−69.9, −4.6]</span>"]
 
 
 def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, marketer, w):

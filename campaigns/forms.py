@@ -1,7 +1,9 @@
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from campaigns import services
 from campaigns.models import Campaign
 from segments.models import Persona, RunPublication, Segment
 from segments.selectors import published_run
@@ -18,7 +20,8 @@ class SegmentChoiceField(forms.ModelMultipleChoiceField):
 
 class CampaignForm(forms.Form):
     """The campaign's fields; campaigns.services checks them (dates, holdout share,
-    targets, published run) and its messages land on the fields."""
+    targets, published run) in clean(), whatever the fields' own checks found, so one
+    submit shows every problem; its messages land on the fields."""
 
     AUDIENCE_FIELDS = ("target_personas", "target_segments", "exclude_personas", "exclude_segments",
                        "holdout_percent", "seed")
@@ -51,8 +54,9 @@ class CampaignForm(forms.Form):
     seed = forms.IntegerField(initial=0, min_value=0,
                               help_text="Chooses who is in the holdout; the same seed gives the same control group.")
 
-    def __init__(self, *args, launched: bool = False, **kwargs):
+    def __init__(self, *args, campaign: Campaign | None = None, launched: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.campaign = campaign
         run = published_run()
         self.fields["target_personas"].queryset = self.fields["exclude_personas"].queryset = Persona.objects.order_by("name")
         self.fields["target_segments"].queryset = Segment.objects.filter(run=run).order_by("index") if run else Segment.objects.none()
@@ -63,6 +67,16 @@ class CampaignForm(forms.Form):
             for name in self.AUDIENCE_FIELDS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Fixed at launch: the audience is frozen."
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            # the fields that passed their own checks: a field already in error is not
+            # checked again (its message is there), the others still are
+            services.campaign_check(fields=self.service_fields(), campaign=self.campaign)
+        except ValidationError as exc:
+            self.add_service_errors(exc)
+        return cleaned
 
     def holdout_warning(self) -> str | None:
         """A holdout under 1 % is allowed, but more often a share typed as a fraction."""

@@ -55,7 +55,8 @@ def campaign_edit(request, pk):
     campaign = _campaign_or_404(pk)
     launched = campaign.is_launched
     if request.method == "POST":
-        form = CampaignForm(request.POST, launched=launched, initial=CampaignForm.initial_for(campaign))
+        form = CampaignForm(request.POST, campaign=campaign, launched=launched,
+                            initial=CampaignForm.initial_for(campaign))
         if form.is_valid():
             try:
                 fields = form.service_fields()

@@ -49,6 +49,28 @@ def test_create_form_shows_clear_messages(client, marketer, w):
     assert not Campaign.objects.exists()
 
 
+def test_one_submit_reports_every_problem_of_the_campaign_form(client, marketer, w):
+    # given a campaign with a negative budget, a holdout of 75 % and an end before its start
+    client.force_login(marketer)
+    data = {"name": "Spring", "channel": "email", "target_personas": [w.big.pk], "budget": "-5",
+            "holdout_percent": "75", "start_date": "2026-05-02", "end_date": "2026-05-01", "seed": "0"}
+    response = client.post(reverse("campaigns:campaign-create"), data)
+    # then the one answer names all three, each on its field, and nothing is saved
+    form = response.context["form"]
+    assert response.status_code == 400
+    assert set(form.errors) == {"budget", "holdout_percent", "end_date"}
+    page = response.content.decode()
+    assert "before it starts" in page and "got 75" in page and "greater than or equal to 0" in page
+    assert not Campaign.objects.exists()
+    # and editing a draft reports them all at once too, changing nothing
+    c = campaign(w, by=marketer)
+    response = client.post(reverse("campaigns:campaign-edit", args=[c.pk]), data)
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"budget", "holdout_percent", "end_date"}
+    c.refresh_from_db()
+    assert (c.name, c.budget, c.end_date) == ("Spring sale", None, None)
+
+
 def test_a_holdout_under_one_percent_is_saved_with_a_warning_about_the_unit(client, marketer, w):
     client.force_login(marketer)
     response = client.post(reverse("campaigns:campaign-create"), {

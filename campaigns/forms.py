@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from campaigns import services
 from campaigns.models import Campaign
+from custseg_site.forms import ServiceCheckedForm
 from segments.models import Persona, RunPublication, Segment
 from segments.selectors import published_run
 
@@ -18,7 +19,7 @@ class SegmentChoiceField(forms.ModelMultipleChoiceField):
         return f"run #{segment.run_id} · {segment.display_name} ({segment.size:,} customers)"
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(ServiceCheckedForm):
     """The campaign's fields; campaigns.services checks them (dates, holdout share,
     targets, published run) in clean(), whatever the fields' own checks found, so one
     submit shows every problem; its messages land on the fields."""
@@ -68,15 +69,8 @@ class CampaignForm(forms.Form):
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Fixed at launch: the audience is frozen."
 
-    def clean(self):
-        cleaned = super().clean()
-        try:
-            # the fields that passed their own checks: a field already in error is not
-            # checked again (its message is there), the others still are
-            services.campaign_check(fields=self.service_fields(), campaign=self.campaign)
-        except ValidationError as exc:
-            self.add_service_errors(exc)
-        return cleaned
+    def service_check(self, fields: dict) -> None:
+        services.campaign_check(fields=fields, campaign=self.campaign)
 
     def holdout_warning(self) -> str | None:
         """A holdout under 1 % is allowed, but more often a share typed as a fraction."""
@@ -101,14 +95,15 @@ class CampaignForm(forms.Form):
             data.pop("seed", None)
         return data
 
-    def add_service_errors(self, exc) -> None:
-        for field, errors in exc.message_dict.items():
-            if field == "holdout_share":
-                # the service speaks of the share (0 to 0.5); this field takes percent
-                field, errors = "holdout_percent", [
-                    f"Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); "
-                    f"got {self.cleaned_data.get('holdout_percent')}."]
-            self.add_error(field if field in self.fields else None, errors)
+    def add_service_errors(self, exc, *, skip_fields_in_error: bool = False) -> None:
+        messages = dict(exc.message_dict)
+        if "holdout_share" in messages:
+            # the service speaks of the share (0 to 0.5); this field takes percent
+            del messages["holdout_share"]
+            messages["holdout_percent"] = [
+                f"Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); "
+                f"got {self.cleaned_data.get('holdout_percent')}."]
+        super().add_service_errors(ValidationError(messages), skip_fields_in_error=skip_fields_in_error)
 
     @classmethod
     def initial_for(cls, campaign: Campaign) -> dict:

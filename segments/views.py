@@ -38,8 +38,7 @@ def run_create(request):
                 **form.options(),
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(None if field == "__all__" or field not in form.fields else field, errors)
+            form.add_service_errors(exc)
         else:
             messages.success(request, f"Run #{run.pk} started. It runs in the background.")
             return redirect("segments:run-detail", pk=run.pk)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from campaigns import services
 from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport
 from campaigns.services import outcome_imports
+from customers.models import Customer
 from tests.campaigns.factories import campaign, world
 
 pytestmark = pytest.mark.django_db
@@ -219,6 +220,35 @@ def test_audience_csv_leaves_the_holdout_out_unless_asked(client, manager, marke
     response = client.get(reverse("campaigns:campaign-members-csv", args=[c.pk]) + "?include_control=1")
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) - 1 == 60 and sum(line.endswith(",true") for line in lines) == 12
+
+
+def test_audience_csv_adds_email_and_name_when_asked_by_a_role_that_may_see_them(client, api_client, manager, reader,
+                                                                                   marketer, w):
+    for number, customer in enumerate(w.customers):
+        customer.email, customer.name = f"buyer{number}@example.com", f"Buyer {number}"
+    Customer.objects.bulk_update(w.customers, ["email", "name"])
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.2")))
+    url = reverse("campaigns:campaign-members-csv", args=[c.pk])
+    client.force_login(manager)
+    # given the campaign page: it offers the columns next to the control group choice
+    page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+    assert 'name="fields" value="email"' in page and 'name="include_control"' in page
+    # when both are ticked
+    response = client.get(url, {"fields": ["email", "name"]})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    # then the id comes first, then email and name, for exactly the treated members
+    assert lines[0] == "external_id,email,name,persona,persona_name,segment,is_control"
+    expected = {(m.customer.external_id, m.customer.email, m.customer.name)
+                for m in CampaignMember.objects.filter(campaign=c, is_control=False).select_related("customer")}
+    assert {tuple(line.split(",")[:3]) for line in lines[1:]} == expected and len(expected) == 48
+    # a role that may not see personal data gets no choice, and a forged one is refused
+    client.force_login(reader)
+    page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+    assert 'value="email"' not in page and 'name="include_control"' in page
+    assert client.get(url).status_code == 200
+    response = client.get(url, {"fields": "email"})
+    assert response.status_code == 403 and b"@example.com" not in response.content
+    assert api_client(reader).get(f"/api/v1/campaigns/{c.pk}/members/", {"fields": "email"}).status_code == 403
 
 
 def test_persona_card_shows_campaign_results(client, manager, marketer, w):

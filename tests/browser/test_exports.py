@@ -7,6 +7,7 @@ import pytest
 
 from campaigns import services
 from customers.models import Customer
+from tests.browser.conftest import screenshot
 from tests.browser.test_main_journey import sign_in
 from tests.campaigns.factories import campaign, world
 
@@ -23,9 +24,10 @@ def test_download_forms_fit_the_screen_and_add_the_email_when_ticked(page, live_
     c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.25")))
     page.set_viewport_size({"width": width, "height": 900})
     sign_in(page, live_server, manager.username)
-    for url, header in ((f"/segments/{w.run.segments.get(index=0).pk}/", "external_id,email,segment,"),
-                        (f"/campaigns/{c.pk}/", "external_id,email,persona,")):
+    for name, url, header in (("segment", f"/segments/{w.run.segments.get(index=0).pk}/", "external_id,email,segment,"),
+                              ("campaign", f"/campaigns/{c.pk}/", "external_id,email,persona,")):
         page.goto(live_server.url + url)
+        screenshot(page, f"export-{name}-{width}")
         form = page.locator("form.export-form")
         # every choice and the button are on screen, none cut off at the right
         for box in (item.bounding_box() for item in form.locator("label, button").all()):

@@ -47,6 +47,12 @@ def test_one_submit_reports_every_problem_of_the_run_form(client, analyst):
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"features", "k"}
     assert b"This field is required" in response.content and b"k must be between 2 and 50" in response.content
+    # and checks that span options, or the data, come with another option's typo
+    response = client.post(reverse("segments:run-create"),
+                           {**FORM, "features": [], "k": "auto", "k_min": "6", "k_max": "3", "seed": "x"})
+    assert set(response.context["form"].errors) == {"features", "k_max", "seed"}
+    response = client.post(reverse("segments:run-create"), {**FORM, "k": "16", "seed": "x"})
+    assert set(response.context["form"].errors) == {"k", "seed"} and b"more than the 15 customers" in response.content
     assert SegmentationRun.objects.count() == 0
 
 

@@ -1,8 +1,11 @@
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from campaigns import services
 from campaigns.models import Campaign
+from custseg_site.forms import ServiceCheckedForm
 from segments.models import Persona, RunPublication, Segment
 from segments.selectors import published_run
 
@@ -16,9 +19,10 @@ class SegmentChoiceField(forms.ModelMultipleChoiceField):
         return f"run #{segment.run_id} · {segment.display_name} ({segment.size:,} customers)"
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(ServiceCheckedForm):
     """The campaign's fields; campaigns.services checks them (dates, holdout share,
-    targets, published run) and its messages land on the fields."""
+    targets, published run) in clean(), whatever the fields' own checks found, so one
+    submit shows every problem; its messages land on the fields."""
 
     AUDIENCE_FIELDS = ("target_personas", "target_segments", "exclude_personas", "exclude_segments",
                        "holdout_percent", "seed")
@@ -51,8 +55,9 @@ class CampaignForm(forms.Form):
     seed = forms.IntegerField(initial=0, min_value=0,
                               help_text="Chooses who is in the holdout; the same seed gives the same control group.")
 
-    def __init__(self, *args, launched: bool = False, **kwargs):
+    def __init__(self, *args, campaign: Campaign | None = None, launched: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.campaign = campaign
         run = published_run()
         self.fields["target_personas"].queryset = self.fields["exclude_personas"].queryset = Persona.objects.order_by("name")
         self.fields["target_segments"].queryset = Segment.objects.filter(run=run).order_by("index") if run else Segment.objects.none()
@@ -63,6 +68,9 @@ class CampaignForm(forms.Form):
             for name in self.AUDIENCE_FIELDS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Fixed at launch: the audience is frozen."
+
+    def service_check(self, fields: dict) -> None:
+        services.campaign_check(fields=fields, campaign=self.campaign)
 
     def holdout_warning(self) -> str | None:
         """A holdout under 1 % is allowed, but more often a share typed as a fraction."""
@@ -87,14 +95,15 @@ class CampaignForm(forms.Form):
             data.pop("seed", None)
         return data
 
-    def add_service_errors(self, exc) -> None:
-        for field, errors in exc.message_dict.items():
-            if field == "holdout_share":
-                # the service speaks of the share (0 to 0.5); this field takes percent
-                field, errors = "holdout_percent", [
-                    f"Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); "
-                    f"got {self.cleaned_data.get('holdout_percent')}."]
-            self.add_error(field if field in self.fields else None, errors)
+    def add_service_errors(self, exc, *, skip_fields_in_error: bool = False) -> None:
+        messages = dict(exc.message_dict)
+        if "holdout_share" in messages:
+            # the service speaks of the share (0 to 0.5); this field takes percent
+            del messages["holdout_share"]
+            messages["holdout_percent"] = [
+                f"Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); "
+                f"got {self.cleaned_data.get('holdout_percent')}."]
+        super().add_service_errors(ValidationError(messages), skip_fields_in_error=skip_fields_in_error)
 
     @classmethod
     def initial_for(cls, campaign: Campaign) -> dict:

@@ -1,6 +1,7 @@
 """Campaign statistics: the holdout size rule, rates with intervals, and lift over the
-holdout by a two-proportion z-test. Pure Python (no Django, no database): the services
-feed it counts from SQL aggregates, and tests check it against hand computations.
+holdout by a two-proportion score test with the interval that inverts it. Pure Python (no
+Django, no database): the services feed it counts from SQL aggregates, and tests check it
+against hand computations.
 """
 
 from __future__ import annotations
@@ -52,6 +53,66 @@ def rate(successes: int, n: int, confidence: float = CONFIDENCE) -> Rate:
     return Rate(successes, n, p, max(0.0, centre - half), min(1.0, centre + half))
 
 
+# Named on the results pages and in the API next to each lift interval.
+DIFFERENCE_METHOD = "score method"
+# Halvings of the search interval for a bound: 60 take [-1, 1] below 1e-17, past float precision.
+BISECTIONS = 60
+
+
+def _restricted_rates(p1: float, n1: int, p2: float, n2: int, delta: float) -> tuple[float, float]:
+    """The maximum-likelihood rates of the two groups under "treated minus control is
+    delta" (Miettinen & Nurminen 1985, closed form of the cubic's root in [0, 1])."""
+    theta = n2 / n1
+    a = 1 + theta
+    b = -(1 + theta + p1 + theta * p2 + delta * (theta + 2))
+    c = delta * delta + delta * (2 * p1 + theta + 1) + p1 + theta * p2
+    d = -p1 * delta * (1 + delta)
+    v = b ** 3 / (3 * a) ** 3 - b * c / (6 * a * a) + d / (2 * a)
+    u = math.copysign(math.sqrt(max(0.0, b * b / (3 * a) ** 2 - c / (3 * a))), v)
+    cosine = max(-1.0, min(1.0, v / u ** 3)) if u else 0.0
+    r1 = 2 * u * math.cos((math.pi + math.acos(cosine)) / 3) - b / (3 * a)
+    r1 = max(0.0, min(1.0, r1))
+    r2 = max(0.0, min(1.0, r1 - delta))
+    return r1, r2
+
+
+def _score(x1: int, n1: int, x2: int, n2: int, delta: float) -> float:
+    """The score statistic of "treated minus control is delta": observed difference minus
+    delta over its standard error under that hypothesis. At delta 0 it is the pooled z."""
+    p1, p2 = x1 / n1, x2 / n2
+    r1, r2 = _restricted_rates(p1, n1, p2, n2, delta)
+    excess = p1 - p2 - delta
+    variance = r1 * (1 - r1) / n1 + r2 * (1 - r2) / n2
+    if variance <= 0:
+        return 0.0 if abs(excess) < 1e-12 else math.copysign(math.inf, excess)
+    return excess / math.sqrt(variance)
+
+
+def difference_interval(x1: int, n1: int, x2: int, n2: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The interval of treated minus control rate that inverts the score test (Mee 1984):
+    every difference the test at this confidence does not reject. Unlike a Wald interval
+    it does not collapse when a group has no (or only) successes, and it excludes 0
+    exactly when the pooled two-proportion z-test rejects "no difference"."""
+    z_crit = _z(confidence)
+    observed = x1 / n1 - x2 / n2
+
+    def bound(outer: float, beyond) -> float:
+        inner = observed
+        if not beyond(_score(x1, n1, x2, n2, outer)):
+            return outer  # the test rejects nothing up to the edge of the possible differences
+        for _ in range(BISECTIONS):
+            middle = (inner + outer) / 2
+            if beyond(_score(x1, n1, x2, n2, middle)):
+                outer = middle
+            else:
+                inner = middle
+        return (inner + outer) / 2
+
+    low = bound(-1.0, lambda score: score > z_crit)
+    high = bound(1.0, lambda score: score < -z_crit)
+    return low, high
+
+
 @dataclass(frozen=True)
 class Lift:
     """Treated minus control, as a difference of rates and relative to the control rate."""
@@ -59,7 +120,7 @@ class Lift:
     treated_rate: float
     control_rate: float
     difference: float  # treated_rate - control_rate (percentage points / 100)
-    difference_low: float  # Wald interval of the difference (unpooled standard error)
+    difference_low: float  # score interval of the difference (difference_interval)
     difference_high: float
     relative: float | None  # difference / control_rate; None when the control rate is 0
     relative_low: float | None  # Katz log interval of the rate ratio, minus 1
@@ -67,21 +128,25 @@ class Lift:
     z: float | None  # pooled two-proportion z statistic; None when nobody or everybody succeeded
     p_value: float | None  # two-sided
     confidence: float
+    method: str = DIFFERENCE_METHOD
 
     @property
     def significant(self) -> bool:
-        return self.p_value is not None and self.p_value < 1 - self.confidence
+        """The difference interval excludes 0: the same verdict as p_value < 1 - confidence,
+        as the interval inverts the same test."""
+        return self.difference_low > 0 or self.difference_high < 0
 
 
 def lift(treated_successes: int, treated_n: int, control_successes: int, control_n: int,
          confidence: float = CONFIDENCE) -> Lift | None:
-    """Two-proportion z-test of treated against control. None without both groups."""
+    """Two-proportion score test of treated against control, with the interval that
+    inverts it. None without both groups."""
     if treated_n <= 0 or control_n <= 0:
         return None
     z_crit = _z(confidence)
     p1, p2 = treated_successes / treated_n, control_successes / control_n
     difference = p1 - p2
-    se = math.sqrt(p1 * (1 - p1) / treated_n + p2 * (1 - p2) / control_n)
+    low, high = difference_interval(treated_successes, treated_n, control_successes, control_n, confidence)
     pooled = (treated_successes + control_successes) / (treated_n + control_n)
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / treated_n + 1 / control_n))
     z = p_value = None
@@ -98,7 +163,7 @@ def lift(treated_successes: int, treated_n: int, control_successes: int, control
             relative_high = math.exp(log_ratio + z_crit * log_se) - 1
     return Lift(
         treated_rate=p1, control_rate=p2, difference=difference,
-        difference_low=difference - z_crit * se, difference_high=difference + z_crit * se,
+        difference_low=low, difference_high=high,
         relative=relative, relative_low=relative_low, relative_high=relative_high,
         z=z, p_value=p_value, confidence=confidence,
     )

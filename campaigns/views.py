@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,6 +11,7 @@ from campaigns.forms import CampaignForm, OutcomeUploadForm
 from campaigns.models import Campaign, OutcomeImport
 from campaigns.permissions import ADD_CAMPAIGN, CHANGE_CAMPAIGN, DELETE_CAMPAIGN, VIEW_CAMPAIGN
 from campaigns.services import outcome_imports
+from custseg_site import export_fields
 from custseg_site.csv_export import csv_stream_response
 from segments.members import member_csv
 from segments.selectors import published_run
@@ -55,7 +56,8 @@ def campaign_edit(request, pk):
     campaign = _campaign_or_404(pk)
     launched = campaign.is_launched
     if request.method == "POST":
-        form = CampaignForm(request.POST, launched=launched, initial=CampaignForm.initial_for(campaign))
+        form = CampaignForm(request.POST, campaign=campaign, launched=launched,
+                            initial=CampaignForm.initial_for(campaign))
         if form.is_valid():
             try:
                 fields = form.service_fields()
@@ -89,7 +91,8 @@ def _audience_context(campaign) -> dict:
 def campaign_detail(request, pk):
     campaign = _campaign_or_404(pk)
     context = {"campaign": campaign, **_audience_context(campaign),
-               "published": published_run(), "upload_form": OutcomeUploadForm()}
+               "published": published_run(), "upload_form": OutcomeUploadForm(),
+               "export_choices": export_fields.export_choices(request.user)}
     if campaign.is_launched:
         results = selectors.campaign_results(campaign=campaign)
         context.update(results=results, imports=selectors.outcome_imports(campaign=campaign),
@@ -204,10 +207,16 @@ def outcome_import_cancel(request, pk, import_pk):
 @login_required
 @permission_required(VIEW_CAMPAIGN, raise_exception=True)
 def campaign_members_csv(request, pk):
-    """The audience to hand to the channel: the treated members only, unless the holdout is asked for."""
+    """The audience to hand to the channel: the treated members only, unless the holdout is
+    asked for; email and name on request, for roles that may see them (custseg_site.export_fields)."""
     campaign = _campaign_or_404(pk)
+    try:
+        personal = export_fields.personal_fields(request)
+    except export_fields.UnknownExportField as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     include_control = request.GET.get("include_control") in ("1", "true")
     pull = selectors.audience_pull(campaign=campaign, include_control=include_control)
     suffix = "-with-control" if include_control else ""
+    external_id, *audience = selectors.AUDIENCE_FIELDS
     return csv_stream_response(f"campaign-{campaign.pk}-members{suffix}.csv",
-                               member_csv(pull=pull, fields=list(selectors.AUDIENCE_FIELDS)))
+                               member_csv(pull=pull, fields=[external_id, *personal, *audience]))

@@ -52,6 +52,16 @@ ADD_PERSONA = "segments.add_persona"
 CHANGE_PERSONA = "segments.change_persona"
 MANAGE_INTEGRATIONS = "integrations.manage_api_tokens"
 
+# Customers' email addresses and names are personal data. Whoever may read a customer (the
+# customers API's detail shows both) may also have them in member lists and exports: the
+# membership API and the segment and campaign page exports all ask may_see_personal_data.
+VIEW_PERSONAL_DATA = VIEW_CUSTOMERS
+PERSONAL_FIELDS = ("email", "name")
+
+
+def may_see_personal_data(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.has_perm(VIEW_PERSONAL_DATA))
+
 
 def sync_role_groups(sender=None, using="default", **kwargs):
     from django.contrib.auth.models import Group, Permission

@@ -2,7 +2,9 @@ import secrets
 
 from django import forms
 
+from custseg_site.forms import ServiceCheckedForm
 from integrations.scopes import SCOPES
+from integrations.services import webhooks
 from segments.models import Persona
 
 
@@ -36,9 +38,12 @@ class ApiTokenForm(SentOnceForm):
         help_text="Give an integration only what it needs: membership:read reads members and nothing else.")
 
 
-class WebhookEndpointForm(SentOnceForm):
+class WebhookEndpointForm(SentOnceForm, ServiceCheckedForm):
     id_prefix = "webhook"
     name = forms.CharField(max_length=100)
     url = forms.URLField(label="URL", max_length=500, assume_scheme="https", help_text="Receives a signed POST after each publish that changes a persona's members.")
     persona = forms.ModelChoiceField(queryset=Persona.objects.order_by("name"), required=False,
                                      empty_label="Every persona")
+
+    def service_check(self, fields: dict) -> None:
+        webhooks.webhook_endpoint_check(fields=fields)

@@ -2,14 +2,17 @@ from django import forms
 
 from customers.features import DEFAULT_FEATURES
 from customers.selectors import feature_catalogue
+from custseg_site.forms import ServiceCheckedForm
 from segments.options import OPTIONS
+from segments.services import runs
 
 
-class RunForm(forms.Form):
+class RunForm(ServiceCheckedForm):
     """Options for a new run, one field per segments.options.OPTIONS entry.
 
     Fields take text as typed; segments.services.run_validate parses and checks them (the
-    same code the API and the CLI go through) and its messages come back per field.
+    same code the API and the CLI go through) in clean(), with the fields' own checks, and
+    its messages come back per field.
     """
 
     name = forms.CharField(
@@ -42,6 +45,9 @@ class RunForm(forms.Form):
         for option in OPTIONS:
             if option.advanced == advanced:
                 yield self[option.name], " ".join(option.algorithms)
+
+    def service_check(self, fields: dict) -> None:
+        runs.run_validate(features=fields.get("features") or [], **self.options())
 
     def options(self) -> dict:
         return {option.name: self.cleaned_data.get(option.name) for option in OPTIONS}

@@ -245,12 +245,14 @@ def _parse_cursor(cursor: str) -> tuple[float | None, int] | None:
         return None
 
 
-def segment_member_rows(*, segment: Segment):
-    """Every member for the CSV export, streamed from the database in chunks."""
+def segment_member_rows(*, segment: Segment, personal: tuple[str, ...] | list[str] = ()):
+    """Every member for the CSV export, streamed from the database in chunks: external id,
+    then the customer fields in `personal` (email, name), then the segment's columns."""
     return (
         Membership.objects.filter(segment=segment).order_by("customer_id")
-        .values_list("customer__external_id", "distance", "nearest_segment_index", "customer__gender",
-                     "customer__age", "customer__country", "customer__annual_income")
+        .values_list("customer__external_id", *(f"customer__{name}" for name in personal), "distance",
+                     "nearest_segment_index", "customer__gender", "customer__age", "customer__country",
+                     "customer__annual_income")
         .iterator(chunk_size=5000)
     )
 

@@ -2,12 +2,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from customers.features import FeatureDefinition
 from customers.selectors import customer_count_estimate, feature_catalogue
-from custseg_site import roles
+from custseg_site import export_fields, roles
 from custseg_site.csv_export import csv_response
 from segments import charts, selectors, services
 from segments.forms import RunForm
@@ -38,8 +39,7 @@ def run_create(request):
                 **form.options(),
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(None if field == "__all__" or field not in form.fields else field, errors)
+            form.add_service_errors(exc)
         else:
             messages.success(request, f"Run #{run.pk} started. It runs in the background.")
             return redirect("segments:run-detail", pk=run.pk)
@@ -188,6 +188,7 @@ def segment_detail(request, pk):
         "order": order if order in selectors.MEMBER_ORDERS else "customer",
         "orders": selectors.MEMBER_ORDERS,
         "personas": persona_selectors.segment_personas(segment=segment),
+        "export_choices": export_fields.export_choices(request.user),
     }
     return render(request, "segments/segment_detail.html", context)
 
@@ -195,16 +196,25 @@ def segment_detail(request, pk):
 @login_required
 @permission_required(roles.VIEW_RUNS, raise_exception=True)
 def segment_export(request, pk):
-    """Every member as CSV, streamed (a million rows never sit in the web process)."""
+    """Every member as CSV, streamed (a million rows never sit in the web process); email
+    and name on request, for roles that may see them (custseg_site.export_fields)."""
     segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
+    try:
+        personal = export_fields.personal_fields(request)
+    except export_fields.UnknownExportField as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     names = dict(Segment.objects.filter(run_id=segment.run_id).values_list("index", "label"))
-    rows = (
-        (external_id, segment.display_name, "" if distance is None else round(distance, 4),
-         names.get(nearest, "") if nearest is not None else "", gender, age, country, income)
-        for external_id, distance, nearest, gender, age, country, income in selectors.segment_member_rows(segment=segment)
-    )
+    width = 1 + len(personal)  # external id and the personal fields, as they come
+
+    def csv_row(row):
+        distance, nearest, gender, age, country, income = row[width:]
+        return (*row[:width], segment.display_name, "" if distance is None else round(distance, 4),
+                names.get(nearest, "") if nearest is not None else "", gender, age, country, income)
+
+    rows = map(csv_row, selectors.segment_member_rows(segment=segment, personal=personal))
     return csv_response(
         f"run-{segment.run_id}-segment-{segment.index + 1}.csv",
-        ["external_id", "segment", "distance_to_centre", "next_closest_segment", "gender", "age", "country", "annual_income"],
+        ["external_id", *personal, "segment", "distance_to_centre", "next_closest_segment", "gender", "age", "country",
+         "annual_income"],
         rows,
     )

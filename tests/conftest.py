@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -104,6 +104,18 @@ def marketer(django_user_model):
 @pytest.fixture
 def manager(django_user_model):
     return _user(django_user_model, "manny", roles.MANAGER)
+
+
+@pytest.fixture
+def reader(django_user_model):
+    """A custom role: reads runs, segments, personas, members and campaigns, but not
+    customers, so not their personal data (custseg_site.roles.may_see_personal_data)."""
+    user = _user(django_user_model, "reader")
+    for code in ("segments.view_segmentationrun", "segments.view_segment", "segments.view_membership",
+                 "segments.view_persona", "campaigns.view_campaign"):
+        app_label, codename = code.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user
 
 
 @pytest.fixture

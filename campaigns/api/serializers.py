@@ -130,13 +130,17 @@ class LiftSerializer(serializers.Serializer):
     treated_rate = serializers.FloatField()
     control_rate = serializers.FloatField()
     difference = serializers.FloatField(help_text="Treated minus control rate.")
-    difference_low = serializers.FloatField(help_text="95 % confidence interval of the difference.")
+    difference_low = serializers.FloatField(
+        help_text="95 % interval of the difference, by the score method (Mee): the differences the two-proportion "
+                  "score test does not reject, so it excludes 0 exactly when p_value is below 0.05.")
     difference_high = serializers.FloatField()
     relative = serializers.FloatField(allow_null=True, help_text="Difference over the control rate.")
     relative_low = serializers.FloatField(allow_null=True)
     relative_high = serializers.FloatField(allow_null=True)
     z = serializers.FloatField(allow_null=True, help_text="Two-proportion z statistic (pooled).")
     p_value = serializers.FloatField(allow_null=True, help_text="Two-sided.")
+    significant = serializers.BooleanField(help_text="The difference's interval excludes 0.")
+    method = serializers.CharField(help_text="How the difference's interval is computed.")
 
 
 class ResultSerializer(serializers.Serializer):

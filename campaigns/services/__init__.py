@@ -138,6 +138,13 @@ def _clean(fields: dict, *, campaign: Campaign | None = None) -> dict:
     return cleaned
 
 
+def campaign_check(*, fields: dict, campaign: Campaign | None = None) -> None:
+    """The checks campaign_create (campaign None) or campaign_update makes of `fields`,
+    without saving anything: raises ValidationError with every problem at once. Forms run
+    it next to their own field checks, so one submit reports all of them."""
+    _clean(fields, campaign=campaign)
+
+
 def _save_targets(campaign: Campaign, fields: dict) -> None:
     for name in TARGET_FIELDS:
         if name in fields:

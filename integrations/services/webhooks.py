@@ -101,6 +101,12 @@ def _clean(changes: dict) -> dict:
     return cleaned
 
 
+def webhook_endpoint_check(*, fields: dict) -> None:
+    """The checks webhook_endpoint_create and _update make of `fields` (any of
+    EDITABLE_FIELDS), without saving: forms run it with their own."""
+    _clean(fields)
+
+
 @transaction.atomic
 def webhook_endpoint_create(*, name: str, url: str, persona: Persona | None = None, active: bool = True,
                             by=None) -> WebhookEndpoint:

@@ -28,9 +28,10 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import renderers, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.utils.urls import replace_query_param
 
+from custseg_site import roles
 from custseg_site.csv_export import csv_stream_response
 from segments import members
 from segments.models import SegmentationRun
@@ -99,6 +100,10 @@ def _fields(request, pull: members.Pull) -> list[str]:
     unknown = [f for f in fields if f not in allowed and f != "change"]
     if unknown:
         raise ValidationError({"fields": [f"Unknown field(s): {', '.join(unknown)}. Available: {', '.join(allowed)}."]})
+    personal = [f for f in fields if f in roles.PERSONAL_FIELDS]
+    if personal and not roles.may_see_personal_data(request.user):
+        raise PermissionDenied(f"Your role does not include customers' {' and '.join(personal)} "
+                               f"({roles.VIEW_PERSONAL_DATA}); ask for the other fields.")
     fields = [f for f in fields if f != "change"]
     if pull.baseline is not None:
         fields.append("change")
@@ -206,9 +211,10 @@ class MemberItemSerializer(serializers.Serializer):
 
 PARAMETERS = [
     OpenApiParameter("fields", str, description=(
-        "Comma-separated fields of each member (default external_id): external_id, email, name, gender, age, "
-        "country, city; for segment and persona members segment, distance, nearest_segment_index; for campaign "
-        "audiences persona, persona_name, segment, is_control.")),
+        "Comma-separated fields of each member (default external_id): external_id, email, name (personal data: "
+        "403 for a role without customers.view_customer), gender, age, country, city; for segment and persona "
+        "members segment, distance, nearest_segment_index; for campaign audiences persona, persona_name, segment, "
+        "is_control.")),
     OpenApiParameter("page_size", int, description=f"Members per page, 1 to {MAX_PAGE_SIZE:,} (default {DEFAULT_PAGE_SIZE:,})."),
     OpenApiParameter("cursor", str, description="The `next` link's cursor: pins the member set the first page read, "
                                                 "so a pull finishes on the run it started on."),

@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from custseg_site.forms import ServiceCheckedForm
 from segments.models import Persona
+from segments.personas import services
 
 
-class PersonaForm(forms.Form):
+class PersonaForm(ServiceCheckedForm):
     """The persona's editable fields; segments.personas.services checks them (unique name,
-    colour, channels) and its messages land on the fields."""
+    colour, channels) in clean(), with the fields' own checks, and its messages land on the
+    fields."""
 
     name = forms.CharField(max_length=120, help_text="What the team will call these customers, e.g. “Young big spenders”.")
     avatar = forms.CharField(max_length=8, required=False,
@@ -27,13 +30,13 @@ class PersonaForm(forms.Form):
     owner = forms.ModelChoiceField(queryset=None, required=False, help_text="Who looks after this persona.")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, persona: Persona | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.persona = persona
         self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
 
-    def add_service_errors(self, exc) -> None:
-        for field, errors in exc.message_dict.items():
-            self.add_error(field if field in self.fields else None, errors)
+    def service_check(self, fields: dict) -> None:
+        services.persona_check(fields=fields, persona=self.persona)
 
     @classmethod
     def initial_for(cls, persona: Persona) -> dict:

@@ -82,6 +82,12 @@ def _clean(fields: dict, *, persona: Persona | None = None) -> dict:
     return cleaned
 
 
+def persona_check(*, fields: dict, persona: Persona | None = None) -> None:
+    """The checks persona_create (persona None) or persona_update makes of `fields`,
+    without saving: ValidationError with every problem (forms run it with their own)."""
+    _clean(fields, persona=persona)
+
+
 def _check_linkable(segment: Segment) -> None:
     if not segment.run.published:
         raise ValidationError({"segment": [

@@ -66,7 +66,7 @@ def persona_create(request):
 def persona_edit(request, pk):
     persona = _persona_or_404(pk)
     if request.method == "POST":
-        form = PersonaForm(request.POST)
+        form = PersonaForm(request.POST, persona=persona)
         if form.is_valid():
             try:
                 services.persona_update(persona=persona, by=request.user, **form.cleaned_data)

@@ -41,9 +41,10 @@ def run_validate(*, features: list[str], **options) -> dict:
         errors.setdefault("features", []).append("Each feature can be chosen only once.")
     config["features"] = features
     categorical = categorical_features(features, catalogue)
-    if not errors:
-        _check_options(config, categorical, errors)
-    if not errors:
+    # Each check runs when the options it reads parsed, whatever the others' errors: one
+    # answer names every problem instead of one more on each try.
+    _check_options(config, categorical, errors)
+    if _parsed(config, "algorithm", "k", "k_min", "k_max") and not errors.keys() & {"k", "k_min", "k_max"}:
         k = config["k"] if config["algorithm"] in ml.K_ALGORITHMS else None
         smallest = (config["k_min"] if k == "auto" else k) or ml.MIN_K
         # Counting stops just past k: no COUNT(*) over a million customers for this check.
@@ -59,8 +60,8 @@ def run_validate(*, features: list[str], **options) -> dict:
                 if smallest > customers else
                 f"k = {smallest} would put each of the {customers:,} customers in a segment of its own."
             )
-        needs_purchases = [name for name in features if catalogue[name].needs_transactions]
-        if customers and needs_purchases and not has_transactions():
+        needs_purchases = [name for name in features if name in catalogue and catalogue[name].needs_transactions]
+        if customers and needs_purchases and "features" not in errors and not has_transactions():
             errors.setdefault("features", []).append(
                 f"{', '.join(needs_purchases)} need purchase history, and there are no "
                 "transactions yet. Import transactions, or choose age or annual income."
@@ -75,14 +76,26 @@ def run_validate(*, features: list[str], **options) -> dict:
 RFM_FEATURES = ("recency", "frequency", "monetary")
 
 
+def _parsed(config: dict, *names: str) -> bool:
+    """Whether these options parsed (parse_options leaves out those that did not)."""
+    return all(name in config for name in names)
+
+
 def _check_options(config: dict, categorical: tuple[str, ...], errors: dict) -> None:
-    """Checks that need several options together; the engine repeats them on the data."""
-    algorithm, features = config["algorithm"], config["features"]
-    if config["k_min"] > config["k_max"]:
+    """Checks that need several options together, each when its options parsed; the engine
+    repeats them on the data."""
+    algorithm, features = config.get("algorithm"), config["features"]
+    # checks of the chosen features only once the features themselves are fine
+    if "features" in errors:
+        algorithm, log = None, None
+    else:
+        log = config.get("log_features")
+    if _parsed(config, "k_min", "k_max") and config["k_min"] > config["k_max"]:
         errors.setdefault("k_max", []).append(
             f"The largest k ({config['k_max']}) is below the smallest ({config['k_min']})."
         )
-    if config["k_rule"] in ("bic", "aic") and algorithm != "gmm" and config["k"] == "auto":
+    if _parsed(config, "k_rule", "algorithm", "k") and config["k_rule"] in ("bic", "aic") \
+            and config["algorithm"] != "gmm" and config["k"] == "auto":
         errors.setdefault("k_rule", []).append(
             f"{config['k_rule'].upper()} needs a likelihood: choose the Gaussian mixture algorithm, "
             "or another rule."
@@ -102,7 +115,6 @@ def _check_options(config: dict, categorical: tuple[str, ...], errors: dict) -> 
             errors.setdefault("features", []).append(
                 f"RFM rules score recency, frequency and monetary: add {', '.join(missing)}."
             )
-    log = config["log_features"]
     if isinstance(log, list):
         stray = [name for name in log if name not in features or name in categorical]
         if stray:

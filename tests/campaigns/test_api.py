@@ -186,6 +186,8 @@ def test_results_give_lift_per_persona(api_client, manager, marketer, w):
     assert big["reach"] == 30 and big["treated"]["conversion_rate"]["rate"] == pytest.approx(0.5)
     assert big["conversion_lift"]["difference"] == pytest.approx(0.5)
     assert big["conversion_lift"]["p_value"] < 0.01
+    assert big["conversion_lift"]["significant"] and big["conversion_lift"]["difference_low"] > 0
+    assert big["conversion_lift"]["method"] == "score method"
     assert body["total"]["treated"]["revenue"] == "300.00"
 
 

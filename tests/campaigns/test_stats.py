@@ -2,10 +2,34 @@
 
 import math
 from decimal import Decimal
+from statistics import NormalDist
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
 
 from campaigns import stats
+
+Z95 = NormalDist().inv_cdf(0.975)
+
+
+def score_by_likelihood(x1, n1, x2, n2, delta):
+    """The score statistic of "p1 - p2 = delta", its rates under that hypothesis found by
+    maximising the binomial likelihood numerically (not campaigns.stats' closed form)."""
+    def minus_log_likelihood(q2):
+        q1 = q2 + delta
+        total = 0.0
+        for x, n, q in ((x1, n1, q1), (x2, n2, q2)):
+            q = min(max(q, 1e-15), 1 - 1e-15)
+            total -= x * math.log(q) + (n - x) * math.log(1 - q)
+        return total
+
+    fit = minimize_scalar(minus_log_likelihood, bounds=(max(0.0, -delta), min(1.0, 1 - delta)), method="bounded",
+                          options={"xatol": 1e-12})
+    q2 = fit.x
+    q1 = q2 + delta
+    return (x1 / n1 - x2 / n2 - delta) / math.sqrt(q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2)
 
 
 def test_lift_matches_a_hand_computed_two_proportion_z_test():
@@ -21,15 +45,52 @@ def test_lift_matches_a_hand_computed_two_proportion_z_test():
     assert result.z == pytest.approx(2.10299, abs=1e-4)
     assert result.p_value == pytest.approx(0.035467, abs=1e-5)
     assert result.significant
-    # unpooled se = sqrt(0.12 x 0.88 / 1000 + 0.05 x 0.95 / 100) = sqrt(0.0005806) = 0.0240957
-    # 95 % CI = 0.07 -+ 1.959964 x 0.0240957 = (0.022773, 0.117227)
-    assert result.difference_low == pytest.approx(0.022773, abs=1e-5)
-    assert result.difference_high == pytest.approx(0.117227, abs=1e-5)
+    # the interval: the differences the score test at 95 % does not reject
+    assert score_by_likelihood(120, 1000, 5, 100, result.difference_low) == pytest.approx(Z95, abs=1e-4)
+    assert score_by_likelihood(120, 1000, 5, 100, result.difference_high) == pytest.approx(-Z95, abs=1e-4)
+    assert 0 < result.difference_low < 0.07 < result.difference_high
     # relative lift 0.12 / 0.05 - 1 = 1.4; Katz: ln 2.4 -+ 1.959964 sqrt(0.88/120 + 0.95/5)
     log_se = math.sqrt(0.88 / 120 + 0.95 / 5)  # 0.444448
     assert result.relative == pytest.approx(1.4)
     assert result.relative_low == pytest.approx(2.4 * math.exp(-1.959964 * log_se) - 1, abs=1e-5)  # 0.004
     assert result.relative_high == pytest.approx(2.4 * math.exp(1.959964 * log_se) - 1, abs=1e-4)  # 4.734
+
+
+def test_a_control_group_without_conversions_gets_an_interval_that_agrees_with_the_test():
+    # given 26 of 500 treated converted (5.2 %) and none of a holdout of 58
+    result = stats.lift(26, 500, 0, 58)
+    # then the test does not reject "no difference" (p = 0.075) ...
+    assert result.p_value == pytest.approx(0.0753, abs=1e-3)
+    # ... and the interval says the same: it reaches below 0 (a Wald interval gave
+    # [3.3, 7.1] points here, as if the control rate of 0 were known exactly)
+    assert result.difference_low < 0 < result.difference_high
+    assert not result.significant
+    assert score_by_likelihood(26, 500, 0, 58, result.difference_low) == pytest.approx(Z95, abs=1e-4)
+    assert score_by_likelihood(26, 500, 0, 58, result.difference_high) == pytest.approx(-Z95, abs=1e-4)
+
+
+def test_a_difference_interval_reaches_the_edge_when_everybody_or_nobody_converted():
+    # given all 10 treated converted and none of 20 in control
+    result = stats.lift(10, 10, 0, 20)
+    # then the difference can be 100 points at most, and is clearly above 0
+    assert result.difference_high == 1.0 and result.difference_low > 0.5 and result.significant
+    assert score_by_likelihood(10, 10, 0, 20, result.difference_low) == pytest.approx(Z95, abs=1e-4)
+    # nobody converted anywhere: an interval around 0, nothing significant
+    nobody = stats.lift(0, 10, 0, 20)
+    assert nobody.difference_low < 0 < nobody.difference_high and not nobody.significant
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 400), st.data())
+def test_significance_the_interval_and_the_p_value_never_contradict_each_other(n1, n2, data):
+    x1 = data.draw(st.integers(0, n1))
+    x2 = data.draw(st.integers(0, n2))
+    result = stats.lift(x1, n1, x2, n2)
+    assert result.difference_low <= result.difference <= result.difference_high
+    excludes_zero = result.difference_low > 0 or result.difference_high < 0
+    assert result.significant == excludes_zero
+    if result.p_value is not None and abs(result.p_value - 0.05) > 1e-6:  # exactly on the line: rounding
+        assert result.significant == (result.p_value < 0.05)
 
 
 def test_no_lift_without_a_control_group_and_no_relative_lift_at_zero_control_rate():

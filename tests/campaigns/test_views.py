@@ -12,6 +12,7 @@ from django.urls import reverse
 from campaigns import services
 from campaigns.models import Campaign, CampaignMember, CampaignOutcome, OutcomeImport
 from campaigns.services import outcome_imports
+from customers.models import Customer
 from tests.campaigns.factories import campaign, world
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,28 @@ def test_create_form_shows_clear_messages(client, marketer, w):
     assert "Give the holdout in percent, from 0 to 50 (10 means 10 % of each persona); got 60." in page
     assert "Choose at least one persona or segment to target." in page
     assert not Campaign.objects.exists()
+
+
+def test_one_submit_reports_every_problem_of_the_campaign_form(client, marketer, w):
+    # given a campaign with a negative budget, a holdout of 75 % and an end before its start
+    client.force_login(marketer)
+    data = {"name": "Spring", "channel": "email", "target_personas": [w.big.pk], "budget": "-5",
+            "holdout_percent": "75", "start_date": "2026-05-02", "end_date": "2026-05-01", "seed": "0"}
+    response = client.post(reverse("campaigns:campaign-create"), data)
+    # then the one answer names all three, each on its field, and nothing is saved
+    form = response.context["form"]
+    assert response.status_code == 400
+    assert set(form.errors) == {"budget", "holdout_percent", "end_date"}
+    page = response.content.decode()
+    assert "before it starts" in page and "got 75" in page and "greater than or equal to 0" in page
+    assert not Campaign.objects.exists()
+    # and editing a draft reports them all at once too, changing nothing
+    c = campaign(w, by=marketer)
+    response = client.post(reverse("campaigns:campaign-edit", args=[c.pk]), data)
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"budget", "holdout_percent", "end_date"}
+    c.refresh_from_db()
+    assert (c.name, c.budget, c.end_date) == ("Spring sale", None, None)
 
 
 def test_a_holdout_under_one_percent_is_saved_with_a_warning_about_the_unit(client, marketer, w):
@@ -199,6 +222,35 @@ def test_audience_csv_leaves_the_holdout_out_unless_asked(client, manager, marke
     assert len(lines) - 1 == 60 and sum(line.endswith(",true") for line in lines) == 12
 
 
+def test_audience_csv_adds_email_and_name_when_asked_by_a_role_that_may_see_them(client, api_client, manager, reader,
+                                                                                   marketer, w):
+    for number, customer in enumerate(w.customers):
+        customer.email, customer.name = f"buyer{number}@example.com", f"Buyer {number}"
+    Customer.objects.bulk_update(w.customers, ["email", "name"])
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.2")))
+    url = reverse("campaigns:campaign-members-csv", args=[c.pk])
+    client.force_login(manager)
+    # given the campaign page: it offers the columns next to the control group choice
+    page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+    assert 'name="fields" value="email"' in page and 'name="include_control"' in page
+    # when both are ticked
+    response = client.get(url, {"fields": ["email", "name"]})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    # then the id comes first, then email and name, for exactly the treated members
+    assert lines[0] == "external_id,email,name,persona,persona_name,segment,is_control"
+    expected = {(m.customer.external_id, m.customer.email, m.customer.name)
+                for m in CampaignMember.objects.filter(campaign=c, is_control=False).select_related("customer")}
+    assert {tuple(line.split(",")[:3]) for line in lines[1:]} == expected and len(expected) == 48
+    # a role that may not see personal data gets no choice, and a forged one is refused
+    client.force_login(reader)
+    page = client.get(reverse("campaigns:campaign-detail", args=[c.pk])).content.decode()
+    assert 'value="email"' not in page and 'name="include_control"' in page
+    assert client.get(url).status_code == 200
+    response = client.get(url, {"fields": "email"})
+    assert response.status_code == 403 and b"@example.com" not in response.content
+    assert api_client(reader).get(f"/api/v1/campaigns/{c.pk}/members/", {"fields": "email"}).status_code == 403
+
+
 def test_persona_card_shows_campaign_results(client, manager, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer, name="Winter push"))
     client.force_login(manager)
@@ -227,16 +279,20 @@ def test_results_before_outcomes_say_so_and_lifts_are_in_points(client, manager,
     member = CampaignMember.objects.filter(campaign=c, via_persona=w.big, is_control=True).first()
     CampaignOutcome.objects.create(campaign=c, member=member, event="converted", revenue=Decimal("10"),
                                    occurred_at="2026-02-01T10:00:00Z")
-    # then the lifts are percentage points, negatives with a minus sign; Lapsed still has none
+    # then the lifts are percentage points, negatives with a minus sign; Lapsed still has none;
+    # the intervals are the score test's (campaigns.stats, checked in test_stats), which
+    # agree with its p-values (0.002 and 0.005), where a Wald interval reached above 0
     page = client.get(detail).content.decode()
     results = page.split('id="results-title"')[1].split("</table>")[0]
+    assert "95% interval, score method" in results
     assert lift_cells(results) == [
-        "−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>",  # Big spenders: 0/36 against 1/4
+        "−25.0 pts <span class=\"muted\">[−69.9, −4.6]</span>",  # Big spenders: 0/36 against 1/4
         "– <span class=\"muted\">(no outcomes yet)</span>",  # Lapsed
-        "−16.7 pts <span class=\"muted\">[−46.5, 13.2]</span>",  # whole campaign: 0/54 against 1/6
+        "−16.7 pts <span class=\"muted\">[−56.4, −3.0]</span>",  # whole campaign: 0/54 against 1/6
     ]
+    assert results.count("<strong>✓</strong>") == 2
     card_results = client.get(card).content.decode().split('id="campaign-results-title"')[1].split("</table>")[0]
-    assert lift_cells(card_results) == ["−25.0 pts <span class=\"muted\">[−67.4, 17.4]</span>"]
+    assert lift_cells(card_results) == ["−25.0 pts <span class=\"muted\">[−69.9, −4.6]</span>"]
 
 
 def test_manager_reads_but_cannot_create_edit_launch_or_upload(client, manager, marketer, w):

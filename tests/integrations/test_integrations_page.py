@@ -225,3 +225,14 @@ def test_a_rejected_webhook_shows_its_error_under_the_field(analyst_client):
 def test_with_no_webhooks_the_page_says_how_to_add_one(analyst_client):
     page = analyst_client.get(PAGE).content.decode()
     assert "No webhooks yet: add one below" in page
+
+
+def test_one_submit_reports_every_problem_of_the_webhook_form(analyst_client):
+    # given a webhook without a name, whose URL carries a password
+    response = analyst_client.post(reverse("webhook-create"),
+                                   {"name": "", "url": "https://user:secret@crm.example.com/hooks"})
+    # then both are reported at once, and no webhook is added
+    assert response.status_code == 400
+    assert set(response.context["webhook_form"].errors) == {"name", "url"}
+    assert "Put no user name or password in the URL" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()

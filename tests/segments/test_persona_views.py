@@ -84,6 +84,23 @@ def test_bad_form_input_shows_clear_messages_and_creates_nothing(client, markete
     assert Persona.objects.count() == 1
 
 
+def test_one_submit_reports_every_problem_of_the_persona_form(client, marketer, run, persona):
+    # given a persona form without a name and with a colour that is none
+    client.force_login(marketer)
+    data = {"segment": run.segments.get(index=1).pk, "name": "", "colour": "blue", "status": "draft"}
+    response = client.post(reverse("segments:persona-create"), data)
+    # then both are reported at once, and nothing is created
+    assert response.status_code == 400 and set(response.context["form"].errors) == {"name", "colour"}
+    assert "“blue” is not a colour" in response.content.decode()
+    assert Persona.objects.count() == 1
+    # and editing: a name too long for the field and a bad colour, at once, changing nothing
+    response = client.post(reverse("segments:persona-edit", args=[persona.pk]),
+                           {"name": "x" * 121, "colour": "blue", "status": "draft"})
+    assert response.status_code == 400 and set(response.context["form"].errors) == {"name", "colour"}
+    persona.refresh_from_db()
+    assert persona.colour != "blue"
+
+
 def test_edit_and_history_page_show_who_changed_what(client, marketer, persona):
     client.force_login(marketer)
     response = client.post(reverse("segments:persona-edit", args=[persona.pk]), {

@@ -38,6 +38,24 @@ def test_analyst_starts_a_run_and_lands_on_its_progress(client, analyst, django_
     assert run.created_by == analyst and run.config["k"] == 3
 
 
+def test_one_submit_reports_every_problem_of_the_run_form(client, analyst):
+    # given a run form without features and with k = 1
+    planted_customers(per_group=5)
+    client.force_login(analyst)
+    response = client.post(reverse("segments:run-create"), {**FORM, "features": [], "k": "1"})
+    # then both are reported at once, and no run starts
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"features", "k"}
+    assert b"This field is required" in response.content and b"k must be between 2 and 50" in response.content
+    # and checks that span options, or the data, come with another option's typo
+    response = client.post(reverse("segments:run-create"),
+                           {**FORM, "features": [], "k": "auto", "k_min": "6", "k_max": "3", "seed": "x"})
+    assert set(response.context["form"].errors) == {"features", "k_max", "seed"}
+    response = client.post(reverse("segments:run-create"), {**FORM, "k": "16", "seed": "x"})
+    assert set(response.context["form"].errors) == {"k", "seed"} and b"more than the 15 customers" in response.content
+    assert SegmentationRun.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "data, message",
     [

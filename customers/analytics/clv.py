@@ -68,8 +68,9 @@ DAYS_PER_YEAR = 365.0
 
 
 # When plain maximum likelihood does not converge on the spend model (spend per purchase far
-# from gamma-shaped, as in mixtures of big and small spenders), one retry with this small L2
-# penalty, as lifetimes itself suggests; the diagnostics say so.
+# from gamma-shaped, as in mixtures of big and small spenders) or on BG/NBD (drop-out running
+# off to zero), one retry with this small L2 penalty, as lifetimes itself suggests; the
+# diagnostics say so (gg_message, bgnbd_message).
 RETRY_PENALIZER = 0.001
 
 
@@ -142,6 +143,8 @@ def fit_clv(summary: pd.DataFrame, config: CLVConfig = CLVConfig()) -> CLVResult
         "n_fitted": len(fit_rows),
         "log_likelihood": bgnbd_log_likelihood(bgf.params_, frequency[fit_rows], recency[fit_rows], age[fit_rows]),
         "converged": True,
+        "bgnbd_message": (f"The plain maximum-likelihood fit did not converge; fitted with an L2 penalty of "
+                          f"{RETRY_PENALIZER} on the parameters." if bgf.penalized else ""),
     }
 
     spend_rows = fit_rows[(frequency[fit_rows] >= max(config.min_repeat_purchases, 1)) & (monetary[fit_rows] > 0)]
@@ -243,13 +246,20 @@ def _fit_bgnbd(frequency, recency, age, config: CLVConfig) -> BetaGeoFitter:
     # identical (frequency, recency, T) rows become one row with a weight: day-resolution
     # summaries repeat a lot, and the weighted likelihood is the same sum
     rows, weights = _weighted_unique(np.column_stack([frequency, recency, age]))
-    model = BetaGeoFitter(penalizer_coef=config.penalizer)
-    try:
-        with _quiet_fit():
-            model.fit(rows[:, 0], rows[:, 1], rows[:, 2], weights=weights)
-    except ConvergenceError as error:
-        raise CLVFitError("The BG/NBD model did not converge on this data.") from error
-    return model
+    # plain maximum likelihood first; when the drop-out runs off to a = 0 (customers who never
+    # seem to leave) it does not converge, and the small penalty keeps the fit finite, so that
+    # clv_reliability can judge it (and expected purchases and CLV are still given)
+    for penalizer in dict.fromkeys((config.penalizer, max(config.penalizer, RETRY_PENALIZER))):
+        model = BetaGeoFitter(penalizer_coef=penalizer)
+        try:
+            with _quiet_fit():
+                model.fit(rows[:, 0], rows[:, 1], rows[:, 2], weights=weights)
+        except ConvergenceError as error:
+            failure = error
+            continue
+        model.penalized = penalizer != config.penalizer
+        return model
+    raise CLVFitError("The BG/NBD model did not converge on this data.") from failure
 
 
 def _fit_gamma_gamma(frequency, monetary, config: CLVConfig) -> tuple[GammaGammaFitter | None, str]:

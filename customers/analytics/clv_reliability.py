@@ -87,7 +87,7 @@ def fit_checks(params: dict[str, float], log_likelihood: float, relative_se: dic
     }
     reasons = []
     if dropout < DROPOUT_FLOOR:
-        one_in = f"1 in {1 / dropout:,.0f}" if dropout > 0 else "no one"
+        one_in = f"1 in {1 / dropout:,.0f}" if dropout > 1e-4 else "fewer than 1 in 10,000"
         reasons.append(f"The model found that almost no customer stops buying ({one_in} after a purchase), "
                        f"so its chance that a customer is still active hardly falls however long they have been silent.")
     if evidence < LR_CRITICAL:

@@ -131,3 +131,19 @@ def test_too_short_a_history_skips_the_holdout_and_says_so():
     report = result.diagnostics["reliability"]
     assert report["holdout"] is None
     assert "span less than 182 days" in report["holdout_note"]
+
+
+def test_weeks_or_days_is_the_same_fit_and_the_same_verdict():
+    # docs/clv.md: fitting the same summary in weeks instead of days is no better conditioned,
+    # because BG/NBD's likelihood is scale-equivariant (and lifetimes rescales time itself)
+    weeks = cdnow_summary()
+    days = weeks.assign(clv_recency=weeks["clv_recency"] * 7, clv_T=weeks["clv_T"] * 7)
+    in_weeks = fit_clv(weeks, CLVConfig(horizon_days=39, min_history_days=0))
+    in_days = fit_clv(days, CLVConfig(horizon_days=39 * 7, min_history_days=0))
+    for name in ("r", "a", "b"):
+        assert in_days.bgnbd_params[name] == pytest.approx(in_weeks.bgnbd_params[name], rel=1e-3), name
+    assert in_days.bgnbd_params["alpha"] == pytest.approx(in_weeks.bgnbd_params["alpha"] * 7, rel=1e-3)
+    weekly, daily = in_weeks.diagnostics["reliability"], in_days.diagnostics["reliability"]
+    for name in ("dropout_per_purchase", "dropout_evidence", "relative_se_a", "relative_se_b"):
+        assert daily[name] == pytest.approx(weekly[name], rel=1e-2), name
+    np.testing.assert_allclose(in_days.per_customer["p_alive"], in_weeks.per_customer["p_alive"], atol=1e-3)

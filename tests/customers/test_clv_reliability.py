@@ -6,10 +6,13 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from customers.models import Customer, CustomerFeatures, Transaction
 from customers.services.features import features_compute_create, features_execute
+from segments.models import SegmentationRun
+from segments.services.runs import run_validate
 from tests.customers.analytics.conftest import bgnbd_transactions, no_dropout_transactions
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +121,13 @@ def test_a_reliable_fit_shows_the_chance_still_active(bgnbd_shop, client, manage
     features = api_client(manager).get(f"/api/v1/customers/{customer.external_id}/").json()["features"]
     assert features["p_alive"] == pytest.approx(row.p_alive) and features["p_alive_reliable"] is True
     assert features["p_alive_note"] == ""
+    # and segmentation may use it
+    assert run_validate(features=["recency", "p_alive"], algorithm="kmeans", k=3)["features"] == ["recency", "p_alive"]
+
+
+def test_a_run_on_the_chance_still_active_is_refused_in_words_when_it_is_not_reliable(never_leaving):
+    compute()
+    with pytest.raises(ValidationError) as refused:
+        run_validate(features=["recency", "p_alive"], algorithm="kmeans", k=3)
+    assert "Chance still active is not reliable for this data" in str(refused.value)
+    assert not SegmentationRun.objects.exists()

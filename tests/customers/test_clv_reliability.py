@@ -82,6 +82,9 @@ def test_pages_say_not_reliable_and_why(never_leaving, client, manager):
     page = client.get(reverse("customers:features")).content.decode()
     assert "Chance a customer is still active: not reliable for this data" in page
     assert all(reason in page for reason in reasons)
+    holdout = snapshot.clv["diagnostics"]["reliability"]["holdout"]
+    assert f"The {holdout['silent_customers']:,} repeat customers silent for 120+ days" in page
+    assert f"{holdout['silent_mean_p_alive'] * 100:.0f}% chance of still being active by that fit" in page
 
     customer = long_silent_repeat_customer(snapshot)
     detail = client.get(reverse("customers:customer-detail", args=[customer.external_id])).content.decode()

@@ -64,7 +64,8 @@ FEATURES: dict[str, FeatureDefinition] = {
         FeatureDefinition("top_category_share", "Top category share", "Share of spend in the customer's biggest "
                           "category (missing when no purchase names a category).", "share",
                           in_snapshot=True, snapshot_only=True),
-        FeatureDefinition("p_alive", "P(alive)", "Probability the customer is still buying (BG/NBD).", "probability",
+        FeatureDefinition("p_alive", "Chance still active", "Probability the customer is still buying (BG/NBD); "
+                          "missing when the model is not reliable for this data (Features page says why).", "probability",
                           in_snapshot=True, snapshot_only=True),
         FeatureDefinition("expected_purchases", "Expected purchases", "Purchases expected in the next year (BG/NBD).",
                           "purchases", in_snapshot=True, snapshot_only=True),

@@ -196,7 +196,7 @@ def features_overview(request):
     snapshot = selectors.feature_snapshot_current()
     active = selectors.feature_snapshot_active()
     context = {"snapshot": snapshot, "active": active, "recent": selectors.feature_snapshot_list()[:8],
-               "rules": rfm_segment_rules()}
+               "rules": rfm_segment_rules(), "clv_reliability": selectors.clv_reliability(snapshot=snapshot)}
     if snapshot is not None:
         counts = selectors.rfm_segment_counts(snapshot=snapshot)
         total = snapshot.customers or 1
@@ -245,7 +245,9 @@ def customer_detail(request, external_id):
         raise Http404(f"No customer {external_id!r}")
     segment, personas = customer_published_segment(customer_id=customer.pk)
     page = Paginator(selectors.customer_transactions(customer_id=customer.pk), 25).get_page(request.GET.get("page"))
-    context = {"customer": customer, "features": selectors.customer_features_current(customer_id=customer.pk),
+    features = selectors.customer_features_current(customer_id=customer.pk)
+    context = {"customer": customer, "features": features,
+               "clv_reliability": selectors.clv_reliability(snapshot=features.snapshot if features else None),
                "segment": segment, "personas": personas, "page": page,
                "segment_history": customer_history(customer_id=customer.pk, limit=CUSTOMER_HISTORY_PERIODS),
                "rules": {rule.name: rule for rule in rfm_segment_rules()}}
@@ -256,7 +258,7 @@ FEATURE_LABELS = {
     "recency": "Recency (days)", "frequency": "Frequency", "monetary": "Net spend", "avg_order_value": "Avg order value",
     "tenure": "Tenure (days)", "mean_days_between": "Days between purchases", "return_rate": "Return rate",
     "distinct_products": "Distinct products", "distinct_categories": "Distinct categories",
-    "top_category_share": "Top category share", "p_alive": "P(alive)", "expected_purchases": "Expected purchases",
+    "top_category_share": "Top category share", "p_alive": "Chance still active", "expected_purchases": "Expected purchases",
     "clv": "Predicted CLV", "gender": "Gender", "country": "Country",
 }
 SCATTER_MATRIX_FEATURES = ["recency", "frequency", "monetary", "clv"]

@@ -27,6 +27,13 @@ Which customers get a number (`clv_status`)
   since the spend model only learns from repeat purchases), or the Gamma-Gamma fit failed.
 * "ok": every number given.
 
+Whether P(alive) means anything (`diagnostics["reliability"]`)
+----------------------------------------------------------------
+clv_reliability checks the fitted BG/NBD (drop-out near zero, no likelihood evidence of
+drop-out, drop-out not pinned down, and a holdout test when the summary has the clv_cal_*
+columns). When any check fails the verdict is "not reliable", its reasons are sentences for
+the pages, and every p_alive is NaN; expected purchases and CLV are still given.
+
 clv is the discounted margin-free value of the next `horizon_days`: expected purchases in
 each 30-day step times the expected average purchase value, each step discounted to as_of
 at `discount_rate_annual` from the step's end.
@@ -42,6 +49,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.special import gammaln
+
+from customers.analytics import clv_reliability as reliability
 
 with warnings.catch_warnings():
     # lifetimes sets pandas' removed chained_assignment option at import
@@ -59,8 +68,9 @@ DAYS_PER_YEAR = 365.0
 
 
 # When plain maximum likelihood does not converge on the spend model (spend per purchase far
-# from gamma-shaped, as in mixtures of big and small spenders), one retry with this small L2
-# penalty, as lifetimes itself suggests; the diagnostics say so.
+# from gamma-shaped, as in mixtures of big and small spenders) or on BG/NBD (drop-out running
+# off to zero), one retry with this small L2 penalty, as lifetimes itself suggests; the
+# diagnostics say so (gg_message, bgnbd_message).
 RETRY_PENALIZER = 0.001
 
 
@@ -87,6 +97,11 @@ class CLVConfig:
     # lifetimes' L2 penalty on the parameters; 0 is plain maximum likelihood.
     penalizer: float = 0.0
     seed: int = 0
+    # The holdout test of the fit (clv_reliability): refit without the last quarter, the
+    # season a marketer plans in, long enough for a customer buying quarterly to show up...
+    holdout_days: int = 91
+    # ...when at least two quarters come before it (fewer cannot show anyone's drop-out).
+    min_calibration_days: float = 182.0
 
 
 @dataclass
@@ -128,6 +143,8 @@ def fit_clv(summary: pd.DataFrame, config: CLVConfig = CLVConfig()) -> CLVResult
         "n_fitted": len(fit_rows),
         "log_likelihood": bgnbd_log_likelihood(bgf.params_, frequency[fit_rows], recency[fit_rows], age[fit_rows]),
         "converged": True,
+        "bgnbd_message": (f"The plain maximum-likelihood fit did not converge; fitted with an L2 penalty of "
+                          f"{RETRY_PENALIZER} on the parameters." if bgf.penalized else ""),
     }
 
     spend_rows = fit_rows[(frequency[fit_rows] >= max(config.min_repeat_purchases, 1)) & (monetary[fit_rows] > 0)]
@@ -143,9 +160,13 @@ def fit_clv(summary: pd.DataFrame, config: CLVConfig = CLVConfig()) -> CLVResult
         ),
     )
     diagnostics["converged"] = ggf is not None
+    diagnostics["reliability"] = _reliability(bgf, diagnostics["log_likelihood"], summary, fit_rows, config)
 
     per_customer = _predict(bgf, ggf, frequency, recency, age, monetary, purchased, config)
     per_customer.index = summary.index
+    if not diagnostics["reliability"]["p_alive_reliable"]:
+        # not a probability anyone should read: no number rather than a confident wrong one
+        per_customer["p_alive"] = np.nan
     diagnostics["status_counts"] = per_customer["clv_status"].value_counts().to_dict()
     gg_params = dict(ggf.params_) if ggf is not None else {"p": np.nan, "q": np.nan, "v": np.nan}
     return CLVResult(
@@ -173,17 +194,72 @@ def bgnbd_log_likelihood(params, frequency, recency, age) -> float:
     return float(np.sum(common + np.logaddexp(still_alive, dropped)))
 
 
+def _reliability(bgf, log_likelihood, summary, fit_rows, config: CLVConfig) -> dict[str, object]:
+    """clv_reliability's checks on the fitted model, and the holdout test when `summary` has
+    the clv_cal_* and clv_holdout_frequency columns (customer_features with holdout_start)."""
+    columns = [summary[name].to_numpy(dtype="float64", na_value=np.nan)[fit_rows]
+               for name in ("clv_frequency", "clv_T")]
+    with np.errstate(all="ignore"), _quiet_fit():
+        try:
+            relative_se = (bgf.standard_errors_ / bgf.params_).to_dict()
+        except np.linalg.LinAlgError:  # a singular Hessian: nothing is pinned down
+            relative_se = {"a": np.inf, "b": np.inf}
+    checks, reasons = reliability.fit_checks(dict(bgf.params_), log_likelihood, relative_se, *columns)
+    holdout, holdout_reasons, holdout_note = _holdout(summary, config)
+    report = reliability.verdict(reasons + holdout_reasons)
+    report.update(checks, holdout=holdout, holdout_note=holdout_note)
+    return report
+
+
+def _holdout(summary, config: CLVConfig) -> tuple[dict | None, list[str], str]:
+    names = ("clv_cal_frequency", "clv_cal_recency", "clv_cal_T", "clv_holdout_frequency")
+    if not config.holdout_days or any(name not in summary for name in names):
+        return None, [], "No holdout test: the summary has no calibration period."
+    frequency, recency, age, actual = (summary[name].to_numpy(dtype="float64", na_value=np.nan) for name in names)
+    rows = np.flatnonzero(~np.isnan(age) & ~np.isnan(frequency) & ~np.isnan(recency))
+    if not len(rows) or np.max(age[rows]) < config.min_calibration_days:
+        return None, [], (f"No holdout test: the purchases span less than {config.min_calibration_days:.0f} days "
+                          f"before the last {config.holdout_days}.")
+    if len(rows) < config.min_fit_customers or not np.any(frequency[rows] > 0):
+        return None, [], "No holdout test: too few customers with a repeat purchase before the holdout period."
+    if len(rows) > config.fit_sample:
+        rows = np.sort(np.random.default_rng(config.seed).choice(rows, size=config.fit_sample, replace=False))
+    f, r, t, actual = frequency[rows], recency[rows], age[rows], np.nan_to_num(actual[rows])
+    try:
+        bgf = _fit_bgnbd(f, r, t, config)
+    except CLVFitError:
+        return None, [f"Refitted without the last {config.holdout_days} days, to test it on them, the model did "
+                      f"not converge: its drop-out estimate is unstable on this data."], ""
+    with _quiet_fit():
+        predicted = np.asarray(bgf.conditional_expected_number_of_purchases_up_to_time(config.holdout_days, f, r, t))
+        p_alive = np.asarray(bgf.conditional_probability_alive(f, r, t), dtype="float64")
+    checks, reasons = reliability.holdout_checks(
+        predicted_purchases=predicted, actual_purchases=actual,
+        predicted_return=reliability.return_probability(dict(bgf.params_), p_alive, f, t, config.holdout_days),
+        actual_returned=actual > 0, p_alive=p_alive, silent=(f > 0) & (t - r >= reliability.SILENT_DAYS),
+        holdout_days=config.holdout_days,
+    )
+    return checks, reasons, ""
+
+
 def _fit_bgnbd(frequency, recency, age, config: CLVConfig) -> BetaGeoFitter:
     # identical (frequency, recency, T) rows become one row with a weight: day-resolution
     # summaries repeat a lot, and the weighted likelihood is the same sum
     rows, weights = _weighted_unique(np.column_stack([frequency, recency, age]))
-    model = BetaGeoFitter(penalizer_coef=config.penalizer)
-    try:
-        with _quiet_fit():
-            model.fit(rows[:, 0], rows[:, 1], rows[:, 2], weights=weights)
-    except ConvergenceError as error:
-        raise CLVFitError("The BG/NBD model did not converge on this data.") from error
-    return model
+    # plain maximum likelihood first; when the drop-out runs off to a = 0 (customers who never
+    # seem to leave) it does not converge, and the small penalty keeps the fit finite, so that
+    # clv_reliability can judge it (and expected purchases and CLV are still given)
+    for penalizer in dict.fromkeys((config.penalizer, max(config.penalizer, RETRY_PENALIZER))):
+        model = BetaGeoFitter(penalizer_coef=penalizer)
+        try:
+            with _quiet_fit():
+                model.fit(rows[:, 0], rows[:, 1], rows[:, 2], weights=weights)
+        except ConvergenceError as error:
+            failure = error
+            continue
+        model.penalized = penalizer != config.penalizer
+        return model
+    raise CLVFitError("The BG/NBD model did not converge on this data.") from failure
 
 
 def _fit_gamma_gamma(frequency, monetary, config: CLVConfig) -> tuple[GammaGammaFitter | None, str]:

@@ -34,6 +34,10 @@ clv_frequency = purchase days - 1 (repeat purchases); clv_recency = days from th
 the last purchase day; clv_T = days from the first purchase day (its midnight) to as_of;
 clv_monetary = mean over the repeat purchase days (all but the first) of the net amount of
 all the customer's invoices dated that day (a same-day return nets out; 0 with no repeat day).
+With `holdout_start`, clv_cal_frequency, clv_cal_recency and clv_cal_T are the same summary
+as of holdout_start (for customers whose first purchase day comes before it), and
+clv_holdout_frequency the purchase days from it to as_of: lifetimes'
+calibration_and_holdout_data split, for testing the fit (clv_reliability).
 
 Chunking: every value depends on one customer's lines only, so calling this on disjoint sets
 of customers and concatenating gives the same rows as one call, provided `channels` is given
@@ -83,7 +87,13 @@ FEATURE_DOCS: dict[str, tuple[str, str]] = {
     "clv_recency": ("Days from the first to the last purchase day.", "days"),
     "clv_T": ("Days from the first purchase day to the as-of date.", "days"),
     "clv_monetary": ("Mean net value of the repeat purchase days (0 without any).", "currency"),
+    "clv_cal_frequency": ("clv_frequency as of holdout_start.", "days"),
+    "clv_cal_recency": ("clv_recency as of holdout_start.", "days"),
+    "clv_cal_T": ("clv_T as of holdout_start (missing when the first purchase is not before it).", "days"),
+    "clv_holdout_frequency": ("Repeat purchase days from holdout_start to the as-of date.", "days"),
 }
+# customer_features(holdout_start=...)'s extra columns (BG/NBD summary before the holdout)
+HOLDOUT_COLUMNS = ("clv_cal_frequency", "clv_cal_recency", "clv_cal_T", "clv_holdout_frequency")
 CHANNEL_DOC = ("Share of purchase occasions through the channel “{channel}”.", "share 0-1")
 
 
@@ -103,7 +113,8 @@ def feature_doc(name: str) -> tuple[str, str]:
 
 
 def customer_features(
-    transactions: pd.DataFrame, *, as_of: pd.Timestamp, channels: Sequence[str] | None = None
+    transactions: pd.DataFrame, *, as_of: pd.Timestamp, channels: Sequence[str] | None = None,
+    holdout_start: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """One row per customer (index customer_id, ascending) with the features described in
     the module docstring and `FEATURE_DOCS`, plus one `channel_<name>` column per channel.
@@ -113,11 +124,16 @@ def customer_features(
     none, count in no column, so the shares then sum to less than 1. When None, the columns
     are the channels present in `transactions`, at most MAX_INFERRED_CHANNELS of them (the
     ones with the most purchase occasions), sorted by name.
+
+    `holdout_start` (a UTC midnight before as_of): also the columns of HOLDOUT_COLUMNS, the
+    BG/NBD summary as of that moment and the repeat purchase days from it to as_of, for
+    testing the lifetime-value fit on the period it did not see (clv_reliability).
     """
     as_of_us = _timestamp_microseconds(as_of)
+    holdout_us = None if holdout_start is None else _timestamp_microseconds(holdout_start)
     if transactions.empty:
         names = list(dict.fromkeys(channel_column(c) for c in channels or [] if str(c).strip()))
-        return _empty_frame(names)
+        return _empty_frame(names, holdout=holdout_us is not None)
 
     cust, customer_ids = _customer_codes(transactions["customer_id"].to_numpy(dtype=np.int64))
     n_cust = len(customer_ids)
@@ -187,7 +203,7 @@ def customer_features(
     # --- BG/NBD summary in days ---------------------------------------------------------
     clv = _clv_summary(
         inv_cust=inv_cust, inv_time=inv_time, inv_net=inv_net, occasion=occasion,
-        first_us=first_us, has_purchase=has_purchase, n_cust=n_cust, as_of_us=as_of_us,
+        first_us=first_us, has_purchase=has_purchase, n_cust=n_cust, as_of_us=as_of_us, holdout_us=holdout_us,
     )
 
     index = pd.Index(customer_ids, name="customer_id")
@@ -314,7 +330,7 @@ def _channel_columns(channel: pd.Series, channels, invoice, occasion):
     return names, column_of_unique[codes]
 
 
-def _clv_summary(*, inv_cust, inv_time, inv_net, occasion, first_us, has_purchase, n_cust, as_of_us):
+def _clv_summary(*, inv_cust, inv_time, inv_net, occasion, first_us, has_purchase, n_cust, as_of_us, holdout_us=None):
     inv_day = np.floor_divide(inv_time, MICROSECONDS_PER_DAY)
     first_day = np.floor_divide(np.where(has_purchase, first_us, 0), MICROSECONDS_PER_DAY)
     # every invoice on or after its customer's first purchase day (returns before it cannot
@@ -340,12 +356,29 @@ def _clv_summary(*, inv_cust, inv_time, inv_net, occasion, first_us, has_purchas
     repeat_days = np.bincount(day_cust[repeat], minlength=n_cust)
     repeat_net = np.bincount(day_cust[repeat], weights=day_net[repeat], minlength=n_cust)
     first_midnight_us = first_day * MICROSECONDS_PER_DAY
-    return {
+    summary = {
         "clv_frequency": _nan_where(~has_purchase, purchase_days - 1.0),
         "clv_recency": _nan_where(~has_purchase, last_offset.astype("float64")),
         "clv_T": _nan_where(~has_purchase, (as_of_us - first_midnight_us) / MICROSECONDS_PER_DAY),
         "clv_monetary": _nan_where(~has_purchase, _divide(repeat_net, repeat_days.astype("float64"), where=repeat_days > 0, fill=0.0)),
     }
+    if holdout_us is None:
+        return summary
+    # the same purchase days, split at the holdout's first day: before it the summary as of
+    # holdout_start (customers whose first purchase day comes before it), from it the repeat
+    # purchase days to count against the calibration fit's prediction
+    in_calibration = has_purchase & (first_day < holdout_us // MICROSECONDS_PER_DAY)
+    day_before = is_purchase_day & (first_day[day_cust] + offset_of_key < holdout_us // MICROSECONDS_PER_DAY)
+    calibration_days = np.bincount(day_cust[day_before], minlength=n_cust)
+    calibration_last = np.zeros(n_cust, dtype=np.int64)
+    np.maximum.at(calibration_last, day_cust[day_before], offset_of_key[day_before])
+    summary.update({
+        "clv_cal_frequency": _nan_where(~in_calibration, calibration_days - 1.0),
+        "clv_cal_recency": _nan_where(~in_calibration, calibration_last.astype("float64")),
+        "clv_cal_T": _nan_where(~in_calibration, (holdout_us - first_midnight_us) / MICROSECONDS_PER_DAY),
+        "clv_holdout_frequency": _nan_where(~in_calibration, purchase_days - calibration_days.astype("float64")),
+    })
+    return summary
 
 
 def _divide(numerator, denominator, *, where=None, fill=np.nan):
@@ -378,12 +411,12 @@ def _utc_times(micros: np.ndarray, present: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(values).tz_localize("UTC")
 
 
-def _empty_frame(channel_names: list[str]) -> pd.DataFrame:
+def _empty_frame(channel_names: list[str], *, holdout: bool = False) -> pd.DataFrame:
     columns = [
         "recency", "frequency", "monetary", "avg_order_value", "tenure", "mean_days_between",
         "return_rate", "distinct_products", "distinct_categories", "top_category_share",
         *channel_names, "first_purchase", "last_purchase",
-        "clv_frequency", "clv_recency", "clv_T", "clv_monetary",
+        "clv_frequency", "clv_recency", "clv_T", "clv_monetary", *(HOLDOUT_COLUMNS if holdout else ()),
     ]
     dtypes = {"frequency": "int64", "distinct_products": "int64", "distinct_categories": "int64",
               "first_purchase": "datetime64[us, UTC]", "last_purchase": "datetime64[us, UTC]"}

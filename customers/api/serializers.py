@@ -1,7 +1,9 @@
 import json
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from customers import selectors
 from customers.importing.mapping import KINDS
 from customers.importing.validate import ANONYMOUS_KEEP, ANONYMOUS_REJECT
 from customers.models import Customer, CustomerFeatures, FeatureSnapshot, ImportJob, ImportPreset
@@ -105,14 +107,52 @@ class ImportJobSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+class CLVHoldoutSerializer(serializers.Serializer):
+    holdout_days = serializers.IntegerField(help_text="Days at the end of the data the test fit did not see.")
+    customers = serializers.IntegerField(help_text="Customers with a purchase before them.")
+    predicted_repeat_purchases = serializers.FloatField()
+    actual_repeat_purchases = serializers.FloatField()
+    silent_days = serializers.IntegerField(help_text="Days without a purchase that make a customer long silent.")
+    silent_customers = serializers.IntegerField(help_text="Repeat customers long silent when the holdout began.")
+    silent_mean_p_alive = serializers.FloatField(allow_null=True)
+    silent_predicted_return_share = serializers.FloatField(allow_null=True)
+    silent_actual_return_share = serializers.FloatField(allow_null=True)
+
+
+class CLVReliabilitySerializer(serializers.Serializer):
+    """The same object as clv.diagnostics.reliability (customers.analytics.clv_reliability)."""
+
+    verdict = serializers.ChoiceField(choices=["reliable", "not reliable"])
+    p_alive_reliable = serializers.BooleanField(
+        help_text="False: every customer's p_alive is null, for the reasons given.")
+    reasons = serializers.ListField(child=serializers.CharField(), help_text="Why not reliable, in words.")
+    dropout_per_purchase = serializers.FloatField(allow_null=True, help_text="a / (a + b): mean chance of "
+                                                  "dropping out after a purchase; below 0.01 fails.")
+    no_dropout_log_likelihood = serializers.FloatField(allow_null=True)
+    dropout_evidence = serializers.FloatField(allow_null=True, help_text="Likelihood-ratio statistic of BG/NBD "
+                                              "over no drop-out; below 3.84 fails.")
+    relative_se_a = serializers.FloatField(allow_null=True, help_text="Standard error of a over a; above 1 fails.")
+    relative_se_b = serializers.FloatField(allow_null=True, help_text="Standard error of b over b; above 1 fails.")
+    holdout = CLVHoldoutSerializer(allow_null=True)
+    holdout_note = serializers.CharField(allow_blank=True, help_text="Why there is no holdout test, if none.")
+
+
 class FeatureSnapshotSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:feature-snapshot-detail")
     created_by = serializers.StringRelatedField()
+    clv_reliability = serializers.SerializerMethodField(
+        help_text="Whether the lifetime-value fit's chance still active (p_alive) means anything on this data; "
+                  "null when the models were not fitted or the snapshot predates the check.")
 
     class Meta:
         model = FeatureSnapshot
         fields = ["id", "url", "status", "progress", "stage", "error", "as_of", "requested_as_of", "trigger",
-                  "customers", "clv", "summary", "created_by", "created_at", "started_at", "finished_at"]
+                  "customers", "clv", "clv_reliability", "summary", "created_by", "created_at", "started_at",
+                  "finished_at"]
+
+    @extend_schema_field(CLVReliabilitySerializer(allow_null=True))
+    def get_clv_reliability(self, snapshot) -> dict | None:
+        return selectors.clv_reliability(snapshot=snapshot)
 
 
 class FeatureComputeSerializer(serializers.Serializer):
@@ -125,10 +165,24 @@ class FeatureComputeSerializer(serializers.Serializer):
 class CustomerFeaturesSerializer(serializers.ModelSerializer):
     as_of = serializers.DateTimeField(source="snapshot.as_of")
     snapshot_id = serializers.IntegerField()
+    p_alive_reliable = serializers.SerializerMethodField(
+        help_text="False when the lifetime-value model is not reliable for this data: p_alive is then null and "
+                  "p_alive_note says why. Null when the snapshot has no verdict.")
+    p_alive_note = serializers.SerializerMethodField(help_text="Why p_alive is not given, in words; empty otherwise.")
 
     class Meta:
         model = CustomerFeatures
         exclude = ["id", "snapshot", "customer"]
+
+    def get_p_alive_reliable(self, row) -> bool | None:
+        report = selectors.clv_reliability(snapshot=row.snapshot)
+        return None if report is None else bool(report["p_alive_reliable"])
+
+    def get_p_alive_note(self, row) -> str:
+        report = selectors.clv_reliability(snapshot=row.snapshot)
+        if report is None or report["p_alive_reliable"]:
+            return ""
+        return "Not reliable for this data: " + " ".join(report["reasons"])
 
 
 class CustomerDetailSerializer(serializers.ModelSerializer):

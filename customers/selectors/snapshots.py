@@ -39,6 +39,15 @@ def customer_features_current(*, customer_id: int):
     return CustomerFeatures.objects.filter(snapshot=snapshot, customer_id=customer_id).select_related("snapshot").first()
 
 
+def clv_reliability(*, snapshot) -> dict | None:
+    """The lifetime-value fit's verdict on P(alive) ("verdict", "p_alive_reliable", "reasons",
+    the checks' numbers and "holdout"; customers.analytics.clv_reliability), or None when the
+    snapshot has none: no snapshot, a fit that failed, or one computed before the check."""
+    if snapshot is None:
+        return None
+    return ((snapshot.clv or {}).get("diagnostics") or {}).get("reliability") or None
+
+
 def rfm_segment_counts(*, snapshot) -> dict[str, dict]:
     """Per named RFM segment: customers, their total net spend and mean lifetime value."""
     from django.db.models import Avg

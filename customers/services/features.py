@@ -83,6 +83,9 @@ def _compute(snapshot: FeatureSnapshot) -> None:
     if as_of is None:
         as_of = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     as_of_ts = pd.Timestamp(as_of).tz_convert("UTC")
+    config = CLVConfig()
+    # the lifetime-value fit is tested on the last quarter it did not see (clv_reliability)
+    holdout_start = as_of_ts.floor("D") - pd.Timedelta(days=config.holdout_days)
     timings = {}
 
     job_progress(snapshot, 2, "Reading transactions")
@@ -92,21 +95,21 @@ def _compute(snapshot: FeatureSnapshot) -> None:
     for frame, fraction in selectors.transaction_frames():
         frame = frame[frame["timestamp"] < as_of_ts]  # as of that date: later rows are not known yet
         if not frame.empty:
-            parts.append(customer_features(frame, as_of=as_of_ts, channels=channels))
+            parts.append(customer_features(frame, as_of=as_of_ts, channels=channels, holdout_start=holdout_start))
         job_progress(snapshot, 2 + int(68 * fraction), f"Features of customers: {fraction:.0%}")
     timings["features_seconds"] = round(time.monotonic() - started, 2)
 
     ids = selectors.all_customer_ids()
     # no transactions yet (a customers file imported first): every customer gets the
     # empty features, "No purchases", rather than the job failing on missing columns
-    features = pd.concat(parts) if parts else customer_features(pd.DataFrame(), as_of=as_of_ts, channels=channels)
+    features = pd.concat(parts) if parts else customer_features(pd.DataFrame(), as_of=as_of_ts, channels=channels,
+                                                                holdout_start=holdout_start)
     features = features.reindex(pd.Index(ids, name="customer_id"))
 
     job_progress(snapshot, 72, "Scoring RFM")
     scores = rfm_scores(features)
     job_progress(snapshot, 76, "Fitting lifetime-value models")
     clv_started = time.monotonic()
-    config = CLVConfig()
     clv_report = {"horizon_days": config.horizon_days, "discount_rate_annual": config.discount_rate_annual}
     try:
         clv = fit_clv(features, config)

@@ -9,7 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from customers.features import categorical_features
-from customers.selectors import customer_count_up_to, feature_catalogue, has_transactions
+from customers.selectors import (
+    clv_reliability,
+    customer_count_up_to,
+    feature_catalogue,
+    feature_snapshot_current,
+    has_transactions,
+)
 from custseg_site.jobs.lifecycle import job_cancel, job_enqueue
 from segments import ml
 from segments.models import SegmentationRun
@@ -39,6 +45,14 @@ def run_validate(*, features: list[str], **options) -> dict:
         )
     if len(set(features)) != len(features):
         errors.setdefault("features", []).append("Each feature can be chosen only once.")
+    if "p_alive" in features:
+        reliability = clv_reliability(snapshot=feature_snapshot_current())
+        if reliability is not None and not reliability["p_alive_reliable"]:
+            # the snapshot has no chance still active for anyone: said here, not by the engine
+            errors.setdefault("features", []).append(
+                "Chance still active is not reliable for this data, so no customer has one (the "
+                "Features page says why): choose other features."
+            )
     config["features"] = features
     categorical = categorical_features(features, catalogue)
     # Each check runs when the options it reads parsed, whatever the others' errors: one

@@ -295,7 +295,15 @@ def _merge_transactions(job_id: int) -> dict:
             [job_id],
         )
         duplicates_in_file = cursor.rowcount
+        anonymous_duplicates = 0
         if duplicates_in_file:
+            # a repeat of an anonymous line is anonymous too (the row hash holds the customer id)
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {staged} WHERE job_id = %s AND customer_external_id = '' AND line IN "
+                f"(SELECT line FROM {rejected} WHERE job_id = %s)",
+                [job_id, job_id],
+            )
+            anonymous_duplicates = cursor.fetchone()[0]
             # the job's only staged lines among its rejected ones are those just rejected
             cursor.execute(
                 f"DELETE FROM {staged} WHERE job_id = %s AND line IN "
@@ -334,6 +342,7 @@ def _merge_transactions(job_id: int) -> dict:
         cursor.execute(f"DELETE FROM {staged} WHERE job_id = %s", [job_id])
     return {
         "duplicates_in_file": duplicates_in_file,
+        "anonymous_duplicates": anonymous_duplicates,
         "unchanged": unchanged,
         "customers_created": customers_created,
         "created": created,

@@ -381,3 +381,17 @@ def test_an_error_while_writing_a_chunk_keeps_nothing(tmp_path, monkeypatch):
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", INTERNAL_ERROR.format(noun="this import"))
     assert Transaction.objects.count() == 0 and Customer.objects.count() == 0
+
+
+def test_an_anonymous_line_rejected_as_a_repeat_is_counted_once_as_rejected(tmp_path):
+    # given a file whose anonymous line comes twice more (Online Retail has 43 such repeats)
+    anonymous_line = next(line for line in RETAIL.splitlines(keepends=True) if line.startswith("536414"))
+    job = run_import("transactions", write(tmp_path, "retail.csv", RETAIL + anonymous_line + anonymous_line))
+    # then the repeats count as rejected, not as anonymous rows kept: the summary's anonymous
+    # rows are the anonymous transactions stored
+    assert job.rejected == 5
+    assert job.anonymous == Transaction.objects.filter(customer__isnull=True).count() == 1
+    # and a second import of the file finds the same anonymous line again, once
+    again = run_import("transactions", write(tmp_path, "retail.csv", RETAIL + anonymous_line + anonymous_line))
+    assert (again.unchanged, again.anonymous) == (4, 1)
+

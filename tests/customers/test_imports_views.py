@@ -154,3 +154,15 @@ def test_decimal_comma_numbers_are_noticed_and_the_option_ticked(client, analyst
     client.post(reverse("customers:import-create"), data)
     import_execute(job_id=ImportJob.objects.get().pk)
     assert Customer.objects.get(external_id="1").annual_income == Decimal("52000.50")
+
+
+def test_every_label_points_at_its_field_and_the_kind_choice_is_named_by_a_legend(client, analyst):
+    # given the upload form, rendered field by field through _field.html
+    client.force_login(analyst)
+    html = client.get(reverse("customers:import-create")).content.decode()
+    # then no label points at nothing, and every label's target exists
+    assert 'for=""' not in html
+    for target in re.findall(r'<label for="([^"]+)"', html):
+        assert f'id="{target}"' in html, target
+    # and the radio buttons of the kind are a fieldset named by its legend
+    assert re.search(r'<fieldset class="field">\s*<legend>Kind</legend>\s*<div id="id_kind">', html)

@@ -5,9 +5,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from customers.importing.mapping import QUANTITY_DEFAULT_NOTE
 from customers.models import Customer, ImportJob
 from customers.services.imports import import_execute
-from tests.customers.test_imports import MALL, RETAIL
+from tests.customers.test_imports import MALL, ORDERS, RETAIL
 
 pytestmark = pytest.mark.django_db
 
@@ -154,6 +155,22 @@ def test_decimal_comma_numbers_are_noticed_and_the_option_ticked(client, analyst
     client.post(reverse("customers:import-create"), data)
     import_execute(job_id=ImportJob.objects.get().pk)
     assert Customer.objects.get(external_id="1").annual_income == Decimal("52000.50")
+
+
+def test_an_order_level_file_says_each_order_counts_as_one_unit_before_and_after(client, analyst):
+    # given an export with one amount per order and no quantity column
+    client.force_login(analyst)
+    page = upload(client, ORDERS, "transactions", "orders.csv")
+    html = page.content.decode()
+    # then the mapping step accepts it and says what it assumes
+    assert page.status_code == 200 and "No column was recognised as" not in html
+    assert QUANTITY_DEFAULT_NOTE in html
+    client.post(reverse("customers:import-create"), confirm_data(page))
+    job = ImportJob.objects.get()
+    import_execute(job_id=job.pk)
+    # and so does the report
+    report = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
+    assert "4 rows read = 4 accepted + 0 rejected." in report and QUANTITY_DEFAULT_NOTE in report
 
 
 def test_every_label_points_at_its_field_and_the_kind_choice_is_named_by_a_legend(client, analyst):

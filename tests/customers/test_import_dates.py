@@ -6,6 +6,7 @@ import io
 import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -103,3 +104,16 @@ def test_a_mixed_file_is_refused_on_the_upload_page(client, analyst):
     client.force_login(analyst)
     response = upload(client, MIXED, "transactions", "mixed.csv")
     assert response.status_code == 400 and "are written both day first" in response.content.decode()
+
+
+def test_api_refuses_dates_that_read_either_way_until_dayfirst_is_sent(api_client, analyst):
+    client = api_client(analyst)
+    file = SimpleUploadedFile("either.csv", EITHER.encode(), content_type="text/csv")
+    refused = client.post("/api/v1/imports/", {"file": file, "kind": "transactions"}, format="multipart")
+    assert refused.status_code == 400
+    assert any('"dayfirst": true or false in the API' in text for text in refused.json()["error"]["fields"]["dayfirst"])
+    assert not ImportJob.objects.exists()
+    file = SimpleUploadedFile("either.csv", EITHER.encode(), content_type="text/csv")
+    accepted = client.post("/api/v1/imports/", {"file": file, "kind": "transactions", "dayfirst": "false"},
+                           format="multipart")
+    assert accepted.status_code == 202 and accepted.json()["options"]["dayfirst"] is False

@@ -183,3 +183,17 @@ def test_every_label_points_at_its_field_and_the_kind_choice_is_named_by_a_legen
         assert f'id="{target}"' in html, target
     # and the radio buttons of the kind are a fieldset named by its legend
     assert re.search(r'<fieldset class="field">\s*<legend>Kind</legend>\s*<div id="id_kind">', html)
+
+
+def test_the_report_counts_an_anonymous_line_rejected_as_a_repeat_once(client, analyst):
+    # given a transactions file whose line without a customer id comes three times
+    anonymous_line = next(line for line in RETAIL.splitlines(keepends=True) if line.startswith("536414"))
+    client.force_login(analyst)
+    page = upload(client, RETAIL + anonymous_line * 2, "transactions", "retail.csv")
+    client.post(reverse("customers:import-create"), confirm_data(page))
+    job = ImportJob.objects.get()
+    import_execute(job_id=job.pk)
+    html = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
+    # then the repeats are rejected rows only, and the rows without a customer are those kept
+    assert "9 rows read = 4 accepted + 5 rejected." in html
+    assert "1 accepted row without a customer id" in html

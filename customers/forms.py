@@ -33,11 +33,25 @@ def field_choices(kind: str) -> list[tuple[str, str]]:
     )
 
 
+# The confirm step's choice of date order ("" lets the file's dates say it).
+DATE_ORDERS = [("", "as the file shows"), ("day", "day first: 03/02/2024 is 3 February"),
+               ("month", "month first: 03/02/2024 is March 2")]
+
+
+def date_order_choice(dayfirst: bool | None) -> str:
+    return {True: "day", False: "month"}.get(dayfirst, "")
+
+
 class ImportConfirmForm(forms.Form):
     token = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
     original_name = forms.CharField(max_length=255, widget=forms.HiddenInput)
     kind = forms.ChoiceField(choices=[(k, k) for k in KINDS], widget=forms.HiddenInput)
-    dayfirst = forms.BooleanField(required=False, label="Dates are day first (03/02/2024 is 3 February)")
+    dayfirst = forms.TypedChoiceField(
+        choices=DATE_ORDERS, coerce=lambda value: {"day": True, "month": False}.get(value), empty_value=None,
+        required=False, label="Dates are written",
+        help_text="When a date such as 03/02/2024 could be read either way and no date in the file tells, the "
+        "import asks you to choose.",
+    )
     decimal_comma = forms.BooleanField(required=False, label='Numbers use a decimal comma ("1.234,5")')
     anonymous = forms.ChoiceField(
         choices=[("keep", "keep them as anonymous transactions"), ("reject", "reject them")],

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from customers import charts, selectors
-from customers.forms import ImportConfirmForm, ImportUploadForm
+from customers.forms import ImportConfirmForm, ImportUploadForm, date_order_choice
+from customers.importing.dates import shown_dayfirst
 from customers.importing.mapping import field_label
 from customers.importing.validate import ImportOptions
 from customers.models import ImportJob, ImportPreset
@@ -62,7 +63,9 @@ def import_create(request):
             options = preset_options(preset)
             confirm = ImportConfirmForm(
                 initial={"token": token, "original_name": uploaded.name, "kind": kind,
-                         "preset": preset.pk if preset else None, "dayfirst": options.dayfirst,
+                         "preset": preset.pk if preset else None,
+                         "dayfirst": date_order_choice(shown_dayfirst(mapping.date_orders) if options.dayfirst is None
+                                                       else options.dayfirst),
                          "decimal_comma": options.decimal_comma if preset else mapping.decimal_comma_hint,
                          "anonymous": options.anonymous,
                          "save_preset": ""},
@@ -73,15 +76,28 @@ def import_create(request):
             )
             return _render_confirm(request, confirm, source, kind, uploaded.name, preset=preset,
                                    missing=[field_label(name) for name in mapping.missing_required()],
-                                   decimal_comma_hint=mapping.decimal_comma_hint and not preset)
+                                   decimal_comma_hint=mapping.decimal_comma_hint and not preset,
+                                   notes=imports.import_notes(mapping) + _date_order_question(mapping))
     status = 400 if request.method == "POST" else 200
     return render(request, "customers/import_upload.html", {"form": form}, status=status)
 
 
-def _render_confirm(request, form, source, kind, name, status=200, preset=None, missing=(), decimal_comma_hint=False):
+def _date_order_question(mapping) -> list[str]:
+    """Ask for the order of dates that read differently either way when no date tells."""
+    orders = mapping.date_orders
+    either = next((column for column, order in orders.items() if order.either), None)
+    if either is None or shown_dayfirst(orders) is not None:
+        return []
+    return [f"The dates in “{either}” (such as “{orders[either].either}”) could be day first or month first: "
+            "choose how they are written below."]
+
+
+def _render_confirm(request, form, source, kind, name, status=200, preset=None, missing=(), decimal_comma_hint=False,
+                    notes=()):
     preview = source.preview(PREVIEW_ROWS)
     context = {
-        "form": form, "kind": kind, "name": name, "info": source.info, "preset": preset, "missing": missing, "decimal_comma_hint": decimal_comma_hint,
+        "form": form, "kind": kind, "name": name, "info": source.info, "preset": preset, "missing": missing,
+        "decimal_comma_hint": decimal_comma_hint, "notes": notes,
         "preview_rows": preview.astype(object).where(preview.notna(), "").values.tolist(),
     }
     return render(request, "customers/import_confirm.html", context, status=status)

@@ -21,7 +21,9 @@ class ImportCreateSerializer(serializers.Serializer):
         required=False, default=None, help_text='JSON object, e.g. {"annual_income": 1000}. Default: the preset\'s, or none.'
     )
     dayfirst = serializers.BooleanField(
-        required=False, default=None, allow_null=True, help_text="Dates are day first. Default: the preset's, or false."
+        required=False, default=None, allow_null=True, help_text="Dates are day first (true: 03/02/2024 is 3 February) or month first (false). Default: the "
+        "preset's, else the file's dates tell (25/12/2011 is day first); a file whose dates could be read "
+        "either way is refused until this is set."
     )
     decimal_comma = serializers.BooleanField(
         required=False, default=None, allow_null=True,

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from customers.importing.dates import DateOrder
+
 CUSTOMERS = "customers"
 TRANSACTIONS = "transactions"
 KINDS = (CUSTOMERS, TRANSACTIONS)
@@ -46,8 +48,13 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     CUSTOMERS: ("external_id",),
-    TRANSACTIONS: ("invoice_id", "timestamp", "quantity"),
+    # and a quantity, unless an amount is mapped (an order-level file: one amount per order)
+    TRANSACTIONS: ("invoice_id", "timestamp"),
 }
+# What the mapping step and the report say about a file without a quantity column.
+QUANTITY_DEFAULT_NOTE = ("No column holds a quantity: each row counts as one unit, and its amount as what was "
+                         "paid for the row (one amount per order is read as one line per order).")
+DATE_FIELDS = ("timestamp", "signup_date")
 # How the fields are named to people (pages, messages); the rest read well as they are.
 FIELD_LABELS = {
     "external_id": "customer id", "customer_external_id": "customer id", "invoice_id": "invoice id",
@@ -84,6 +91,8 @@ class Mapping:
     column_types: dict[str, str] = field(default_factory=dict)
     # the sample's numbers read as decimal-comma numbers ("52.000,50"): suggest the option
     decimal_comma_hint: bool = False
+    # the sample's date cells, per date column: what they say of day first / month first
+    date_orders: dict[str, DateOrder] = field(default_factory=dict)
 
     def column_for(self, field_name: str) -> str | None:
         for column, mapped in self.fields.items():
@@ -94,9 +103,23 @@ class Mapping:
     def missing_required(self) -> list[str]:
         mapped = set(self.fields.values())
         missing = [name for name in REQUIRED[self.kind] if name not in mapped]
-        if self.kind == TRANSACTIONS and not ({"unit_price", "amount"} & mapped):
-            missing.append("unit_price or amount")
+        if self.kind == TRANSACTIONS:
+            if "quantity" not in mapped and "amount" not in mapped:
+                missing.append("quantity")
+            if not ({"unit_price", "amount"} & mapped):
+                missing.append("unit_price or amount")
         return missing
+
+    def date_columns(self) -> list[str]:
+        """The columns read as dates: date fields and date attributes."""
+        return ([column for column, name in self.fields.items() if name in DATE_FIELDS]
+                + [column for column, kind in self.attributes.items() if kind == "date"])
+
+    @property
+    def quantity_defaults_to_one(self) -> bool:
+        """A transactions file with an amount and no quantity: each row is one unit."""
+        mapped = set(self.fields.values())
+        return self.kind == TRANSACTIONS and "amount" in mapped and "quantity" not in mapped
 
     def missing_message(self, header: list[str]) -> str:
         """What is missing, in words, with the field names the API and CLI take."""

@@ -14,6 +14,7 @@ import codecs
 import csv
 import gzip
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,29 @@ class SourceInfo:
     renamed_headers: dict[str, str]  # duplicate header -> the name it got
 
 
+# Files people send by mistake instead of an export (a screenshot, a PDF, an old .xls),
+# known by their first bytes whatever follows: the message names what the file is.
+BINARY_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF87a": "a GIF image",
+    b"GIF89a": "a GIF image", b"%PDF-": "a PDF document", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Excel (.xls) or Office file",
+    b"Rar!\x1a\x07": "a RAR archive", b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+}
+# Bytes no header line of a text file holds: control characters other than tab, line and page breaks.
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file are not text, in words (None: they may be text). Every
+    import (customers, transactions, campaign outcomes) refuses such a file with this sentence."""
+    what = next((name for signature, name in BINARY_SIGNATURES.items() if head.startswith(signature)), None)
+    if what is None and (b"\x00" in head[:4096] or CONTROL_BYTES.search(head[:4096].split(b"\n", 1)[0])):
+        what = ""
+    if what is None:
+        return None
+    return ("This does not look like a CSV, gzip-compressed CSV or XLSX file "
+            f"(it holds binary data{': it is ' + what if what else ''}).")
+
+
 def detect_format(head: bytes) -> str:
     if head.startswith(GZIP_MAGIC):
         return "csv.gz"
@@ -77,10 +101,9 @@ def detect_format(head: bytes) -> str:
         return "xlsx"
     if not head:
         raise SourceError("The file is empty.")
-    if b"\x00" in head[:4096]:
-        raise SourceError(
-            "This does not look like a CSV, gzip-compressed CSV or XLSX file (it holds binary data)."
-        )
+    reason = binary_reason(head)
+    if reason is not None:
+        raise SourceError(reason)
     return "csv"
 
 
@@ -173,8 +196,8 @@ class Source:
                 raise SourceError(f"The gzip file is damaged: {error}.") from error
             if not head:
                 raise SourceError("The file is empty.")
-            if b"\x00" in head[:4096]:
-                raise SourceError("The compressed file does not hold a CSV file.")
+            if binary_reason(head) is not None:
+                raise SourceError("The compressed file does not hold a CSV file (it holds binary data).")
         self.encoding = detect_encoding(head)
         text = head.decode(self.encoding, errors="replace")
         if not text.strip():

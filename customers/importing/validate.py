@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from customers.importing.dates import contrary_to
 from customers.importing.mapping import CUSTOMERS, TRANSACTIONS, Mapping
 
 ANONYMOUS_KEEP = "keep"
@@ -26,7 +27,9 @@ GENDERS = {
 
 @dataclass(frozen=True)
 class ImportOptions:
-    dayfirst: bool = False  # 03/02/2024 is 3 February when True
+    # 03/02/2024 is 3 February when True, March 2 when False; None: nobody said (the import
+    # reads the order from the file's dates, customers.importing.dates, and refuses to guess)
+    dayfirst: bool | None = None
     decimal_comma: bool = False  # "1.234,5" when True, "1,234.5" when False
     units: dict[str, float] = field(default_factory=dict)  # field -> multiplier (income in k$: 1000)
     anonymous: str = ANONYMOUS_KEEP  # transactions without a customer id
@@ -102,6 +105,20 @@ def looks_like_decimal_comma(values: pd.Series) -> bool:
     return int((comma_only | ambiguous_comma).sum()) > int(point_only.sum())
 
 
+# Why a date cell is rejected when it can only be read in the other order than the import's.
+CONTRARY_DATE = {True: "date can only be month first (the import reads day first)",
+                 False: "date can only be day first (the import reads month first)"}
+
+
+def _dates(source: pd.Series, options: ImportOptions, checks: _Checks, label: str) -> pd.Series:
+    """A column's cells as dates in the import's order; a cell that can only be read in the
+    other order (25/12/2011 in a month-first file) is rejected, never read the other way."""
+    dayfirst = bool(options.dayfirst)
+    checks.reject(pd.Series(contrary_to(source, dayfirst=dayfirst), index=source.index),
+                  f"{label}: {CONTRARY_DATE[dayfirst]}" if label else CONTRARY_DATE[dayfirst])
+    return parse_dates(source, dayfirst=dayfirst)
+
+
 def parse_dates(series: pd.Series, *, dayfirst: bool) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed = series
@@ -148,7 +165,7 @@ def _attributes(frame, mapping, options, checks) -> pd.Series:
             checks.reject(present & values.isna(), f"{column}: not a number")
             typed[column] = values.where(present)
         elif kind == "date":
-            values = parse_dates(raw, dayfirst=options.dayfirst)
+            values = _dates(raw, options, checks, column)
             checks.reject(present & values.isna(), f"{column}: not a date")
             typed[column] = values.dt.strftime("%Y-%m-%d").where(present & values.notna())
         else:
@@ -208,7 +225,7 @@ def validate_customers(frame: pd.DataFrame, lines: list[int], mapping: Mapping, 
     signup = _mapped(frame, mapping, "signup_date")
     if signup is not None:
         present = _text(signup) != ""
-        dates = parse_dates(signup, dayfirst=options.dayfirst)
+        dates = _dates(signup, options, checks, "signup date")
         checks.reject(present & dates.isna(), "signup date is not a date")
         out["signup_date"] = dates.dt.date.where(dates.notna(), None)
     else:
@@ -237,13 +254,17 @@ def validate_transactions(frame: pd.DataFrame, lines: list[int], mapping: Mappin
 
     stamps = _mapped(frame, mapping, "timestamp")
     present = _text(stamps) != ""
-    out["timestamp"] = parse_dates(stamps, dayfirst=options.dayfirst)
     checks.reject(~present, "missing date")
+    out["timestamp"] = _dates(stamps, options, checks, "")
     checks.reject(out["timestamp"].isna(), "date not understood")
 
-    quantity = parse_numbers(_mapped(frame, mapping, "quantity"), decimal_comma=options.decimal_comma)
-    checks.reject(quantity.isna(), "quantity is not a number")
-    checks.reject(quantity % 1 != 0, "quantity is not a whole number")
+    quantity_source = _mapped(frame, mapping, "quantity")
+    if quantity_source is None:  # an order-level file: one unit per row, its amount the total
+        quantity = pd.Series(1, index=frame.index, dtype="int64")
+    else:
+        quantity = parse_numbers(quantity_source, decimal_comma=options.decimal_comma)
+        checks.reject(quantity.isna(), "quantity is not a number")
+        checks.reject(quantity % 1 != 0, "quantity is not a whole number")
     out["quantity"] = quantity
 
     price_source = _mapped(frame, mapping, "unit_price")

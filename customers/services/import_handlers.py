@@ -64,7 +64,7 @@ class FileImport(StagedImport):
         self.started = time.monotonic()
         self.read_seconds = 0.0
         self.missing = Counter()  # empty cells per column
-        self.anonymous = 0  # accepted transactions without a customer
+        self.anonymous = 0  # transactions without a customer that passed validation (repeats included)
 
     @cached_property
     def mapping(self) -> Mapping:
@@ -105,7 +105,8 @@ class FileImport(StagedImport):
 
     def merge_staged(self) -> dict:
         """The kind's merge: created, updated, unchanged, customers_created,
-        duplicates_in_file and the value ranges of what is accepted."""
+        duplicates_in_file (anonymous_duplicates of them, for transactions) and the value
+        ranges of what is accepted."""
         raise NotImplementedError
 
     def merged(self) -> None:
@@ -115,6 +116,9 @@ class FileImport(StagedImport):
         counts = Counter(self.merge_staged())
         ranges = counts.pop("ranges")
         duplicates = counts.pop("duplicates_in_file")
+        # each row counts once, in its final outcome: an anonymous line rejected as a repeat
+        # is a rejected row, not an anonymous transaction kept
+        anonymous = self.anonymous - counts.pop("anonymous_duplicates", 0)
         reasons = Counter(totals.reasons)
         if duplicates:
             reasons[DUPLICATE_REASON] += duplicates
@@ -132,7 +136,7 @@ class FileImport(StagedImport):
         assert accepted + rejected == totals.read, (accepted, rejected, totals)
         self.merged()
         return {"rows_read": totals.read, "created": counts["created"], "updated": counts["updated"],
-                "unchanged": counts["unchanged"], "rejected": rejected, "anonymous": self.anonymous,
+                "unchanged": counts["unchanged"], "rejected": rejected, "anonymous": anonymous,
                 "customers_created": counts["customers_created"], "report": report}
 
     def drop_staged(self) -> None:

@@ -252,6 +252,9 @@ class TransactionsWrite:
                 [self.job_id],
             )
             duplicates = cursor.rowcount
+            # a repeat of an anonymous line is anonymous too (the row hash holds the customer id)
+            cursor.execute(f"SELECT COUNT(*) FROM {WAITING} WHERE first_line IS NOT NULL AND customer_external_id = ''")
+            anonymous_duplicates = cursor.fetchone()[0]
             aggregates = ", ".join(f"MIN({name}), MAX({name}), {'NULL' if name == 'timestamp' else f'SUM({name})'}"
                                    for name in RANGE_FIELDS)
             cursor.execute(f"SELECT COUNT(*), {aggregates} FROM {WAITING} WHERE first_line IS NULL")
@@ -267,7 +270,8 @@ class TransactionsWrite:
             cursor.execute(f"SELECT COUNT(*) FROM {CREATED}")
             customers_created = cursor.fetchone()[0]
             cursor.execute(f"DROP TABLE {', '.join(TEMPORARY_TABLES)}")
-        return {"duplicates_in_file": duplicates, "unchanged": self.unchanged, "customers_created": customers_created,
+        return {"duplicates_in_file": duplicates, "anonymous_duplicates": anonymous_duplicates,
+                "unchanged": self.unchanged, "customers_created": customers_created,
                 "created": self.created, "ranges": self.ranges.report()}
 
     def stop(self) -> None:

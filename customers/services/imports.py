@@ -24,7 +24,7 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,9 +33,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customers.importing.dates import DateOrderError, date_order, resolve_dayfirst, shown_dayfirst
 from customers.importing.mapping import (
     CUSTOMERS,
     KINDS,
+    QUANTITY_DEFAULT_NOTE,
     TRANSACTIONS,
     Mapping,
     MappingError,
@@ -116,8 +118,11 @@ def import_inspect(
         mapping.decimal_comma_hint = bool(numeric) and looks_like_decimal_comma(
             pd.concat([sample[c] for c in numeric if c in sample], ignore_index=True) if numeric else pd.Series([])
         )
+        mapping.date_orders = {column: date_order(sample[column]) for column in mapping.date_columns()
+                               if column in sample}
+        shown_dayfirst(mapping.date_orders)  # dates in both orders: no option reads them
         has_records = source.has_records()
-    except (SourceError, MappingError) as error:
+    except (SourceError, MappingError, DateOrderError) as error:
         raise ValidationError({"file": [str(error)]}) from error
     if not has_records:
         raise ValidationError({"file": ["The file has a header and no rows: there is nothing to import."]})
@@ -150,6 +155,11 @@ def import_create(
     if options.anonymous not in (ANONYMOUS_KEEP, ANONYMOUS_REJECT):
         raise ValidationError({"anonymous": ["Choose keep or reject."]})
     source, mapping = import_inspect(path=upload_path, kind=kind, overrides=overrides, preset=preset)
+    try:
+        # the order the dates show wins; without one, the caller's (refused when it matters and is unset)
+        options = replace(options, dayfirst=resolve_dayfirst(mapping.date_orders, options.dayfirst))
+    except DateOrderError as error:
+        raise ValidationError({"dayfirst": [str(error)]}) from error
     stored = import_dir() / f"{uuid.uuid4().hex}-{Path(original_name).name[-100:]}"
     shutil.copyfile(upload_path, stored)
     with transaction.atomic():
@@ -165,11 +175,23 @@ def import_create(
             created_by=created_by if created_by is not None and created_by.is_authenticated else None,
             stage="Waiting for a worker",
             report={"format": source.info.format, "encoding": source.info.encoding,
-                    "delimiter": source.info.delimiter, "renamed_headers": source.info.renamed_headers},
+                    "delimiter": source.info.delimiter, "renamed_headers": source.info.renamed_headers,
+                    "notes": import_notes(mapping)},
         )
         job_enqueue(job)
     logger.info("customers.import_created job_id=%s kind=%s file=%s", job.pk, kind, original_name)
     return job
+
+
+def import_notes(mapping: Mapping) -> list[str]:
+    """What the import assumed about the file, in words (the mapping step, the report, the CLI)."""
+    notes = [QUANTITY_DEFAULT_NOTE] if mapping.quantity_defaults_to_one else []
+    dayfirst = shown_dayfirst(mapping.date_orders)
+    if dayfirst is not None:
+        column, order = next((c, o) for c, o in mapping.date_orders.items() if (o.day_first if dayfirst else o.month_first))
+        notes.append(f"The dates in “{column}” are read {'day' if dayfirst else 'month'} first, as the file writes "
+                     f"them (“{order.day_first if dayfirst else order.month_first}” can only be read so).")
+    return notes
 
 
 def import_cancel(*, job: ImportJob) -> bool:
@@ -295,7 +317,15 @@ def _merge_transactions(job_id: int) -> dict:
             [job_id],
         )
         duplicates_in_file = cursor.rowcount
+        anonymous_duplicates = 0
         if duplicates_in_file:
+            # a repeat of an anonymous line is anonymous too (the row hash holds the customer id)
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {staged} WHERE job_id = %s AND customer_external_id = '' AND line IN "
+                f"(SELECT line FROM {rejected} WHERE job_id = %s)",
+                [job_id, job_id],
+            )
+            anonymous_duplicates = cursor.fetchone()[0]
             # the job's only staged lines among its rejected ones are those just rejected
             cursor.execute(
                 f"DELETE FROM {staged} WHERE job_id = %s AND line IN "
@@ -334,6 +364,7 @@ def _merge_transactions(job_id: int) -> dict:
         cursor.execute(f"DELETE FROM {staged} WHERE job_id = %s", [job_id])
     return {
         "duplicates_in_file": duplicates_in_file,
+        "anonymous_duplicates": anonymous_duplicates,
         "unchanged": unchanged,
         "customers_created": customers_created,
         "created": created,

@@ -5,6 +5,8 @@ cancelled import leaves them as they were), progress, and the command line."""
 import gzip
 import io
 import json
+import struct
+import zlib
 from datetime import datetime
 
 import pytest
@@ -394,3 +396,31 @@ def test_the_command_exits_1_when_the_file_cannot_be_read(marketer, launched, tm
         call_command("import_outcomes", "0", str(damaged))
     assert not CampaignOutcome.objects.exists()
     assert list(OutcomeImport.objects.values_list("status", flat=True)) == ["failed"]
+
+
+def _png(width=2, height=2) -> bytes:
+    """A real PNG image (signature, IHDR, IDAT, IEND), built here."""
+    def part(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    pixels = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + part(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + part(b"IDAT", zlib.compress(pixels)) + part(b"IEND", b""))
+
+
+@pytest.mark.parametrize("content", [_png(), b"\x89PNG\r\n\x1a\n" + b"no zero byte in these first bytes" * 10],
+                         ids=["png", "png-signature-only"])
+def test_an_image_uploaded_as_outcomes_is_refused_in_the_words_the_customers_import_uses(
+        client, marketer, analyst, launched, content):
+    # given an image chosen by mistake instead of a CSV file
+    c, _ = launched
+    client.force_login(marketer)
+    # when it is uploaded on the campaign page
+    page = client.post(reverse("campaigns:campaign-outcomes", args=[c.pk]),
+                       {"file": SimpleUploadedFile("results.png", content)}, follow=True).content.decode()
+    # then the page says what the customers import page says of the same file, and nothing is kept
+    assert "it holds binary data" in page and "PNG" in page and "found:" not in page
+    assert not OutcomeImport.objects.exists()
+    client.force_login(analyst)
+    customers_page = client.post(reverse("customers:import-create"),
+                                 {"kind": "customers", "file": SimpleUploadedFile("results.png", content)})
+    assert "it holds binary data" in customers_page.content.decode()

@@ -3,12 +3,14 @@
 import gzip
 import json
 
+import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from customers.importing.mapping import QUANTITY_DEFAULT_NOTE
 from customers.importing.validate import ImportOptions
 from customers.models import Customer, ImportJob, ImportRejectedRow, Transaction
 from customers.services.imports import import_create, import_execute
@@ -381,3 +383,50 @@ def test_an_error_while_writing_a_chunk_keeps_nothing(tmp_path, monkeypatch):
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", INTERNAL_ERROR.format(noun="this import"))
     assert Transaction.objects.count() == 0 and Customer.objects.count() == 0
+
+
+def test_an_anonymous_line_rejected_as_a_repeat_is_counted_once_as_rejected(tmp_path):
+    # given a file whose anonymous line comes twice more (Online Retail has 43 such repeats)
+    anonymous_line = next(line for line in RETAIL.splitlines(keepends=True) if line.startswith("536414"))
+    job = run_import("transactions", write(tmp_path, "retail.csv", RETAIL + anonymous_line + anonymous_line))
+    # then the repeats count as rejected, not as anonymous rows kept: the summary's anonymous
+    # rows are the anonymous transactions stored
+    assert job.rejected == 5
+    assert job.anonymous == Transaction.objects.filter(customer__isnull=True).count() == 1
+    # and a second import of the file finds the same anonymous line again, once
+    again = run_import("transactions", write(tmp_path, "retail.csv", RETAIL + anonymous_line + anonymous_line))
+    assert (again.unchanged, again.anonymous) == (4, 1)
+
+
+ORDERS = (
+    "Customer,Order ID,Order Date,Total\n"
+    "C1,1001,2024-03-01,120.50\n"
+    "C1,1002,2024-03-09,35.00\n"
+    "C2,1003,2024-03-10,-20.00\n"
+    "C3,1004,2024-03-11,99.99\n"
+)
+
+
+def test_an_order_level_file_with_one_amount_per_order_imports_each_order_as_one_unit(tmp_path):
+    # given an export with one amount per order and no quantity column
+    path = write(tmp_path, "orders.csv", ORDERS)
+    # when it is imported
+    job = run_import("transactions", path)
+    # then every order is a transaction of one unit whose amount is the order's total
+    expected = pd.read_csv(path, dtype={"Order ID": str})
+    stored = pd.DataFrame.from_records(Transaction.objects.values("invoice_id", "quantity", "amount", "unit_price"))
+    stored = stored.sort_values("invoice_id").reset_index(drop=True)
+    assert (job.created, job.rejected) == (len(expected), 0)
+    assert list(stored["invoice_id"]) == list(expected["Order ID"])
+    assert (stored["quantity"] == 1).all()
+    assert [float(a) for a in stored["amount"]] == list(expected["Total"])
+    assert [float(p) for p in stored["unit_price"]] == list(expected["Total"].abs())
+    # and the report says what was assumed
+    assert job.report["notes"] == [QUANTITY_DEFAULT_NOTE]
+
+
+def test_a_file_with_neither_quantity_nor_amount_is_still_refused(tmp_path):
+    path = write(tmp_path, "lines.csv", "InvoiceNo,InvoiceDate,UnitPrice\n1,2024-03-01,2.5\n")
+    with pytest.raises(ValidationError, match=r"No column is mapped to: quantity \(quantity\)"):
+        import_create(kind="transactions", upload_path=path, original_name=path.name)
+    assert not ImportJob.objects.exists()

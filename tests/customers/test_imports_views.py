@@ -5,9 +5,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from customers.importing.mapping import QUANTITY_DEFAULT_NOTE
 from customers.models import Customer, ImportJob
 from customers.services.imports import import_execute
-from tests.customers.test_imports import MALL, RETAIL
+from tests.customers.test_imports import MALL, ORDERS, RETAIL
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,45 @@ def test_decimal_comma_numbers_are_noticed_and_the_option_ticked(client, analyst
     client.post(reverse("customers:import-create"), data)
     import_execute(job_id=ImportJob.objects.get().pk)
     assert Customer.objects.get(external_id="1").annual_income == Decimal("52000.50")
+
+
+def test_an_order_level_file_says_each_order_counts_as_one_unit_before_and_after(client, analyst):
+    # given an export with one amount per order and no quantity column
+    client.force_login(analyst)
+    page = upload(client, ORDERS, "transactions", "orders.csv")
+    html = page.content.decode()
+    # then the mapping step accepts it and says what it assumes
+    assert page.status_code == 200 and "No column was recognised as" not in html
+    assert QUANTITY_DEFAULT_NOTE in html
+    client.post(reverse("customers:import-create"), confirm_data(page))
+    job = ImportJob.objects.get()
+    import_execute(job_id=job.pk)
+    # and so does the report
+    report = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
+    assert "4 rows read = 4 accepted + 0 rejected." in report and QUANTITY_DEFAULT_NOTE in report
+
+
+def test_every_label_points_at_its_field_and_the_kind_choice_is_named_by_a_legend(client, analyst):
+    # given the upload form, rendered field by field through _field.html
+    client.force_login(analyst)
+    html = client.get(reverse("customers:import-create")).content.decode()
+    # then no label points at nothing, and every label's target exists
+    assert 'for=""' not in html
+    for target in re.findall(r'<label for="([^"]+)"', html):
+        assert f'id="{target}"' in html, target
+    # and the radio buttons of the kind are a fieldset named by its legend
+    assert re.search(r'<fieldset class="field">\s*<legend>Kind</legend>\s*<div id="id_kind">', html)
+
+
+def test_the_report_counts_an_anonymous_line_rejected_as_a_repeat_once(client, analyst):
+    # given a transactions file whose line without a customer id comes three times
+    anonymous_line = next(line for line in RETAIL.splitlines(keepends=True) if line.startswith("536414"))
+    client.force_login(analyst)
+    page = upload(client, RETAIL + anonymous_line * 2, "transactions", "retail.csv")
+    client.post(reverse("customers:import-create"), confirm_data(page))
+    job = ImportJob.objects.get()
+    import_execute(job_id=job.pk)
+    html = client.get(reverse("customers:import-detail", args=[job.pk])).content.decode()
+    # then the repeats are rejected rows only, and the rows without a customer are those kept
+    assert "9 rows read = 4 accepted + 5 rejected." in html
+    assert "1 accepted row without a customer id" in html

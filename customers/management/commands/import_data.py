@@ -34,7 +34,12 @@ class Command(BaseCommand):
             "--unit", action="append", default=[], metavar="FIELD=MULTIPLIER",
             help="Convert units, e.g. --unit annual_income=1000 for incomes in thousands.",
         )
-        parser.add_argument("--dayfirst", action="store_true", default=None, help="Read 03/02/2024 as 3 February.")
+        dates = parser.add_mutually_exclusive_group()
+        dates.add_argument("--dayfirst", action="store_true", default=None, help="Read 03/02/2024 as 3 February.")
+        dates.add_argument(
+            "--monthfirst", dest="dayfirst", action="store_false",
+            help="Read 03/02/2024 as March 2. Without either option the file's dates tell (25/12/2011 is day "
+            "first); a file whose dates could be read either way is refused until one is given.")
         parser.add_argument("--decimal-comma", action="store_true", default=None, help='Numbers like "1.234,5".')
         parser.add_argument(
             "--anonymous", choices=(ANONYMOUS_KEEP, ANONYMOUS_REJECT), default=None,
@@ -86,6 +91,8 @@ class Command(BaseCommand):
         if job.mapping.get("decimal_comma_hint") and not job.options.get("decimal_comma"):
             self.stderr.write("Note: the numbers look like they use a decimal comma (\"1.234,5\"); if so, import "
                               "again with --decimal-comma (numbers that do not read as numbers are rejected).")
+        for note in job.report.get("notes", []):
+            self.stderr.write(f"Note: {note}")
         for field, factor in job.mapping.get("unit_hints", {}).items():
             if field not in job.options.get("units", {}):
                 self.stderr.write(f"Note: {field} looks like it is in thousands; pass --unit {field}={factor} to convert.")

@@ -1,0 +1,40 @@
+"""Machine names in stored run results, said in the words the pages use.
+
+A run stores feature names ("annual_income", "attr_spending_score_1_100") in its
+preprocessing report, projection and profiles; CSV headers and the API keep them. Pages
+and their charts show the features' display names (customers.features) instead.
+"""
+
+from __future__ import annotations
+
+
+def feature_label(name: str, labels: dict[str, str]) -> str:
+    """"annual_income" -> "Annual income"; a category value "gender = Female" -> "Gender: Female"."""
+    feature, _, value = name.partition(" = ")
+    if value:
+        return f"{labels.get(feature, feature)}: {value}"
+    return labels.get(name, name)
+
+
+def labelled_preprocessing(report: dict, labels: dict[str, str]) -> dict:
+    """A run's preprocessing report with features named for people: keys of the per-feature
+    maps (imputed, clipped, skew) and the entries of the feature lists (log features)."""
+    out = dict(report or {})
+    for key in ("imputed", "clipped", "skew"):
+        if isinstance(out.get(key), dict):
+            out[key] = {feature_label(name, labels): value for name, value in out[key].items()}
+    for key in ("log_features", "log_suggested"):
+        if isinstance(out.get(key), list):
+            out[key] = [feature_label(name, labels) for name in out[key]]
+    return out
+
+
+def labelled_projection(projection: dict, labels: dict[str, str]) -> dict:
+    """A scatter whose axes are features (one or two of them) titled with their display names;
+    runs stored before the engine did so name them by feature."""
+    out = dict(projection or {})
+    if out.get("method") == "features":
+        for axis in ("x_label", "y_label"):
+            if axis in out:
+                out[axis] = labels.get(out[axis], out[axis])
+    return out

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from customers.models import CustomAttribute, Customer
+from customers.services.features import features_compute_create, features_execute
 from segments import services
 from segments.personas.services import persona_create
 from tests.customers.factories import planted_customers
@@ -14,7 +15,7 @@ from tests.segments.factories import finished_run
 
 pytestmark = pytest.mark.django_db
 
-FEATURES = ["recency", "frequency", "monetary", "age", "annual_income", "attr_spending_score_1_100"]
+FEATURES = ["recency", "frequency", "monetary", "tenure", "age", "annual_income", "attr_spending_score_1_100"]
 # machine names that must not reach a page, its tables or its charts
 MACHINE_WORDS = ["kmeans", "gmm", "agglomerative", "annual_income", "attr_", "avg_order_value", "label -1",
                  "high monetary", "low recency", "Typical customers (Segment"]
@@ -30,6 +31,8 @@ def customers():
     for position, customer in enumerate(Customer.objects.order_by("id")):
         customer.attributes = {"Spending Score (1-100)": 10 + position % 90}
         customer.save(update_fields=["attributes"])
+    snapshot = features_compute_create()
+    features_execute(snapshot_id=snapshot.pk)
     return groups
 
 
@@ -75,6 +78,9 @@ def test_run_segment_persona_and_customer_pages_use_no_machine_names(client, ana
     assert "Hierarchical (Ward)" in run_page and "Gaussian mixture" in visible(client.get(pages["run list"]).content)
     assert "Annual income" in run_page and "Spending score (1-100)" in run_page
     assert "Days since last order" in run_page and "Net spend" in run_page
+    customer_page = visible(client.get(pages["customer"]).content)
+    assert "Days since last order" in customer_page and "Chance still active" in customer_page
+    assert "P(alive)" not in customer_page and "Days as a customer" in run_page
     # and the segment names come from the vocabulary, not "High x, low y"
     assert not any(re.match(r"^(High|Low) ", s.label) and "," in s.label for s in run.segments.all())
 

@@ -38,3 +38,13 @@ def labelled_projection(projection: dict, labels: dict[str, str]) -> dict:
             if axis in out:
                 out[axis] = labels.get(out[axis], out[axis])
     return out
+
+
+def option_value(option, value, labels: dict[str, str]):
+    """A stored run option as the run page shows it: a choice by its label ("Ward"), the
+    features of the log transform by display name."""
+    if option.choices:
+        return dict(option.choices).get(value, value)
+    if option.kind == "log" and isinstance(value, list):
+        return [labels.get(name, name) for name in value]
+    return value

@@ -64,7 +64,7 @@ def run_detail(request, pk):
     labels = feature_labels(catalogue)
     features = [catalogue.get(n) or FeatureDefinition(n, labels.get(n, n), "") for n in run.config.get("features", [])]
     options = [
-        (option, dict(option.choices).get(run.config.get(option.name), run.config.get(option.name)))
+        (option, display.option_value(option, run.config.get(option.name), labels))
         for option in OPTIONS
         if option.name in run.config and (not option.algorithms or run.config.get("algorithm") in option.algorithms)
         and not (option.name in ("k_min", "k_max", "k_rule") and run.config.get("k") != "auto")

@@ -51,7 +51,7 @@ def test_run_segment_persona_and_customer_pages_use_no_machine_names(client, ana
     # given a hierarchical run and a Gaussian mixture on recency, frequency, spend, age, income
     # and the imported spending score, the first published with a persona
     run = finished_run(algorithm="agglomerative", linkage="ward", features=FEATURES, log_features="auto")
-    finished_run(algorithm="gmm", k=3, features=FEATURES)
+    finished_run(algorithm="gmm", k=3, features=FEATURES, log_features=["monetary", "annual_income"])
     services.run_publish(run=run, by=analyst)
     segment = run.segments.get(index=0)
     client.force_login(marketer)
@@ -63,6 +63,7 @@ def test_run_segment_persona_and_customer_pages_use_no_machine_names(client, ana
     pages = {
         "run list": reverse("segments:run-list"),
         "run": reverse("segments:run-detail", args=[run.pk]),
+        "other run": reverse("segments:run-detail", args=[run.pk + 1]),
         "segment": reverse("segments:segment-detail", args=[segment.pk]),
         "persona": reverse("segments:persona-detail", args=[persona.pk]),
         "customer": reverse("customers:customer-detail", args=[customer.external_id]),

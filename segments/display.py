@@ -7,6 +7,11 @@ and their charts show the features' display names (customers.features) instead.
 
 from __future__ import annotations
 
+import re
+
+# "frequency >= 4 and frequency <= 4": the two bounds of one whole-number feature meeting
+_EQUAL_BOUNDS = re.compile(r"\b([a-z_][a-z0-9_]*) >= (-?[\d.]+) and \1 <= \2(?![\d.])")
+
 
 def feature_label(name: str, labels: dict[str, str]) -> str:
     """"annual_income" -> "Annual income"; a category value "gender = Female" -> "Gender: Female"."""
@@ -48,3 +53,18 @@ def option_value(option, value, labels: dict[str, str]):
     if option.kind == "log" and isinstance(value, list):
         return [labels.get(name, name) for name in value]
     return value
+
+
+def rule_text(text: str, labels: dict[str, str]) -> str:
+    """A stored rule as the pages say it. Runs computed before rules used display names read
+    "frequency >= 4 and frequency <= 4 and annual_income > 70000"; this gives "Orders = 4 and
+    Annual income > 70000". A feature key is replaced only where a comparison follows it, so
+    a category value is never touched; newer rules (already in words) pass unchanged."""
+    text = _EQUAL_BOUNDS.sub(r"\1 = \2", text)
+    for name in sorted(labels, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w]){re.escape(name)}(?= (?:>|<|=|is\b))", labels[name], text)
+    return text
+
+
+def labelled_rules(rules: list[dict] | None, labels: dict[str, str]) -> list[dict]:
+    return [{**rule, "text": rule_text(str(rule.get("text", "")), labels)} for rule in rules or []]

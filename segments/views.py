@@ -82,6 +82,7 @@ def run_detail(request, pk):
         for segment in segments:
             segment["colour"] = charts.segment_colour(segment["index"])
             segment["top"] = [(display.feature_label(name, labels), z) for name, z in segment["top_features"][:4]]
+            segment["rules"] = display.labelled_rules(segment["rules"], labels)
         names = {s["index"]: s["name"] for s in segments}
         numeric = [(f.name, f.label) for f in features if not f.categorical]
         threshold = (run.stability or {}).get("threshold", 0.6)
@@ -174,6 +175,7 @@ def segment_detail(request, pk):
         for name, value in profile.get("centroid", {}).items()
     ]
     segment_names = dict(Segment.objects.filter(run_id=segment.run_id).values_list("index", "label"))
+    segment.rules = display.labelled_rules(segment.rules, labels)  # for the page only, never saved
     context = {
         "segment": segment,
         "profile_rows": rows,

@@ -94,3 +94,26 @@ def test_the_csv_and_the_api_keep_machine_names(client, api_client, analyst, cus
     assert b"annual_income" in header
     body = api_client(analyst).get(f"/api/v1/runs/{run.pk}/").json()
     assert body["config"]["algorithm"] == "kmeans" and "annual_income" in body["config"]["features"]
+
+
+def test_a_run_stored_before_display_names_reads_in_words_too(client, analyst):
+    # given a run computed before rules named features by display name
+    from segments.models import Segment
+    from tests.customers.factories import CustomerFactory
+    from tests.segments.factories import segmented_run
+
+    run = segmented_run(groups={0: CustomerFactory.create_batch(3)}, zscores={0: {"frequency": 1.2}})
+    Segment.objects.filter(run=run).update(rules=[
+        {"text": "frequency >= 4 and frequency <= 4 and annual_income > 70000 and country is not frequency",
+         "precision": 0.9, "recall": 0.8, "support": 3},
+    ])
+    segment = run.segments.get()
+    client.force_login(analyst)
+    # when its pages are read
+    for url in (reverse("segments:run-detail", args=[run.pk]), reverse("segments:segment-detail", args=[segment.pk])):
+        page = visible(client.get(url).content)
+        # then the rule says the features by their display names and equal bounds once;
+        # a category value that happens to spell a feature's key is left as it is
+        assert "Orders = 4 and Annual income &gt; 70000 and Country is not frequency" in page
+    segment.refresh_from_db()
+    assert segment.rules[0]["text"].startswith("frequency >= 4")  # what is stored is not rewritten

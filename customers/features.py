@@ -25,7 +25,7 @@ CATEGORICAL_USE = "categorical: one-hot encoded, or used natively by k-prototype
 @dataclass(frozen=True)
 class FeatureDefinition:
     name: str
-    label: str
+    label: str  # the display name pages, charts and segment names use; CSVs and the API keep `name`
     help: str
     unit: str = ""
     needs_transactions: bool = True
@@ -46,28 +46,28 @@ class FeatureDefinition:
 FEATURES: dict[str, FeatureDefinition] = {
     f.name: f
     for f in [
-        FeatureDefinition("recency", "Recency", "Days since the last purchase.", "days", in_snapshot=True),
-        FeatureDefinition("frequency", "Frequency", "Distinct purchase occasions (invoices).", "purchases", in_snapshot=True),
-        FeatureDefinition("monetary", "Monetary", "Net spend: purchases minus returns and cancellations.", "currency",
+        FeatureDefinition("recency", "Days since last order", "Days since the last purchase.", "days", in_snapshot=True),
+        FeatureDefinition("frequency", "Orders", "Distinct purchase occasions (invoices).", "purchases", in_snapshot=True),
+        FeatureDefinition("monetary", "Net spend", "Net spend: purchases minus returns and cancellations.", "currency",
                           in_snapshot=True),
         FeatureDefinition("avg_order_value", "Average order value", "Net spend per purchase occasion.", "currency",
                           in_snapshot=True),
-        FeatureDefinition("tenure", "Tenure", "Days since the first purchase.", "days", in_snapshot=True),
-        FeatureDefinition("mean_days_between", "Days between purchases", "Mean days between purchase occasions "
+        FeatureDefinition("tenure", "Days as a customer", "Days since the first purchase.", "days", in_snapshot=True),
+        FeatureDefinition("mean_days_between", "Days between orders", "Mean days between purchase occasions "
                           "(needs two).", "days", in_snapshot=True, snapshot_only=True),
         FeatureDefinition("return_rate", "Return rate", "Share of the value of the lines bought that was returned "
                           "or cancelled.", "share", in_snapshot=True, snapshot_only=True),
-        FeatureDefinition("distinct_products", "Distinct products", "Different products bought.", "products",
+        FeatureDefinition("distinct_products", "Different products", "Different products bought.", "products",
                           in_snapshot=True, snapshot_only=True),
-        FeatureDefinition("distinct_categories", "Distinct categories", "Different categories bought.", "categories",
+        FeatureDefinition("distinct_categories", "Different categories", "Different categories bought.", "categories",
                           in_snapshot=True, snapshot_only=True),
-        FeatureDefinition("top_category_share", "Top category share", "Share of spend in the customer's biggest "
+        FeatureDefinition("top_category_share", "Share spent in top category", "Share of spend in the customer's biggest "
                           "category (missing when no purchase names a category).", "share",
                           in_snapshot=True, snapshot_only=True),
         FeatureDefinition("p_alive", "Chance still active", "Probability the customer is still buying (BG/NBD); "
                           "missing when the model is not reliable for this data (Features page says why).", "probability",
                           in_snapshot=True, snapshot_only=True),
-        FeatureDefinition("expected_purchases", "Expected purchases", "Purchases expected in the next year (BG/NBD).",
+        FeatureDefinition("expected_purchases", "Expected orders next year", "Purchases expected in the next year (BG/NBD).",
                           "purchases", in_snapshot=True, snapshot_only=True),
         FeatureDefinition("clv", "Predicted lifetime value", "Discounted spend expected over the next year "
                           "(BG/NBD and Gamma-Gamma).", "currency", in_snapshot=True, snapshot_only=True),
@@ -88,7 +88,20 @@ def attribute_feature(*, name: str, key: str, kind: str = NUMERIC) -> FeatureDef
         help_text = f"Custom attribute “{key}”, a category column brought in by a customers import; {CATEGORICAL_USE}."
     else:
         help_text = f"Custom attribute “{key}”, a number column brought in by a customers import."
-    return FeatureDefinition(name, key, help_text, needs_transactions=False, attribute_key=key, kind=kind)
+    return FeatureDefinition(name, attribute_label(key), help_text, needs_transactions=False, attribute_key=key,
+                             kind=kind)
+
+
+def attribute_label(key: str) -> str:
+    """An imported column's name as pages say it: "Spending Score (1-100)" -> "Spending score
+    (1-100)", "loyalty_points" -> "Loyalty points"; acronyms ("CLV tier") keep their capitals."""
+    words = key.replace("_", " ").split()
+    if not words:
+        return key
+    words = [words[0][:1].upper() + words[0][1:]] + [
+        word.lower() if word[:1].isupper() and word[1:].islower() else word for word in words[1:]
+    ]
+    return " ".join(words)
 
 
 def categorical_features(names, catalogue: dict[str, FeatureDefinition]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from customers import charts, selectors
+from customers.features import FEATURES
 from customers.forms import ImportConfirmForm, ImportUploadForm, date_order_choice
 from customers.importing.dates import shown_dayfirst
 from customers.importing.mapping import field_label
@@ -270,13 +271,8 @@ def customer_detail(request, external_id):
     return render(request, "customers/customer_detail.html", context)
 
 
-FEATURE_LABELS = {
-    "recency": "Recency (days)", "frequency": "Frequency", "monetary": "Net spend", "avg_order_value": "Avg order value",
-    "tenure": "Tenure (days)", "mean_days_between": "Days between purchases", "return_rate": "Return rate",
-    "distinct_products": "Distinct products", "distinct_categories": "Distinct categories",
-    "top_category_share": "Top category share", "p_alive": "Chance still active", "expected_purchases": "Expected purchases",
-    "clv": "Predicted CLV", "gender": "Gender", "country": "Country",
-}
+# the explore page's charts and table say features as every other page does
+FEATURE_LABELS = {name: feature.label for name, feature in FEATURES.items()}
 SCATTER_MATRIX_FEATURES = ["recency", "frequency", "monetary", "clv"]
 
 

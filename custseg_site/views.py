@@ -5,13 +5,14 @@ from django.utils import timezone
 from customers import charts as customer_charts
 from customers.selectors import (
     customer_count_estimate,
+    feature_labels,
     feature_snapshot_current,
     rfm_distribution,
     transaction_count_estimate,
 )
 from custseg_site import roles
 from segments import charts, selectors
-from segments.options import ALGORITHM_LABELS
+from segments.options import algorithm_label
 from segments.personas import selectors as persona_selectors
 
 # Runs listed under "Recent runs": the latest few; the run list has the rest.
@@ -42,7 +43,7 @@ def home(request):
         "transaction_count": transaction_count_estimate(),
         "published": published,
         "publication": publication,
-        "algorithm": ALGORITHM_LABELS.get(published.config.get("algorithm"), "") if published else "",
+        "algorithm": algorithm_label(published.config) if published else "",
         "segments": segments,
         "sizes_chart": charts.sizes_figure(segments) if segments else None,
         "snapshot": snapshot,
@@ -51,6 +52,7 @@ def home(request):
         "review_count": sum(p.needs_review for p in personas),
         "persona_sizes_chart": _persona_sizes_chart(personas),
         "recent_runs": selectors.run_list()[:RECENT_RUNS],
+        "feature_labels": feature_labels(),
     }
     context["has_charts"] = any(context[name] for name in ("sizes_chart", "rfm_chart", "persona_sizes_chart"))
     return render(request, "home.html", context)

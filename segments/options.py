@@ -34,11 +34,22 @@ ALGORITHM_LABELS = {
     "kmeans": "k-means",
     "minibatch_kmeans": "Mini-batch k-means",
     "gmm": "Gaussian mixture",
-    "agglomerative": "Agglomerative (hierarchical)",
+    "agglomerative": "Hierarchical (agglomerative)",
     "dbscan": "DBSCAN (density)",
     "hdbscan": "HDBSCAN (density)",
     "kprototypes": "k-prototypes (numbers and categories)",
     "rfm": "RFM rules (Champions, Loyal, ... Lost)",
+}
+LINKAGE_LABELS = {
+    "ward": "Ward",
+    "average": "Average linkage",
+    "complete": "Complete linkage",
+}
+GMM_COVARIANCE_LABELS = {
+    "full": "Full (any oval shape)",
+    "tied": "Tied (one shape for all)",
+    "diag": "Diagonal (ovals along the axes)",
+    "spherical": "Spherical (round)",
 }
 K_RULE_LABELS = {
     "silhouette": "Highest silhouette",
@@ -48,6 +59,17 @@ K_RULE_LABELS = {
     "bic": "Lowest BIC (Gaussian mixture)",
     "aic": "Lowest AIC (Gaussian mixture)",
 }
+
+
+def algorithm_label(config: dict) -> str:
+    """A stored run config's algorithm in words: "k-means", "Hierarchical (Ward)"."""
+    algorithm = config.get("algorithm") or ""
+    if algorithm == "agglomerative":
+        linkage = config.get("linkage") or "ward"
+        return f"Hierarchical ({LINKAGE_LABELS.get(linkage, linkage)})"
+    return ALGORITHM_LABELS.get(algorithm, algorithm)
+
+
 MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's bound for a random seed
 # Bootstrap refits cost one fit each; 50 is already more than the ~10 the estimate needs.
 MAX_RESAMPLES = 50
@@ -116,14 +138,14 @@ OPTIONS: tuple[RunOption, ...] = (
         "gmm_covariance", "Mixture covariance",
         "Full lets each segment be an oval of its own shape; diag and spherical are simpler "
         "and faster; tied shares one shape.",
-        "choice", "full", tuple((name, name) for name in ml.GMM_COVARIANCES),
+        "choice", "full", tuple((name, GMM_COVARIANCE_LABELS[name]) for name in ml.GMM_COVARIANCES),
         algorithms=("gmm",), advanced=True,
     ),
     RunOption(
         "linkage", "Linkage",
         "Ward merges the groups that add least spread (compact segments); average and complete "
         "use mean and largest distances.",
-        "choice", "ward", tuple((name, name) for name in ml.LINKAGES),
+        "choice", "ward", tuple((name, LINKAGE_LABELS[name]) for name in ml.LINKAGES),
         algorithms=("agglomerative",), advanced=True,
     ),
     RunOption(

@@ -7,13 +7,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from customers.features import FeatureDefinition
-from customers.selectors import customer_count_estimate, feature_catalogue
+from customers.selectors import customer_count_estimate, feature_catalogue, feature_labels
 from custseg_site import export_fields, roles
 from custseg_site.csv_export import csv_response
-from segments import charts, selectors, services
+from segments import charts, display, selectors, services
 from segments.forms import RunForm
 from segments.models import Segment, SegmentationRun
-from segments.options import ALGORITHM_LABELS, OPTIONS
+from segments.options import OPTIONS, algorithm_label
 from segments.personas import selectors as persona_selectors
 
 RUNS_PER_PAGE = 25
@@ -24,7 +24,7 @@ MEMBERS_PER_PAGE = 50
 @permission_required(roles.VIEW_RUNS, raise_exception=True)
 def run_list(request):
     page = Paginator(selectors.run_list(), RUNS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "segments/run_list.html", {"page": page})
+    return render(request, "segments/run_list.html", {"page": page, "feature_labels": feature_labels()})
 
 
 @login_required
@@ -61,26 +61,31 @@ def run_create(request):
 def run_detail(request, pk):
     run = get_object_or_404(SegmentationRun.objects.select_related("created_by"), pk=pk)
     catalogue = feature_catalogue()
-    features = [catalogue.get(n) or FeatureDefinition(n, n, "") for n in run.config.get("features", [])]
+    labels = feature_labels(catalogue)
+    features = [catalogue.get(n) or FeatureDefinition(n, labels.get(n, n), "") for n in run.config.get("features", [])]
     options = [
-        # a list (log features) is shown as it is: only single values have a label
-        (option, _choice_label(option, run.config.get(option.name)))
+        (option, display.option_value(option, run.config.get(option.name), labels))
         for option in OPTIONS
         if option.name in run.config and (not option.algorithms or run.config.get("algorithm") in option.algorithms)
         and not (option.name in ("k_min", "k_max", "k_rule") and run.config.get("k") != "auto")
     ]
     context = {"run": run, "features": features, "options": options,
                "coverage": selectors.run_coverage(run=run),
-               "feature_treatment": selectors.run_feature_treatment(
-                   run=run, labels={name: definition.label for name, definition in catalogue.items()}),
-               "algorithm_label": ALGORITHM_LABELS.get(run.config.get("algorithm"), run.config.get("algorithm"))}
+               "feature_treatment": selectors.run_feature_treatment(run=run, labels=labels),
+               "algorithm_label": algorithm_label(run.config)}
+    # the page names features by their display names (never saved: the stored run keeps its keys)
+    run.preprocessing = display.labelled_preprocessing(run.preprocessing, labels)
+    if run.preprocessing.get("scaling"):
+        scaling = next(option for option in OPTIONS if option.name == "scaling")
+        run.preprocessing["scaling"] = dict(scaling.choices).get(run.preprocessing["scaling"], run.preprocessing["scaling"])
+    if isinstance((run.metrics or {}).get("imputed"), dict):
+        run.metrics["imputed"] = {display.feature_label(n, labels): c for n, c in run.metrics["imputed"].items()}
     if run.status == SegmentationRun.Status.SUCCEEDED:
         segments = selectors.segment_summaries(run=run)
         for segment in segments:
             segment["colour"] = charts.segment_colour(segment["index"])
-            segment["top"] = [
-                (catalogue[name].label if name in catalogue else name, z) for name, z in segment["top_features"][:4]
-            ]
+            segment["top"] = [(display.feature_label(name, labels), z) for name, z in segment["top_features"][:4]]
+            segment["rules"] = display.labelled_rules(segment["rules"], labels)
         names = {s["index"]: s["name"] for s in segments}
         numeric = [(f.name, f.label) for f in features if not f.categorical]
         threshold = (run.stability or {}).get("threshold", 0.6)
@@ -90,12 +95,12 @@ def run_detail(request, pk):
             categorical_features=[f.label for f in features if f.categorical],
             sizes_chart=charts.sizes_figure(segments),
             scatter_chart=charts.scatter_figure(
-                run.projection, names, run.projection.get("external_id")
+                display.labelled_projection(run.projection, labels), names, run.projection.get("external_id")
             ),
             selection_chart=charts.selection_figure(run.selection or {}),
             # what the scatter's axes mean: each feature's weight in the two components
             loadings=sorted(
-                ((catalogue[name].label if name in catalogue else name, pcs[0], pcs[1])
+                ((display.feature_label(name, labels), pcs[0], pcs[1])
                  for name, pcs in (run.projection.get("loadings") or {}).items()),
                 key=lambda row: -max(abs(row[1]), abs(row[2])),
             ),
@@ -106,10 +111,6 @@ def run_detail(request, pk):
             other_runs=selectors.run_list().filter(status=SegmentationRun.Status.SUCCEEDED).exclude(pk=run.pk)[:50],
         )
     return render(request, "segments/run_detail.html", context)
-
-
-def _choice_label(option, value):
-    return dict(option.choices).get(value, value) if isinstance(value, str) else value
 
 
 @login_required
@@ -165,10 +166,11 @@ def segment_detail(request, pk):
         segment=segment, search=search, order=order, cursor=request.GET.get("after", ""), limit=MEMBERS_PER_PAGE,
     )
     catalogue = feature_catalogue()
+    labels = feature_labels(catalogue)
     profile = segment.profile or {}
     rows = [
         {
-            "name": name, "label": catalogue[name].label if name in catalogue else name,
+            "name": name, "label": labels.get(name, name),
             "unit": catalogue[name].unit if name in catalogue else "",
             "centroid": value, "mean": profile.get("mean", {}).get(name),
             "median": profile.get("median", {}).get(name), "z": profile.get("zscore", {}).get(name),
@@ -176,6 +178,7 @@ def segment_detail(request, pk):
         for name, value in profile.get("centroid", {}).items()
     ]
     segment_names = dict(Segment.objects.filter(run_id=segment.run_id).values_list("index", "label"))
+    segment.rules = display.labelled_rules(segment.rules, labels)  # for the page only, never saved
     context = {
         "segment": segment,
         "profile_rows": rows,

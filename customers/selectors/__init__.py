@@ -34,6 +34,7 @@ from customers.selectors.frames import (
     TRANSACTION_FRAME_COLUMNS,
     customer_feature_frame,
     feature_catalogue,
+    feature_labels,
     transaction_channels,
     transaction_frames,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "feature_aggregates",
     "feature_as_of",
     "feature_catalogue",
+    "feature_labels",
     "feature_sample",
     "feature_snapshot_active",
     "feature_snapshot_current",

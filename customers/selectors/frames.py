@@ -11,7 +11,7 @@ from django.db.models import Count, FloatField, Max, Min, Q, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 
-from customers.features import CATEGORICAL, FEATURES, NUMERIC, FeatureDefinition, attribute_feature
+from customers.features import CATEGORICAL, FEATURES, NUMERIC, FeatureDefinition, attribute_feature, attribute_label
 from customers.models import CustomAttribute, Customer, Transaction
 from customers.selectors.categories import GENDER_LABELS, CategoryCodes
 from customers.selectors.customers import FEATURE_FETCH_CHUNK, customer_id_bounds
@@ -29,6 +29,19 @@ def feature_catalogue() -> dict[str, FeatureDefinition]:
     for name, key, type_ in attributes.values_list("feature_name", "key", "type"):
         catalogue[name] = attribute_feature(name=name, key=key, kind=kinds[type_])
     return catalogue
+
+
+def feature_labels(catalogue: dict[str, FeatureDefinition] | None = None) -> dict[str, str]:
+    """Every feature's display name by feature name, including features no run can use right
+    now (those only a snapshot has, before one exists), so an older run's names still read.
+    One query (the custom attributes), none when given the `catalogue` already read."""
+    labels = {name: f.label for name, f in FEATURES.items()}
+    if catalogue is None:
+        attributes = CustomAttribute.objects.values_list("feature_name", "key")
+        labels.update({name: attribute_label(key) for name, key in attributes})
+    else:
+        labels.update({name: f.label for name, f in catalogue.items()})
+    return labels
 
 
 # Fields of the customer record that are features under their own name.

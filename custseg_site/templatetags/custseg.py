@@ -36,6 +36,21 @@ def get(mapping, key):
 
 
 @register.filter
+def algorithm_name(config):
+    """A run's algorithm in words: "k-means", "Hierarchical (Ward)"."""
+    from segments.options import algorithm_label
+
+    return algorithm_label(config or {})
+
+
+@register.filter
+def feature_names(names, labels):
+    """Feature names as the pages say them: ["recency", "annual_income"] -> "Days since last
+    order, Annual income" (`labels`: customers.selectors.feature_labels())."""
+    return ", ".join((labels or {}).get(name, name) for name in names or [])
+
+
+@register.filter
 def stat(value):
     """A statistic for a table: numbers with thousands separators, anything else as it is."""
     if value is None or value == "":

@@ -44,7 +44,10 @@ class RunCreateSerializer(serializers.Serializer):
 
 
 class RuleSerializer(serializers.Serializer):
-    text = serializers.CharField()
+    text = serializers.CharField(
+        help_text="The rule in words, features by their display names (`label` in GET /api/v1/features/), "
+                  "e.g. \"Orders = 4 and Age <= 30\". Runs computed before display names were used name "
+                  "features by their keys.")
     precision = serializers.FloatField(help_text="Of the customers the rule selects, the share in the segment.")
     recall = serializers.FloatField(help_text="Of the segment's customers, the share the rule selects.")
     support = serializers.IntegerField(help_text="Customers the rule selects.")
@@ -54,7 +57,9 @@ class SegmentSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     index = serializers.IntegerField()
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField(
+        help_text="The automatic name in a marketer's words, e.g. \"Lapsed big spenders\"; \"Unassigned\" for "
+                  "noise. Empty when none was computed.")
     size = serializers.IntegerField()
     share = serializers.FloatField()
     centroid = serializers.DictField(child=serializers.FloatField(allow_null=True))
@@ -156,8 +161,8 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 
 class FeatureSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The key runs, CSV headers and API fields use, e.g. annual_income.")
+    label = serializers.CharField(help_text="The display name pages use, e.g. \"Annual income\".")
     help = serializers.CharField()
     unit = serializers.CharField()
     kind = serializers.CharField(help_text="numeric or categorical")

@@ -228,7 +228,9 @@ def segment(
                              f"customers each.")
 
     report(PROGRESS_EXPLAIN, "Explaining segments")
-    rules = explain.surrogate_rules(prepared, final_labels, list(range(n_clusters)), seed=config.seed)
+    feature_labels = dict(config.feature_labels)
+    rules = explain.surrogate_rules(prepared, final_labels, list(range(n_clusters)), seed=config.seed,
+                                    feature_labels=feature_labels)
     metrics["rules_sample_size"] = int(min(n_rows, explain.RULE_SAMPLE))
     centroids = prepared.preprocessor.to_feature_units(
         np.vstack([centres, segment_means(matrix, final_labels, n_segments)[n_clusters:]])[:, :n_numeric]
@@ -236,12 +238,12 @@ def segment(
     profiles = explain.profiles(
         prepared, final_labels, centroids, n_segments=n_segments, noise_index=noise_index, names=names,
         revenue=None if revenue is None else revenue[prepared.kept], rules=rules,
-        stability=None if stability is None else stability.jaccard, feature_labels=dict(config.feature_labels),
+        stability=None if stability is None else stability.jaccard, feature_labels=feature_labels,
     )
 
     report(PROGRESS_PROJECT, "Projecting")
     scatter_rows = sample_rows(rng, n_rows, config.scatter_sample)
-    projection = explain.projection(prepared, final_labels, scatter_rows, rng, config.seed)
+    projection = explain.projection(prepared, final_labels, scatter_rows, rng, config.seed, feature_labels)
 
     model = _model(config, algorithm, prepared, fit, centres, order, final_labels, n_segments, noise_index,
                    eps_used, profiles, names, rng)

@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.tree import DecisionTreeClassifier
 
+from segments.ml import vocabulary
 from segments.ml.preprocess import MAX_CATEGORIES, Prepared
 from segments.ml.types import Projection, Rule, SegmentProfile
 
@@ -33,18 +34,13 @@ RULE_ROUNDING_TOLERANCE = 0.002
 
 
 def describe_segment(zscore: dict[str, float], limit: int = 2, feature_labels: dict[str, str] | None = None) -> str:
-    """A short name from the features that set a segment apart: "High monetary, low recency"."""
-    feature_labels = feature_labels or {}
+    """A marketer's name from the features that set a segment apart: "Lapsed big spenders"
+    (segments.ml.vocabulary); features with no phrase are said with their display name."""
     notable = sorted(
         ((name, z) for name, z in zscore.items() if abs(z) >= LABEL_Z_THRESHOLD),
         key=lambda item: -abs(item[1]),
     )[:limit]
-    if not notable:
-        return "Typical customers"
-    words = [f"{'high' if z > 0 else 'low'} {_lowercase_first(feature_labels.get(name, name.replace('_', ' ')))}"
-             for name, z in notable]
-    text = ", ".join(words)
-    return text[0].upper() + text[1:]
+    return vocabulary.segment_name(notable, feature_labels or {})
 
 
 def profiles(
@@ -80,7 +76,7 @@ def profiles(
     total_revenue = float(np.nansum(revenue)) if revenue is not None else None
 
     out = []
-    used_labels: set[frozenset[str]] = set()
+    used_labels: set[str] = set()
     for index in range(n_segments):
         mean = means.loc[index] if index in means.index else pd.Series(np.nan, index=numeric)
         zscore = ((mean - population_mean) / population_std).fillna(0.0)
@@ -102,14 +98,14 @@ def profiles(
         else:
             label = describe_segment(zscore.to_dict(), feature_labels=feature_labels)
             categorical_top = [item for item in top[:1] if " = " in item[0] and item[1] >= LABEL_Z_THRESHOLD]
-            if label == "Typical customers" and categorical_top:
-                label = f"Mostly {categorical_top[0][0].replace(' = ', ' ')}"
-            if _traits(label) in used_labels:
+            if label == vocabulary.TYPICAL and categorical_top:
+                label = vocabulary.category_name(*categorical_top[0][0].split(" = ", 1), feature_labels or {})
+            if label.lower() in used_labels:
                 # two segments set apart by the same two traits: a third tells them apart
                 label = describe_segment(zscore.to_dict(), limit=3, feature_labels=feature_labels)
-            if _traits(label) in used_labels:
-                label = f"{label} ({sum(1 for used in used_labels if _traits(label) <= used) + 1})"
-        used_labels.add(_traits(label))
+            if label.lower() in used_labels:
+                label = f"{label} ({sum(1 for used in used_labels if used.startswith(label.lower())) + 1})"
+        used_labels.add(label.lower())
         members = labels == index
         out.append(SegmentProfile(
             index=index,
@@ -130,25 +126,15 @@ def profiles(
     return out
 
 
-def _lowercase_first(label: str) -> str:
-    """"Annual income" reads "high annual income"; "P(alive)" and "RFM" keep their capitals."""
-    if len(label) > 1 and label[0].isupper() and label[1].islower():
-        return label[0].lower() + label[1:]
-    return label
-
-
-def _traits(label: str) -> frozenset[str]:
-    """A label's traits regardless of order: "Low x, low y" and "Low y, low x" are one name."""
-    return frozenset(part.strip().lower() for part in label.split(","))
-
-
 # --- surrogate rules --------------------------------------------------------------------
 
 def surrogate_rules(
-    prepared: Prepared, labels: np.ndarray, segments: list[int], *, seed: int
+    prepared: Prepared, labels: np.ndarray, segments: list[int], *, seed: int,
+    feature_labels: dict[str, str] | None = None,
 ) -> dict[int, list[Rule]]:
     """Per segment, up to RULES_PER_SEGMENT rules read off a one-vs-rest depth-3 tree fitted
-    on the features in their own units (not scaled, not logged), scored on every customer."""
+    on the features in their own units (not scaled, not logged), scored on every customer.
+    A rule's text names the features by `feature_labels`: "Orders = 4 and Age <= 30"."""
     numeric = prepared.preprocessor.numeric
     categorical = prepared.preprocessor.categorical
     filled = prepared.filled
@@ -184,7 +170,7 @@ def surrogate_rules(
         candidates = {}
         for path in _positive_leaves(tree):
             conditions = _merge(path, columns, X, integer, tolerance)
-            text = _text(conditions)
+            text = _text(conditions, feature_labels or {})
             if text and text not in candidates:
                 candidates[text] = conditions
         rules = []
@@ -291,20 +277,25 @@ def _number(value: float) -> str:
     return np.format_float_positional(value, trim="-")
 
 
-def _text(conditions) -> str:
+def _text(conditions, feature_labels: dict[str, str]) -> str:
     parts = []
     for name, condition in conditions.items():
+        label = feature_labels.get(name, name)
         if condition[0] == "range":
             _, low, high, integer = condition
-            if low is not None:
-                parts.append(f"{name} >= {_number(low + 1)}" if integer else f"{name} > {_number(low)}")
+            low_text = None if low is None else (f">= {_number(low + 1)}" if integer else f"> {_number(low)}")
+            if integer and low is not None and high is not None and low + 1 == high:
+                parts.append(f"{label} = {_number(high)}")  # "x >= 4 and x <= 4" is "x = 4"
+                continue
+            if low_text is not None:
+                parts.append(f"{label} {low_text}")
             if high is not None:
-                parts.append(f"{name} <= {_number(high)}")
+                parts.append(f"{label} <= {_number(high)}")
         elif condition[0] == "is":
-            parts.append(f"{name} is {condition[1]}")
+            parts.append(f"{label} is {condition[1]}")
         else:
             values = condition[1]
-            parts.append(f"{name} is not {values[0]}" if len(values) == 1 else f"{name} is none of {', '.join(values)}")
+            parts.append(f"{label} is not {values[0]}" if len(values) == 1 else f"{label} is none of {', '.join(values)}")
     return " and ".join(parts)
 
 
@@ -327,19 +318,22 @@ def _evaluate(conditions, filled: pd.DataFrame) -> np.ndarray:
 
 # --- 2-D view -----------------------------------------------------------------------------
 
-def projection(prepared: Prepared, labels: np.ndarray, rows: np.ndarray, rng: np.random.Generator, seed: int) -> Projection:
-    """`rows`: sampled positions among the kept rows; `labels`: final labels of kept rows."""
+def projection(prepared: Prepared, labels: np.ndarray, rows: np.ndarray, rng: np.random.Generator, seed: int,
+               feature_labels: dict[str, str] | None = None) -> Projection:
+    """`rows`: sampled positions among the kept rows; `labels`: final labels of kept rows.
+    Axes made of features are titled with their display names (`feature_labels`)."""
     numeric = prepared.preprocessor.numeric
+    titles = [(feature_labels or {}).get(name, name) for name in numeric]
     frame_rows = prepared.kept[rows].tolist()
     segment = labels[rows].tolist()
     if not prepared.preprocessor.categorical and len(numeric) == 1:
         x = prepared.filled.iloc[rows, 0].to_numpy()
         jitter = rng.uniform(-0.5, 0.5, size=len(rows))
-        return Projection(method="features", x_label=numeric[0], y_label="(spread)",
+        return Projection(method="features", x_label=titles[0], y_label="(spread)",
                           x=_rounded(x), y=_rounded(jitter), segment=segment, row=frame_rows)
     if not prepared.preprocessor.categorical and len(numeric) == 2:
         points = prepared.filled[numeric].to_numpy(dtype="float64")[rows]
-        return Projection(method="features", x_label=numeric[0], y_label=numeric[1],
+        return Projection(method="features", x_label=titles[0], y_label=titles[1],
                           x=_rounded(points[:, 0]), y=_rounded(points[:, 1]), segment=segment, row=frame_rows)
     matrix = prepared.matrix[rows]
     pca = PCA(n_components=2, random_state=seed).fit(matrix)

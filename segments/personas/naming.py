@@ -1,7 +1,8 @@
 """A persona's suggested name and description, read from a segment's profile.
 
 No Django here: the profile is the dict stored on Segment.profile, labels map feature
-names to the words the pages use (customers.selectors.feature_catalogue()).
+names to the words the pages use (customers.selectors.feature_catalogue()). Names use the
+words of segment names (segments.ml.vocabulary), so a persona reads like its segment.
 """
 
 from __future__ import annotations
@@ -9,27 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from segments.ml import vocabulary
+
 # |z| at which a feature counts as distinguishing: half a standard deviation from
 # everyone's mean is Cohen's "medium" effect, the smallest difference a marketer would
 # notice in the customers themselves.
 NOTABLE_Z = 0.5
-# |z| above which the segment is "very" high or low: a full standard deviation.
-STRONG_Z = 1.0
-# A name reads like a name with two or three traits; more is a description.
-NAME_TRAITS = 3
-# Features whose plain "high"/"low" would mislead or read badly: (high, low) in words.
-PHRASES = {
-    "recency": ("lapsed", "recent buyers"),
-    "frequency": ("frequent buyers", "rare buyers"),
-    "monetary": ("high spend", "low spend"),
-    "avg_order_value": ("big baskets", "small baskets"),
-    "tenure": ("long-standing", "new"),
-    "annual_income": ("high income", "low income"),
-    "clv": ("high lifetime value", "low lifetime value"),
-    "p_alive": ("likely active", "likely gone"),
-    "return_rate": ("frequent returns", "rare returns"),
-    "expected_purchases": ("buying again soon", "unlikely to buy soon"),
-}
+# A name reads like a name with two traits (plus an age range); more is a description.
+NAME_TRAITS = 2
+# The description says the numbers of a few more: five fit in a paragraph.
+DESCRIBED_TRAITS = 5
 # Features read as a range of values rather than high/low ("30-45" says more than "old").
 RANGE_FEATURES = {"age": 5}  # feature -> bracket width the range is rounded out to
 
@@ -66,17 +56,10 @@ def value_range(mean, median, width: int) -> str:
     return f"{low:g}-{high:g}"
 
 
-def trait(name: str, z: float, label: str, mean=None, median=None) -> str:
-    """One feature in words: "high income", "very low spend", "35-40"."""
-    if name in RANGE_FEATURES:
-        span = value_range(mean, median, RANGE_FEATURES[name])
-        if span:
-            return span
-    high, low = PHRASES.get(name, (f"high {label.lower()}", f"low {label.lower()}"))
-    words = high if z > 0 else low
-    if abs(z) >= STRONG_Z and name not in PHRASES:
-        words = "very " + words
-    return words
+def _label(feature: str, labels: dict[str, str]) -> str:
+    """A feature, or a category value of one ("gender = Female" reads "Gender: Female")."""
+    name, _, value = feature.partition(" = ")
+    return f"{labels.get(name, name)}: {value}" if value else labels.get(feature, feature)
 
 
 def _distinguishing(profile: dict) -> list[tuple[str, float]]:
@@ -89,22 +72,33 @@ def _distinguishing(profile: dict) -> list[tuple[str, float]]:
 
 def suggest(profile: dict, labels: dict[str, str], rules: list[dict] | None = None,
             fallback: str = "Segment") -> Suggestion:
-    """A name such as "High income, low spend, 30-45" from the most distinguishing
-    features (largest |z-score| first), and a description that says the numbers."""
+    """A name such as "Low-spending high earners aged 35-40" from the most distinguishing
+    features (largest |z-score| first) in the words segment names use (segments.ml.vocabulary),
+    and a description that says the numbers."""
     means, medians = profile.get("mean") or {}, profile.get("median") or {}
     features = _distinguishing(profile)
-    traits = [trait(name, z, labels.get(name, name), means.get(name), medians.get(name))
-              for name, z in features[:NAME_TRAITS]]
-    name = ", ".join(traits) if traits else f"Typical customers ({fallback})"
-    name = name[:1].upper() + name[1:]
+    named = features[:NAME_TRAITS + 1]
+    ranges = {name: value_range(means.get(name), medians.get(name), RANGE_FEATURES[name])
+              for name, _ in named if name in RANGE_FEATURES}
+    ranges = {name: span for name, span in ranges.items() if span}
+    # a category value ("gender = Female") is said in the description, not the name
+    traits = [(name, z) for name, z in features if name not in ranges and " = " not in name][:NAME_TRAITS]
+    if traits or ranges:
+        name = vocabulary.segment_name(traits, labels) if traits else "Customers"
+        name += "".join(f" aged {span}" if feature == "age" else f" ({labels.get(feature, feature)} {span})"
+                        for feature, span in ranges.items())
+    elif features and " = " in features[0][0] and features[0][1] > 0:
+        name = vocabulary.category_name(*features[0][0].split(" = ", 1), labels)
+    else:
+        name = f"{vocabulary.TYPICAL} ({fallback})"
 
     sentences = []
     share = _number(profile.get("share"))
     if share is not None:
         sentences.append(f"About {share:.0%} of customers.")
     details = []
-    for feature, z in features[:NAME_TRAITS + 2]:
-        label = labels.get(feature, feature)
+    for feature, z in features[:DESCRIBED_TRAITS]:
+        label = _label(feature, labels)
         median = _number(medians.get(feature))
         typical = f"median {_readable(median)}, " if median is not None else ""
         direction = "above" if z > 0 else "below"

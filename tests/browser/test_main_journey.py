@@ -117,6 +117,11 @@ def test_main_journey_import_segment_publish_name_a_persona_see_it_on_the_overvi
     assert progress == sorted(progress), f"the bar went backwards: {progress}"
     expect(page.locator("[data-figure=scatter-chart] .main-svg").first).to_be_visible(timeout=CHART_TIMEOUT_MS)
     expect(page.locator("table.centroids tbody tr")).to_have_count(3)  # k = auto found the three groups
+    # features by their display names, the algorithm in words, nowhere a column name
+    expect(page.locator("table.centroids thead")).to_contain_text("Spending score (1-100)")
+    expect(page.locator("main")).to_contain_text("k-means")
+    for machine_name in ("attr_spending", "annual_income", "kmeans"):
+        expect(page.locator("main")).not_to_contain_text(machine_name)
     screenshot(page, "06-run-result")
 
     # and the analyst publishes it

@@ -16,7 +16,8 @@ def test_a_number_column_becomes_a_feature_with_a_safe_name(tmp_path):
     assert (attribute.key, attribute.type, attribute.feature_name) == (
         "Spending Score (1-100)", "number", "attr_spending_score_1_100")
     feature = feature_catalogue()["attr_spending_score_1_100"]
-    assert feature.label == "Spending Score (1-100)" and not feature.needs_transactions
+    # pages say it in sentence case; the CSV and the API keep the column and feature names
+    assert feature.label == "Spending score (1-100)" and not feature.needs_transactions
     frame = customer_feature_frame(features=["age", "attr_spending_score_1_100"])
     assert frame["attr_spending_score_1_100"].tolist() == [39.0, 81.0, 6.0, 77.0]
 

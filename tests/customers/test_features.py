@@ -167,7 +167,7 @@ def test_without_categories_the_top_category_share_is_missing_not_zero(client, m
     detail = client.get(reverse("customers:customer-detail", args=["PLAIN"])).content.decode()
     assert "Top category's share of spend</td><td class=\"num\">–</td>" in detail
     explore = client.get(reverse("customers:features-explore")).content.decode()
-    assert "<td>Top category share</td><td class=\"num\">0</td>" in explore  # nobody has a value
+    assert "<td>Share spent in top category</td><td class=\"num\">0</td>" in explore  # nobody has a value
 
 
 def test_explore_shows_gender_and_country_as_counts(shop, client, manager):

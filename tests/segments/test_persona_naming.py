@@ -4,7 +4,8 @@ import pytest
 
 from segments.personas import matching, naming
 
-LABELS = {"annual_income": "Annual income", "monetary": "Monetary", "age": "Age", "distinct_products": "Distinct products"}
+LABELS = {"annual_income": "Annual income", "monetary": "Net spend", "age": "Age", "distinct_products": "Different products",
+          "attr_spending_score_1_100": "Spending score (1-100)", "gender": "Gender"}
 
 
 def test_suggested_name_reads_the_most_distinguishing_features_in_plain_words():
@@ -17,16 +18,23 @@ def test_suggested_name_reads_the_most_distinguishing_features_in_plain_words():
     }
     # when a name is suggested
     suggestion = naming.suggest(profile, LABELS, [{"text": "income > 70k", "precision": 0.8}])
-    # then it names the traits, most distinguishing first, with the age as a range
-    assert suggestion.name == "High income, low spend, 35-40"
+    # then it names the traits in a marketer's words (as segment names do), with the age as a range
+    assert suggestion.name == "Low-spending high earners aged 35-40"
     assert suggestion.description.startswith("About 18% of customers.")
     assert "Annual income median 88,000, 1.3 standard deviations above" in suggestion.description
     assert "Typically: income > 70k." in suggestion.description
 
 
-def test_features_without_a_phrase_say_high_or_very_high_with_their_label():
-    profile = {"top_features": [["distinct_products", 1.4]], "median": {}, "mean": {}}
-    assert naming.suggest(profile, LABELS).name == "Very high distinct products"
+def test_features_without_a_phrase_say_high_or_low_with_their_display_name():
+    profile = {"top_features": [["attr_spending_score_1_100", 1.4], ["monetary", 0.8]], "median": {}, "mean": {}}
+    assert naming.suggest(profile, LABELS).name == "Big spenders with high spending score (1-100)"
+
+
+def test_a_persona_set_apart_by_a_category_says_it():
+    profile = {"top_features": [["gender = Female", 1.4]], "median": {}, "mean": {}}
+    suggestion = naming.suggest(profile, LABELS)
+    assert suggestion.name == "Mostly female customers"
+    assert "Gender: Female 1.4 standard deviations above" in suggestion.description
 
 
 def test_a_segment_like_everyone_gets_a_name_that_says_so():
@@ -68,4 +76,7 @@ def test_naming_and_matching_import_no_django():
         tree = ast.parse(Path(segments.personas.__file__).with_name(name).read_text())
         modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
         modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        assert not {m for m in modules if m.split(".")[0] in {"django", "rest_framework", "segments"}}, name
+        # segments.ml (the shared vocabulary of names) is Django-free too
+        django_side = {m for m in modules if m.split(".")[0] in {"django", "rest_framework", "segments"}
+                       and not m.startswith("segments.ml")}
+        assert not django_side, name

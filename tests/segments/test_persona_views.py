@@ -64,7 +64,7 @@ def test_marketer_creates_a_persona_from_a_suggested_name(client, marketer, run)
     form = client.get(reverse("segments:persona-create") + f"?segment={segment.pk}")
     assert form.status_code == 200
     suggested = form.context["form"].initial["name"]
-    assert suggested == "High spend, recent buyers"
+    assert suggested == "Recent big spenders"
     response = client.post(reverse("segments:persona-create"), {
         "segment": segment.pk, "name": suggested, "colour": "#4e79a7", "status": "draft", "channels": ["email", "push"],
     })

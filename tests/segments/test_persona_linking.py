@@ -101,6 +101,8 @@ def test_the_schema_documents_the_409_and_the_confirmation_field(client, analyst
     schema = client.get("/api/schema/?format=json").json()
     create = schema["paths"]["/api/v1/personas/"]["post"]
     assert "409" in create["responses"]
+    preview = schema["paths"]["/api/v1/runs/{id}/publish-preview/"]["get"]
+    assert "200" in preview["responses"]
     persona = schema["components"]["schemas"]["Persona"]["properties"]
     assert persona["confirm_shared_segment"]["writeOnly"] is True
     assert persona["description_stale"]["readOnly"] is True and persona["suggested_description"]["readOnly"] is True
@@ -271,3 +273,29 @@ def test_link_confirmation_names_the_other_persona_and_what_changes(run, big, ma
     client.post(url, {"segment": target.pk, "confirm": "1"})
     lapsed.refresh_from_db()
     assert current_segment(lapsed) == target and lapsed.status == "draft"
+
+
+def test_the_api_previews_a_publish_with_the_plan_it_then_applies(customers, run, big, marketer, analyst, manager,
+                                                                  api_client):
+    lapsed = suggested(run.segments.get(index=1), marketer, "Lapsed")
+    webhooks.webhook_endpoint_create(name="CRM sync", url="https://crm.example.invalid/hooks", by=analyst)
+    draft = campaign_services.campaign_create(name="Win back", created_by=marketer, target_personas=[lapsed])
+    nxt = segmented_run(groups={0: customers[:12], 1: customers[12:30], 2: customers[30:]},
+                        zscores={0: Z_BIG, 1: {"frequency": 1.0}, 2: {"tenure": -1.0}})
+    url = f"/api/v1/runs/{nxt.pk}/publish-preview/"
+    assert api_client(manager).get(url).status_code == 403
+    response = api_client(analyst).get(url)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert [(r["persona_name"], r["to_segment"]) for r in body["relinked"]] == [
+        ("Big spenders", nxt.segments.get(index=0).pk)]
+    assert body["relinked"][0]["jaccard"] == pytest.approx(jaccard(customers[:20], customers[:12]))
+    assert [(r["persona_name"], r["held_by"]) for r in body["review"]] == [("Lapsed", None)]
+    assert [w["name"] for w in body["webhooks"]] == ["CRM sync"]
+    assert [(c["name"], c["status"]) for c in body["campaigns"]] == [(draft.name, "draft")]
+    assert body["previous_run"] == run.pk and not type(nxt).objects.get(pk=nxt.pk).published
+    # the publish does what the preview said
+    api_client(analyst).post(f"/api/v1/runs/{nxt.pk}/publish/")
+    assert current_segment(big).pk == body["relinked"][0]["to_segment"]
+    assert Persona.objects.get(pk=lapsed.pk).needs_review
+    assert api_client(analyst).get(url).status_code == 400  # published already: nothing to preview

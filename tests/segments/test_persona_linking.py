@@ -3,6 +3,8 @@ person's say-so, approval withdrawn when the customers change, a description tha
 the numbers; and the pages say what a publish or a link will do before it is done."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaigns import services as campaign_services
@@ -299,3 +301,25 @@ def test_the_api_previews_a_publish_with_the_plan_it_then_applies(customers, run
     assert current_segment(big).pk == body["relinked"][0]["to_segment"]
     assert Persona.objects.get(pk=lapsed.pk).needs_review
     assert api_client(analyst).get(url).status_code == 400  # published already: nothing to preview
+
+
+def test_the_publish_confirmation_reads_the_same_few_queries_however_many_personas(analyst, marketer, client):
+    people = CustomerFactory.create_batch(80)
+    groups = {i: people[10 * i:10 * i + 10] for i in range(8)}
+    zscores = {i: {"monetary": i - 3.5, "recency": 3.5 - i} for i in range(8)}
+    first = segmented_run(groups=groups, zscores=zscores, publish=True, by=analyst)
+    nxt = segmented_run(groups={i: members[1:] + groups[(i + 1) % 8][:1] for i, members in groups.items()},
+                        zscores=zscores)
+    client.force_login(analyst)
+    url = reverse("segments:run-publish", args=[nxt.pk])
+
+    def queries(personas: int) -> int:
+        for i in range(personas):
+            suggested(first.segments.get(index=i), marketer, f"Persona {i}")
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    with_two = queries(2)
+    Persona.objects.all().delete()
+    assert queries(8) == with_two

@@ -85,16 +85,38 @@ def histograms_figure(sample, labels: dict[str, str]) -> dict:
     return _as_dict(figure)
 
 
+# A correlation cell is at least this many pixels wide and high: room for "-0.35" at
+# CELL_FONT px. On a screen narrower than the matrix, the chart scrolls sideways (the
+# template gives its box the figure's min_width) rather than shrinking the numbers.
+CELL_PX = 44
+CELL_FONT = 12
+# Room for the feature names beside and below the matrix, per character of the longest.
+LABEL_CHAR_PX = 7
+
+
 def correlation_figure(sample, labels: dict[str, str]) -> dict:
-    """Spearman correlations between the numeric features (categorical ones have no order)."""
+    """Spearman correlations between the numeric features (categorical ones have no order),
+    one readable number per cell and the pair on hover. The dict's min_width (px) is the
+    width below which the cells would get smaller than CELL_PX."""
     columns = [c for c in _numeric(sample) if sample[c].notna().sum() > 2 and sample[c].std() > 0]
     matrix = sample[columns].corr(method="spearman").round(2)
     names = [labels.get(c, c) for c in columns]
-    figure = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu",
-                                  text=matrix.to_numpy(), texttemplate="%{text}",
-                                  hovertemplate="%{x} / %{y}: %{z}<extra></extra>"))
-    figure.update_layout(**_layout(height=120 + 38 * len(columns), yaxis=dict(autorange="reversed")))
-    return _as_dict(figure)
+    label_px = LABEL_CHAR_PX * max((len(n) for n in names), default=0) + 16
+    figure = go.Figure(go.Heatmap(
+        z=matrix.to_numpy(), x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu",
+        texttemplate="%{z:.2f}", textfont=dict(size=CELL_FONT),
+        hovertemplate="%{y} and %{x}: %{z:.2f}<extra></extra>", colorbar=dict(thickness=12),
+    ))
+    # names below the matrix are turned 45 degrees: they need about 3/4 of their length
+    bottom_px = int(0.75 * label_px) + 10
+    figure.update_layout(**_layout(
+        height=40 + bottom_px + CELL_PX * len(columns),
+        xaxis=dict(tickangle=-45, automargin=False), yaxis=dict(autorange="reversed", automargin=False),
+    ))
+    figure.update_layout(margin=dict(l=label_px, r=10, t=30, b=bottom_px))
+    result = _as_dict(figure)
+    result["min_width"] = label_px + CELL_PX * len(columns) + 80  # the colour bar and its numbers
+    return result
 
 
 def scatter_matrix_figure(sample, columns: list[str], labels: dict[str, str], points: int = 2_000) -> dict:

@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from customers import charts, selectors
-from customers.features import FEATURES
 from customers.forms import ImportConfirmForm, ImportUploadForm, date_order_choice
 from customers.importing.dates import shown_dayfirst
 from customers.importing.mapping import field_label
@@ -271,8 +270,6 @@ def customer_detail(request, external_id):
     return render(request, "customers/customer_detail.html", context)
 
 
-# the explore page's charts and table say features as every other page does
-FEATURE_LABELS = {name: feature.label for name, feature in FEATURES.items()}
 SCATTER_MATRIX_FEATURES = ["recency", "frequency", "monetary", "clv"]
 
 
@@ -283,19 +280,23 @@ def features_explore(request):
     snapshot = selectors.feature_snapshot_current()
     context = {"snapshot": snapshot}
     if snapshot is not None:
+        # every feature the run form offers (the same catalogue), in its order
+        catalogue = selectors.feature_catalogue()
+        labels = {name: f.label for name, f in catalogue.items()}
         sample = selectors.feature_sample(snapshot=snapshot)
         aggregates = selectors.feature_aggregates(snapshot=snapshot)
         # the numeric features have a summary row; categorical ones show as counts per value
-        quantiles = sample[selectors.EXPLORE_COLUMNS].quantile([0.25, 0.5, 0.75])
+        numeric = [name for name in catalogue if name in aggregates and name in sample]
+        quantiles = sample[numeric].quantile([0.25, 0.5, 0.75])
         context.update(
             sample_size=len(sample),
-            summary=[{"name": name, "label": FEATURE_LABELS.get(name, name), **aggregates[name],
+            summary=[{"name": name, "label": labels[name], **aggregates[name],
                       "q1": quantiles.at[0.25, name], "median": quantiles.at[0.5, name],
-                      "q3": quantiles.at[0.75, name]} for name in selectors.EXPLORE_COLUMNS],
-            histograms_chart=charts.histograms_figure(sample, FEATURE_LABELS),
-            correlation_chart=charts.correlation_figure(sample, FEATURE_LABELS),
+                      "q3": quantiles.at[0.75, name]} for name in numeric],
+            histograms_chart=charts.histograms_figure(sample, labels),
+            correlation_chart=charts.correlation_figure(sample, labels),
             # a feature nobody has a value for (CLV when the spend model could not be fitted) is left out
             scatter_chart=charts.scatter_matrix_figure(
-                sample, [n for n in SCATTER_MATRIX_FEATURES if sample[n].notna().any()], FEATURE_LABELS),
+                sample, [n for n in SCATTER_MATRIX_FEATURES if n in sample and sample[n].notna().any()], labels),
         )
     return render(request, "customers/features_explore.html", context)

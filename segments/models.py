@@ -187,9 +187,14 @@ class Persona(models.Model):
     # segments.personas.services.personas_relink); review holds the best candidates.
     needs_review = models.BooleanField(default=False)
     review = models.JSONField(default=dict, blank=True)
+    # The description the app last wrote from the linked segment's profile. While the
+    # description is still that text it is rewritten when the link changes; once a person
+    # edited it, a change of link marks it stale instead (segments.personas.services).
+    generated_description = models.TextField(blank=True)
+    description_stale = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "generated_description"])
 
     class Meta:
         ordering = ["name"]

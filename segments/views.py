@@ -14,6 +14,7 @@ from segments import charts, display, selectors, services
 from segments.forms import RunForm
 from segments.models import Segment, SegmentationRun
 from segments.options import OPTIONS, algorithm_label
+from segments.personas import previews as persona_previews
 from segments.personas import selectors as persona_selectors
 
 RUNS_PER_PAGE = 25
@@ -130,11 +131,18 @@ def run_compare(request, pk):
     return render(request, "segments/run_compare.html", context)
 
 
-@require_POST
 @login_required
 @permission_required(roles.PUBLISH_RUN, raise_exception=True)
 def run_publish(request, pk):
+    """GET: what publishing will do (personas re-linked or sent to review, webhooks told,
+    live campaigns touched); POST: publish."""
     run = get_object_or_404(SegmentationRun, pk=pk)
+    if request.method != "POST":
+        publishable = run.status == SegmentationRun.Status.SUCCEEDED and not run.published
+        return render(request, "segments/run_publish_confirm.html", {
+            "run": run, "publishable": publishable,
+            "preview": persona_previews.publish_preview(run=run) if publishable else None,
+        })
     try:
         services.run_publish(run=run, by=request.user)
     except services.PublishError as exc:

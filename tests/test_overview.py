@@ -115,7 +115,9 @@ def test_overview_queries_do_not_grow_with_customers_runs_or_personas(
         half = len(people) // 2
         run = segmented_run(groups={0: people[:half], 1: people[half:]}, publish=True, by=analyst)
         for index in range(personas):
-            persona_create(segment=run.segments.get(index=index % 2), name=f"Persona {run.pk}-{index}", by=marketer)
+            # several personas per segment on purpose (confirmed): the count is what grows here
+            persona_create(segment=run.segments.get(index=index % 2), name=f"Persona {run.pk}-{index}", by=marketer,
+                           confirm_shared=True)
         snapshot_with_rfm({"Champions": customers})
 
     client.force_login(manager)

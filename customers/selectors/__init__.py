@@ -46,7 +46,6 @@ from customers.selectors.imports import (
     import_rejected_rows,
 )
 from customers.selectors.snapshots import (
-    EXPLORE_CATEGORICAL,
     EXPLORE_COLUMNS,
     EXPLORE_SAMPLE,
     clv_reliability,
@@ -65,7 +64,6 @@ from customers.selectors.snapshots import (
 
 __all__ = [
     "EXACT_COUNT_BELOW",
-    "EXPLORE_CATEGORICAL",
     "EXPLORE_COLUMNS",
     "EXPLORE_SAMPLE",
     "FEATURE_CHUNK_CUSTOMERS",

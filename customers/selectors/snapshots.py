@@ -9,7 +9,6 @@ import pandas as pd
 from django.db.models import Count, Max, Min, Sum
 
 from customers.models import Transaction
-from customers.selectors.categories import GENDER_LABELS, CategoryCodes
 from custseg_site.aggregate_cache import cached, stamp
 
 
@@ -104,59 +103,74 @@ def feature_snapshot_active():
 # Customers drawn for the exploration page's charts: enough for smooth histograms and a
 # stable correlation, small enough to send to a browser.
 EXPLORE_SAMPLE = 5_000
+# The snapshot's columns the exploration page summarises exactly in SQL.
 EXPLORE_COLUMNS = [
     "recency", "frequency", "monetary", "avg_order_value", "tenure", "mean_days_between", "return_rate",
     "distinct_products", "distinct_categories", "top_category_share", "p_alive", "expected_purchases", "clv",
 ]
 
 
-# Categorical features of the customer record shown beside the snapshot's on that page (as
-# counts per value): read through the sample's customers, so only the sample joins.
-EXPLORE_CATEGORICAL = {"gender": "customer__gender", "country": "customer__country"}
-
-
 def feature_sample(*, snapshot, size: int = EXPLORE_SAMPLE, seed: int = 0) -> pd.DataFrame:
-    """A uniform random sample of the snapshot's rows, read by primary key: a snapshot's rows
-    are written in one COPY, so their ids are (nearly) contiguous and the cost is the sample's,
-    not the snapshot's. The EXPLORE_COLUMNS are float columns; gender and country follow as
-    "category" columns (labels, NaN when unknown), like customer_feature_frame's."""
+    """A uniform random sample of the snapshot's customers with every feature a run can
+    use (customers.selectors.feature_catalogue: the snapshot's, the customer record's,
+    imported attributes), as customer_feature_frame gives them: float columns, and
+    "category" columns for categorical ones. The sample is drawn by the snapshot rows'
+    primary key: they are written in one COPY, so their ids are (nearly) contiguous and
+    the cost is the sample's, not the snapshot's."""
     from customers.models import CustomerFeatures
+    from customers.selectors.frames import customer_feature_frame, feature_catalogue
 
+    catalogue = feature_catalogue()
     rows = CustomerFeatures.objects.filter(snapshot=snapshot)
     # PostgreSQL finds these by walking the primary key past every other snapshot's rows
     # (0.5 s with five 1M-row snapshots kept): once per snapshot
     bounds = cached("feature-id-bounds", lambda: rows.aggregate(low=Min("id"), high=Max("id")), stamp(snapshot))
-    columns = [*EXPLORE_COLUMNS, *EXPLORE_CATEGORICAL]
     if bounds["low"] is None:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=list(catalogue))
     span = bounds["high"] - bounds["low"] + 1
     if span <= size:
         picked = rows
     else:
         ids = np.random.default_rng(seed).choice(span, size=size, replace=False) + bounds["low"]
         picked = rows.filter(id__in=ids.tolist())
-    records = list(picked.values_list(*EXPLORE_COLUMNS, *EXPLORE_CATEGORICAL.values()))
-    sample = pd.DataFrame.from_records(records, columns=columns)
-    sample[EXPLORE_COLUMNS] = sample[EXPLORE_COLUMNS].astype("float64")
-    for name in EXPLORE_CATEGORICAL:
-        encoder = CategoryCodes(labels=GENDER_LABELS if name == "gender" else None)
-        sample[name] = encoder.categorical(encoder.encode(sample[name]))
-    return sample
+    customer_ids = list(picked.values_list("customer_id", flat=True))
+    return customer_feature_frame(features=list(catalogue), customer_ids=customer_ids).reset_index(drop=True)
 
 
 def feature_aggregates(*, snapshot) -> dict[str, dict]:
-    """Exact count, mean, smallest and largest of each feature over the whole snapshot (SQL)."""
-    from django.db.models import Avg
+    """Exact count, mean, smallest and largest of each number feature a run can use, over
+    all customers (SQL): the snapshot's columns from the snapshot, the customer record's
+    and number attributes from the customers."""
+    from django.db.models import Avg, F, FloatField
+    from django.db.models.fields.json import KeyTransform
+    from django.db.models.functions import Cast
 
-    from customers.models import CustomerFeatures
+    from customers.models import Customer, CustomerFeatures
+    from customers.selectors.frames import RECORD_FEATURES, feature_catalogue
 
-    aggregates = {}
-    for name in EXPLORE_COLUMNS:
-        aggregates.update({f"{name}__count": Count(name), f"{name}__mean": Avg(name),
-                           f"{name}__min": Min(name), f"{name}__max": Max(name)})
-    values = cached("feature-aggregates",
-                    lambda: CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(**aggregates), stamp(snapshot))
-    return {name: {stat: values[f"{name}__{stat}"] for stat in ("count", "mean", "min", "max")} for name in EXPLORE_COLUMNS}
+    stats = ("count", "mean", "min", "max")
+
+    def summaries(expressions: dict):
+        return {f"{name}__{stat}": function(expression) for name, expression in expressions.items()
+                for stat, function in zip(stats, (Count, Avg, Min, Max))}
+
+    catalogue = feature_catalogue()
+    others = [f for name, f in catalogue.items()
+              if not f.categorical and name not in EXPLORE_COLUMNS and (f.attribute_key or name in RECORD_FEATURES)]
+    # imports store number attributes as JSON numbers, so the cast is exact (as customer_feature_frame's)
+    record = {f.name: Cast(KeyTransform(f.attribute_key, "attributes"), FloatField()) if f.attribute_key else F(f.name)
+              for f in others}
+
+    def compute():
+        values = CustomerFeatures.objects.filter(snapshot=snapshot).aggregate(
+            **summaries({name: F(name) for name in EXPLORE_COLUMNS}))
+        if record:
+            values.update(Customer.objects.aggregate(**summaries(record)))
+        return values
+
+    # the key names the catalogue: an imported attribute adds a feature (and a new snapshot follows)
+    values = cached(f"feature-aggregates:{','.join(sorted(f.name for f in others))}", compute, stamp(snapshot))
+    return {name: {stat: values[f"{name}__{stat}"] for stat in stats} for name in [*EXPLORE_COLUMNS, *(f.name for f in others)]}
 
 
 def features_summary_of(*, snapshot, customer_ids) -> dict:

@@ -3,8 +3,8 @@
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -48,6 +48,8 @@ class PersonaReviewSerializer(serializers.Serializer):
     from_segment = serializers.IntegerField()
     flagged_at = serializers.DateTimeField()
     threshold = serializers.FloatField()
+    held_by = serializers.CharField(allow_null=True, required=False,
+                                    help_text="The persona that took the closest segment, when that is why it needs review.")
     candidates = ReviewCandidateSerializer(many=True)
 
 
@@ -61,6 +63,17 @@ class PersonaSerializer(serializers.ModelSerializer):
         queryset=Segment.objects.select_related("run"), write_only=True,
         help_text="On create: the segment of the published run the persona describes.",
     )
+    confirm_shared_segment = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="On create: true to describe a segment another persona already describes. Without it such a "
+                  "create is refused with 409 (code segment_held) naming the other persona.")
+    description_stale = serializers.BooleanField(
+        read_only=True, help_text="True when the persona moved to another segment after a person wrote its "
+                                  "description: the text may no longer match the numbers (see suggested_description).")
+    suggested_description = serializers.CharField(
+        source="generated_description", read_only=True,
+        help_text="The description written from the linked segment's profile; while the description is still this "
+                  "text it follows each change of segment.")
     current_link = serializers.SerializerMethodField(help_text="The segment the persona follows now, with its match score.")
     review = serializers.SerializerMethodField(
         help_text="When needs_review: the best candidates of the run that had no close match.")
@@ -68,7 +81,8 @@ class PersonaSerializer(serializers.ModelSerializer):
     class Meta:
         model = Persona
         fields = ["id", "url", "name", "description", "colour", "avatar", "goals", "pain_points", "channels", "notes",
-                  "owner", "status", "needs_review", "review", "segment", "current_link", "created_at", "updated_at"]
+                  "owner", "status", "needs_review", "review", "segment", "confirm_shared_segment", "description_stale",
+                  "suggested_description", "current_link", "created_at", "updated_at"]
         read_only_fields = ["needs_review", "created_at", "updated_at"]
         extra_kwargs = {
             # the service checks these with messages meant for people; no duplicate checks here
@@ -90,7 +104,24 @@ class PersonaSerializer(serializers.ModelSerializer):
         if self.instance is not None and not isinstance(self.instance, list):
             fields["segment"].required = False  # PATCH: the link changes by publishing or review
             fields["segment"].read_only = True
+            fields["confirm_shared_segment"].read_only = True
         return fields
+
+
+class SegmentHeld(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "segment_held"
+
+
+class ApiErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    error = ApiErrorDetailSerializer()
 
 
 class PersonaCursorPagination(CursorPagination):
@@ -117,12 +148,22 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             self.action, roles.VIEW_PERSONAS)
         return [require(needed)()]
 
+    @extend_schema(responses={
+        201: PersonaSerializer,
+        409: OpenApiResponse(ApiErrorSerializer, description="The segment is already described by another persona "
+                                                          "(code segment_held; the message names it). Send "
+                                                          "confirm_shared_segment: true to create it anyway."),
+    })
     def create(self, request, *args, **kwargs):
         """Create a persona from a segment of the published run."""
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        persona = services.persona_create(by=request.user, **data)
+        confirm = data.pop("confirm_shared_segment", False)
+        try:
+            persona = services.persona_create(by=request.user, confirm_shared=confirm, **data)
+        except services.SegmentHeldError as exc:
+            raise SegmentHeld(" ".join(exc.messages) + " Send confirm_shared_segment: true to create it anyway.") from exc
         persona = selectors.persona_get(pk=persona.pk)
         return Response(self.get_serializer(persona).data, status=status.HTTP_201_CREATED)
 

@@ -12,6 +12,7 @@ from custseg_site import roles
 from custseg_site.api import int_or_404, require
 from segments import selectors, services
 from segments.api import membership
+from segments.api.publish_preview import PublishPreviewSerializer, preview_data
 from segments.api.serializers import (
     AssignRequestSerializer,
     AssignResponseSerializer,
@@ -23,6 +24,7 @@ from segments.api.serializers import (
     SegmentSerializer,
 )
 from segments.models import Segment, SegmentationRun
+from segments.personas import previews
 
 
 class RunCursorPagination(CursorPagination):
@@ -43,6 +45,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_permissions(self):
         needed = {
             "create": roles.START_RUN, "cancel": roles.START_RUN, "publish": roles.PUBLISH_RUN,
+            "publish_preview": roles.PUBLISH_RUN,
         }.get(self.action, roles.VIEW_RUNS)
         return [require(needed)()]
 
@@ -105,6 +108,18 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         except services.PublishError as exc:
             raise ValidationError({"status": [str(exc)]}) from exc
         return Response(RunSerializer(run, context={"request": request}).data)
+
+    @extend_schema(responses={200: PublishPreviewSerializer})
+    @action(detail=True, methods=["get"], url_path="publish-preview")
+    def publish_preview(self, request, pk=None):
+        """What publishing this run would do, without doing it: personas re-linked (to which
+        segment, with what score), personas going to review, webhooks told, campaigns aimed
+        at them. The plan the publish then applies."""
+        run = self.get_object()
+        if run.status != SegmentationRun.Status.SUCCEEDED or run.published:
+            raise ValidationError({"status": ["This run is already the published one." if run.published else
+                                              f"Only a finished run can be published; this one is {run.status}."]})
+        return Response(PublishPreviewSerializer(preview_data(previews.publish_preview(run=run))).data)
 
     @extend_schema(request=None, responses={200: RunSerializer})
     @action(detail=True, methods=["post"])

@@ -66,6 +66,15 @@ def segment_personas(*, segment: Segment) -> list[Persona]:
     return list(Persona.objects.filter(links__segment=segment, links__unlinked_at__isnull=True).order_by("name"))
 
 
+def segment_holders(*, run: SegmentationRun) -> dict[int, list[Persona]]:
+    """Per segment of `run` (by id), the personas linked to it now, by name: one query."""
+    held: dict[int, list[Persona]] = {}
+    for link in (PersonaLink.objects.filter(run=run, unlinked_at__isnull=True).select_related("persona")
+                 .order_by("persona__name")):
+        held.setdefault(link.segment_id, []).append(link.persona)
+    return held
+
+
 def persona_card(*, persona: Persona) -> dict:
     """What the persona page shows about its customers. With a current link: the segment's
     size, shares and profile (stored on the segment), mean CLV and the RFM mix from the

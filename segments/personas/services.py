@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from segments.models import Membership, Persona, PersonaLink, RunPublication, Segment, SegmentationRun
-from segments.personas import matching
+from segments.models import Persona, PersonaLink, RunPublication, Segment, SegmentationRun
+from segments.personas import matching, naming, relinking, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +118,75 @@ def _save(persona: Persona, by, reason: str = "", update_fields=None) -> None:
     persona.save(update_fields=update_fields)
 
 
+class SegmentHeldError(ValidationError):
+    """The segment already has a persona: two personas on one segment show the same
+    customers and revenue twice, so linking another needs the person's confirmation."""
+
+    def __init__(self, *, segment: Segment, holders: list[Persona]):
+        self.holders = holders
+        names = ", ".join(f"“{p.name}”" for p in holders)
+        super().__init__({"segment": [
+            f"{segment.display_name} of run #{segment.run_id} is already described by the persona{'s' if len(holders) > 1 else ''} "
+            f"{names}: both would show the same {segment.size:,} customers and the same share of revenue. "
+            "Confirm only if both personas should describe these customers; otherwise choose another segment."]})
+
+
+def _check_shared(*, segment: Segment, persona: Persona | None, confirmed: bool) -> None:
+    if confirmed:
+        return
+    holders = [p for p in selectors.segment_personas(segment=segment) if persona is None or p.pk != persona.pk]
+    if holders:
+        raise SegmentHeldError(segment=segment, holders=holders)
+
+
+def _approval_withdrawn(persona: Persona) -> list[str]:
+    """An approved persona whose customers changed goes back to draft (fields changed)."""
+    if persona.status != Persona.Status.APPROVED:
+        return []
+    persona.status = Persona.Status.DRAFT
+    return ["status"]
+
+
+def generated_description(segment: Segment, labels: dict[str, str]) -> str:
+    return naming.suggest(segment.profile or {}, labels, segment.rules, fallback=segment.display_name).description
+
+
+def _description_follow(persona: Persona, segment: Segment, labels: dict[str, str]) -> list[str]:
+    """The persona now stands for `segment`: a description the app wrote (or none) is
+    rewritten from its profile; one a person wrote is kept and marked stale, with the new
+    suggestion beside it. Returns the fields changed."""
+    new = generated_description(segment, labels)
+    changed = []
+    text = persona.description.strip()
+    if not text or text == persona.generated_description.strip():
+        if persona.description != new:
+            persona.description = new
+            changed.append("description")
+        if persona.description_stale:
+            persona.description_stale = False
+            changed.append("description_stale")
+    elif not persona.description_stale:
+        persona.description_stale = True
+        changed.append("description_stale")
+    if persona.generated_description != new:
+        persona.generated_description = new
+        changed.append("generated_description")
+    return changed
+
+
 @transaction.atomic
 def persona_create(*, segment: Segment, name: str, by, description: str = "", colour: str | None = None,
                    avatar: str = "", goals: str = "", pain_points: str = "", channels=(), notes: str = "",
-                   owner=None, status: str = Persona.Status.DRAFT) -> Persona:
-    """A persona for a segment of the published run, linked to it from now on."""
+                   owner=None, status: str = Persona.Status.DRAFT, confirm_shared: bool = False) -> Persona:
+    """A persona for a segment of the published run, linked to it from now on. A segment
+    another persona describes needs `confirm_shared` (SegmentHeldError names the other)."""
     segment = Segment.objects.select_related("run").get(pk=segment.pk)
     errors = {}
     try:
         _check_linkable(segment)
+        _check_shared(segment=segment, persona=None, confirmed=confirm_shared)
+    except SegmentHeldError:
+        raise
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
@@ -140,7 +200,8 @@ def persona_create(*, segment: Segment, name: str, by, description: str = "", co
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    persona = Persona(**fields, owner=owner if owner is not None else _user(by))
+    persona = Persona(**fields, owner=owner if owner is not None else _user(by),
+                      generated_description=generated_description(segment, selectors.feature_labels()))
     _save(persona, by, reason=f"created from {segment.display_name} of run #{segment.run_id}")
     _link(persona=persona, segment=segment, how=PersonaLink.How.CREATED, by=by)
     logger.info("segments.persona_created persona_id=%s segment_id=%s", persona.pk, segment.pk)
@@ -160,23 +221,60 @@ def persona_update(*, persona: Persona, by, **changes) -> Persona:
         return persona
     for field in changed:
         setattr(persona, field, cleaned[field])
+    if "description" in changed:
+        persona.description_stale = False  # a person rewrote it for the segment it has now
     _save(persona, by)
     logger.info("segments.persona_updated persona_id=%s fields=%s", persona.pk, ",".join(changed))
     return persona
 
 
 @transaction.atomic
-def persona_link(*, persona: Persona, segment: Segment, by) -> PersonaLink:
-    """Link a persona to a segment of the published run by hand (settles a review)."""
+def persona_link(*, persona: Persona, segment: Segment, by, confirm_shared: bool = False) -> PersonaLink:
+    """Link a persona to a segment of the published run by hand (settles a review).
+
+    A segment another persona describes needs `confirm_shared` (SegmentHeldError names
+    the other persona). Moving to another segment changes who the persona is: an approved
+    persona goes back to draft and its generated description follows the new segment."""
     segment = Segment.objects.select_related("run").get(pk=segment.pk)
     _check_linkable(segment)
     persona = Persona.objects.select_for_update().get(pk=persona.pk)
-    link = _link(persona=persona, segment=segment, how=PersonaLink.How.MANUAL, by=by)
+    current = persona.links.filter(unlinked_at__isnull=True).first()
+    changed = []
+    if current is not None and current.segment_id == segment.pk:
+        link = current  # already there: linking again only settles a review
+    else:
+        _check_shared(segment=segment, persona=persona, confirmed=confirm_shared)
+        link = _link(persona=persona, segment=segment, how=PersonaLink.How.MANUAL, by=by)
+        if persona.status == Persona.Status.APPROVED:
+            changed += _approval_withdrawn(persona)
+        changed += _description_follow(persona, segment, selectors.feature_labels())
     if persona.needs_review or persona.review:
         persona.needs_review, persona.review = False, {}
-        _save(persona, by, reason=f"linked by hand to {segment.display_name} of run #{segment.run_id}",
-              update_fields=["needs_review", "review", "updated_at"])
+        changed += ["needs_review", "review"]
+    if changed:
+        reason = f"linked by hand to {segment.display_name} of run #{segment.run_id}"
+        if "status" in changed:
+            reason += "; back to draft: approve it again"
+        _save(persona, by, reason=reason, update_fields=sorted(set(changed)) + ["updated_at"])
     return link
+
+
+@transaction.atomic
+def persona_description_settle(*, persona: Persona, by, use_suggestion: bool) -> Persona:
+    """After a change of segment marked a person's description stale: take the text
+    suggested from the new segment (`use_suggestion`), or keep the person's text as still
+    true. Either way the description is no longer stale."""
+    persona = Persona.objects.select_for_update().get(pk=persona.pk)
+    if not persona.description_stale:
+        return persona
+    changed = ["description_stale"]
+    persona.description_stale = False
+    if use_suggestion and persona.generated_description:
+        persona.description = persona.generated_description
+        changed.append("description")
+    _save(persona, by, reason="description updated to the new segment" if use_suggestion
+          else "description checked against the new segment", update_fields=changed + ["updated_at"])
+    return persona
 
 
 @dataclass(frozen=True)
@@ -186,84 +284,65 @@ class RelinkOutcome:
     match: matching.Match | None
 
 
-def _overlaps(*, segment_ids: list[int], run: SegmentationRun) -> dict[int, dict[int, int]]:
-    """Customers shared by each of `segment_ids` and each segment of `run`: one GROUP BY
-    in the database over the two sides' memberships (the (segment, customer) index reads
-    the old side, the unique (run, customer) index the new); nothing per customer in Python."""
-    if not segment_ids:
-        return {}
-    table = Membership._meta.db_table
-    placeholders = ", ".join(["%s"] * len(segment_ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.segment_id, b.segment_id, COUNT(*) FROM {table} a "
-            f"JOIN {table} b ON b.customer_id = a.customer_id AND b.run_id = %s "
-            f"WHERE a.segment_id IN ({placeholders}) GROUP BY a.segment_id, b.segment_id",
-            [run.pk, *segment_ids],
-        )
-        rows = cursor.fetchall()
-    overlaps: dict[int, dict[int, int]] = {}
-    for old, new, customers in rows:
-        overlaps.setdefault(int(old), {})[int(new)] = int(customers)
-    return overlaps
-
-
 def personas_relink(*, run: SegmentationRun, by=None) -> list[RelinkOutcome]:
     """Re-link every persona to the segment of `run` (just published) that best continues
-    its current segment: membership overlap (Jaccard) and z-score centre similarity, see
-    segments.personas.matching. Below matching.RELINK_THRESHOLD the persona keeps its old
-    link and is flagged for review with the best candidates. Runs inside run_publish's
+    its current segment, as segments.personas.relinking.relink_plan decides (the plan the
+    publish confirmation showed). Below matching.RELINK_THRESHOLD, or when a closer persona
+    took the segment, the persona keeps its old link and is flagged for review with the
+    best candidates. An approved persona whose customers change goes back to draft, and
+    its generated description follows the new segment. Runs inside run_publish's
     transaction, so a failed publish re-links nothing."""
     now = timezone.now()
     # locked, so the history row written here never records a concurrent edit's old values
-    links = list(PersonaLink.objects.filter(unlinked_at__isnull=True).select_related("segment", "persona")
+    links = list(PersonaLink.objects.filter(unlinked_at__isnull=True).select_related("segment", "persona", "run")
                  .select_for_update(of=("self", "persona")))
-    candidates = {s.pk: s for s in Segment.objects.filter(run=run, is_noise=False)}
-    stale = [link for link in links if link.run_id != run.pk]
-    overlaps = _overlaps(segment_ids=sorted({link.segment_id for link in stale}), run=run)
+    plan = relinking.relink_plan(run=run, links=links)
+    labels = selectors.feature_labels()
     outcomes = []
-    for link in links:
-        persona = link.persona
-        if link.run_id == run.pk:
+    for decision in plan.decisions:
+        persona = decision.persona
+        if decision.unchanged:
             # published again while still linked here (a review never settled): nothing moved
             if persona.needs_review:
                 persona.needs_review, persona.review = False, {}
                 _save(persona, by, reason=f"run #{run.pk} published again",
                       update_fields=["needs_review", "review", "updated_at"])
             continue
-        ranked = matching.rank(
-            overlaps=overlaps.get(link.segment_id, {}), size=link.segment.size,
-            zscore=link.segment.profile.get("zscore") or {},
-            candidates=[{"id": s.pk, "size": s.size, "zscore": s.profile.get("zscore") or {}}
-                        for s in candidates.values()],
-        )
-        best = ranked[0] if ranked else None
-        if best is not None and best.score >= matching.RELINK_THRESHOLD:
-            _link(persona=persona, segment=candidates[best.segment_id], how=PersonaLink.How.RELINKED, by=by,
-                  match=best, now=now)
+        best = decision.best
+        withdrawn = decision.back_to_draft  # read before the status changes below
+        changed = _approval_withdrawn(persona) if withdrawn else []
+        if decision.relinked:
+            _link(persona=persona, segment=decision.target, how=PersonaLink.How.RELINKED, by=by, match=best, now=now)
             if persona.needs_review or persona.review:
                 persona.needs_review, persona.review = False, {}
-                _save(persona, by, reason=f"re-linked on publishing run #{run.pk}",
-                      update_fields=["needs_review", "review", "updated_at"])
+                changed += ["needs_review", "review"]
+            changed += _description_follow(persona, decision.target, labels)
+            reason = f"re-linked on publishing run #{run.pk} ({best.jaccard:.0%} of customers shared)"
             outcomes.append(RelinkOutcome(persona.pk, True, best))
         else:
             persona.needs_review = True
             persona.review = {
                 "run": run.pk,
-                "from_segment": link.segment_id,
+                "from_segment": decision.link.segment_id,
                 "flagged_at": now.isoformat(),
                 "threshold": matching.RELINK_THRESHOLD,
+                "held_by": decision.held_by,
                 "candidates": [
-                    {"segment": m.segment_id, "name": candidates[m.segment_id].display_name,
-                     "size": candidates[m.segment_id].size, "jaccard": round(m.jaccard, 4),
+                    {"segment": m.segment_id, "name": plan.segments[m.segment_id].display_name,
+                     "size": plan.segments[m.segment_id].size, "jaccard": round(m.jaccard, 4),
                      "centroid_similarity": None if m.centroid_similarity is None else round(m.centroid_similarity, 4),
                      "score": round(m.score, 4)}
-                    for m in ranked[:REVIEW_CANDIDATES]
+                    for m in decision.ranked[:REVIEW_CANDIDATES]
                 ],
             }
-            _save(persona, by, reason=f"no close match in run #{run.pk}: needs review",
-                  update_fields=["needs_review", "review", "updated_at"])
+            changed += ["needs_review", "review"]
+            reason = (f"run #{run.pk}: its closest segment follows “{decision.held_by}”; needs review"
+                      if decision.held_by else f"no close match in run #{run.pk}: needs review")
             outcomes.append(RelinkOutcome(persona.pk, False, best))
+        if changed:
+            if withdrawn:
+                reason += "; back to draft: approve it again"
+            _save(persona, by, reason=reason, update_fields=sorted(set(changed)) + ["updated_at"])
     logger.info("segments.personas_relinked run_id=%s relinked=%s review=%s", run.pk,
                 sum(o.relinked for o in outcomes), sum(not o.relinked for o in outcomes))
     return outcomes

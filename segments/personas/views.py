@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from custseg_site import roles
 from segments import charts
 from segments.models import Persona, Segment
-from segments.personas import selectors, services
+from segments.personas import previews, selectors, services
 from segments.personas.forms import PersonaForm
 from segments.selectors import published_run
 
@@ -39,14 +39,15 @@ def persona_create(request):
     segment = (Segment.objects.select_related("run").filter(pk=int(segment_id)).first()
                if segment_id.isdigit() else None)
     if segment is None:
-        messages.error(request, "Choose the segment the persona describes: open a segment of the published "
-                                "run and use “Create a persona”.")
-        return redirect("segments:persona-list")
+        return _choose_segment(request)
+    holders = selectors.segment_personas(segment=segment)
     if request.method == "POST":
         form = PersonaForm(request.POST)
         if form.is_valid():
             try:
-                persona = services.persona_create(segment=segment, by=request.user, **form.cleaned_data)
+                persona = services.persona_create(segment=segment, by=request.user,
+                                                  confirm_shared=request.POST.get("confirm_shared") == "1",
+                                                  **form.cleaned_data)
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -58,7 +59,20 @@ def persona_create(request):
                                     "owner": request.user, "colour": charts.segment_colour(segment.index)})
     return render(request, "segments/persona_form.html", {
         "form": form, "segment": segment, "linkable": segment.run.published and not segment.is_noise,
+        "holders": holders,
     }, status=400 if request.method == "POST" else 200)
+
+
+def _choose_segment(request):
+    """The Personas page's “New persona”: every segment of the published run, with the
+    personas that already describe it, to start from one."""
+    run = published_run()
+    segments = []
+    if run is not None:
+        held = selectors.segment_holders(run=run)
+        segments = [{"segment": s, "personas": held.get(s.pk, [])}
+                    for s in run.segments.filter(is_noise=False).order_by("index")]
+    return render(request, "segments/persona_choose_segment.html", {"run": run, "segments": segments})
 
 
 @login_required
@@ -81,18 +95,37 @@ def persona_edit(request, pk):
                   status=400 if request.method == "POST" else 200)
 
 
-@require_POST
 @login_required
 @permission_required(roles.CHANGE_PERSONA, raise_exception=True)
 def persona_link(request, pk):
+    """GET (or a POST without confirm): what linking will do; POST confirm=1: link."""
     persona = _persona_or_404(pk)
-    segment = get_object_or_404(Segment.objects.select_related("run"), pk=request.POST.get("segment") or 0)
-    try:
-        services.persona_link(persona=persona, segment=segment, by=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"“{persona.name}” is now linked to {segment.display_name} of run #{segment.run_id}.")
+    segment_id = request.POST.get("segment") or request.GET.get("segment") or ""
+    segment = get_object_or_404(Segment.objects.select_related("run"), pk=int(segment_id) if segment_id.isdigit() else 0)
+    if request.method == "POST" and request.POST.get("confirm") == "1":
+        try:
+            # the confirmation page named any other persona describing the segment
+            services.persona_link(persona=persona, segment=segment, by=request.user, confirm_shared=True)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"“{persona.name}” is now linked to {segment.display_name} of run #{segment.run_id}.")
+        return redirect("segments:persona-detail", pk=persona.pk)
+    linkable = segment.run.published and not segment.is_noise
+    return render(request, "segments/persona_link_confirm.html", {
+        "persona": persona, "preview": previews.link_preview(persona=persona, segment=segment), "linkable": linkable,
+    })
+
+
+@require_POST
+@login_required
+@permission_required(roles.CHANGE_PERSONA, raise_exception=True)
+def persona_description(request, pk):
+    """After a change of segment: use the suggested description, or keep the team's."""
+    persona = _persona_or_404(pk)
+    use = request.POST.get("use") == "suggestion"
+    services.persona_description_settle(persona=persona, by=request.user, use_suggestion=use)
+    messages.success(request, "Description updated to the new segment." if use else "Description kept.")
     return redirect("segments:persona-detail", pk=persona.pk)
 
 

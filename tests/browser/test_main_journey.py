@@ -125,7 +125,9 @@ def test_main_journey_import_segment_publish_name_a_persona_see_it_on_the_overvi
     screenshot(page, "06-run-result")
 
     # and the analyst publishes it
-    page.click("button:has-text('Publish')")
+    page.click("a:has-text('Publish…')")
+    expect(page.get_by_role("heading", name=re.compile(r"Personas that will follow a new segment"))).to_be_visible()
+    page.click("button:has-text('Publish run')")
     expect(page.get_by_text("is now the published segmentation")).to_be_visible()
     sign_out(page)
 

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from customers.models import CustomerFeatures, FeatureSnapshot
-from customers.selectors import feature_snapshot_current
+from customers.selectors import feature_catalogue, feature_snapshot_current
 from customers.services.features import features_compute_create, features_execute
 from tests.customers.factories import CustomerFactory, TransactionFactory
 
@@ -131,7 +131,8 @@ def test_pages_features_explore_and_customer(shop, client, analyst, manager):
     page = client.get(reverse("customers:features")).content.decode()
     assert "Champions" in page and "R 4-5" in page and "BG/NBD" in page
     explore = client.get(reverse("customers:features-explore")).content.decode()
-    assert "feature-summary" in explore and "Net spend" in explore
+    # the run form's names for the features (customers.selectors.feature_catalogue)
+    assert "feature-summary" in explore and feature_catalogue()["monetary"].label in explore
     found = client.get(reverse("customers:customer-search"), {"q": "REG"})
     assert found.status_code == 302 and found["Location"] == reverse("customers:customer-detail", args=["REG"])
     detail = client.get(found["Location"]).content.decode()

@@ -180,7 +180,7 @@ def test_needs_review_page_offers_the_candidates_and_a_marketer_links_one(client
     page = client.get(reverse("segments:persona-detail", args=[persona.pk])).content.decode()
     assert "Needs review" in page and "Link to this segment" in page
     target = scattered.segments.get(index=1)
-    client.post(reverse("segments:persona-link", args=[persona.pk]), {"segment": target.pk})
+    client.post(reverse("segments:persona-link", args=[persona.pk]), {"segment": target.pk, "confirm": "1"})
     assert selectors.current_link(Persona.objects.get(pk=persona.pk)).segment == target
 
 

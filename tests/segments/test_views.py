@@ -123,7 +123,7 @@ def test_result_page_shows_sizes_and_centres(client, analyst):
     for segment in run.segments.all():
         assert segment.display_name in content
         assert reverse("segments:segment-detail", args=[segment.pk]) in content
-    assert ">Publish<" in content
+    assert ">Publish…<" in content  # to the confirmation that says what publishing will do
     # three features: the scatter is a PCA, and the page says what its axes are made of
     assert "What the axes are made of" in content and "Net spend" in content
     assert 'data-figure="heatmap-chart"' in content and "In words:" in content

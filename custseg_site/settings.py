@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # dates on pages in the reader's time zone (custseg_site.dates)
+    "custseg_site.dates.BrowserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # records request.user as the author of model history rows written during a request
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -145,7 +147,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = "UTC"  # pages use the reader's zone when the browser told it (custseg_site.dates)
+# One date format everywhere, Django's raw {{ date }} included: "2 Dec 2026", "2 Dec 2026 13:20".
+FORMAT_MODULE_PATH = ["custseg_site.formats"]
 USE_I18N = True
 USE_TZ = True
 

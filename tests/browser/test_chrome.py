@@ -110,3 +110,27 @@ def test_a_long_avatar_stays_inside_its_card(page, live_server, marketer):
         assert page.locator(".avatar.large").evaluate("e => e.scrollWidth <= e.clientWidth")
         assert_no_horizontal_overflow(page)
         screenshot(page, f"chrome-avatar-{width}")
+
+
+def test_dates_show_in_the_browsers_time_zone(browser, live_server, analyst):
+    import datetime
+
+    from tests.segments.factories import RunFactory
+    from tests.test_dates import expected
+
+    # Given a run created at 13:20 UTC, and an analyst whose browser is set to New York
+    created = datetime.datetime(2026, 12, 2, 13, 20, tzinfo=datetime.UTC)
+    run = RunFactory(created_by=analyst)
+    type(run).objects.filter(pk=run.pk).update(created_at=created)
+    context = browser.new_context(viewport={"width": LAPTOP, "height": 800}, timezone_id="America/New_York")
+    page = context.new_page()
+    try:
+        # When they sign in (the sign-in page tells the server the zone) and open the runs
+        sign_in(page, live_server, "ana")
+        page.goto(f"{live_server.url}/runs/")
+        # then the run's time is New York's, with how long ago on hover
+        moment = page.locator(f"time[datetime='{created.isoformat()}']")
+        expect(moment).to_have_text(expected(created, "America/New_York"))  # 2 Dec 2026 08:20
+        expect(moment).to_have_attribute("title", re.compile(r"ago · America/New_York time$"))
+    finally:
+        context.close()

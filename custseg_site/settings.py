@@ -289,7 +289,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"no_client_error_traceback": {"()": "custseg_site.log_filters.NoClientErrorTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["no_client_error_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's default logging gives "django" a console handler of its own when DEBUG is on,
+        # and its records reach the root's too: each was printed twice (a 403 with its traceback
+        # twice). Its records go to the root's handler only. (runserver's access log,
+        # "django.server", keeps Django's own handler.)
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

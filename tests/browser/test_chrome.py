@@ -30,8 +30,10 @@ def sign_in(page, live_server, username):
 
 @pytest.mark.parametrize("role", ["analyst", "marketer", "manager"])
 def test_header_fits_every_width_for_each_role(page, live_server, role, request):
-    # Given a user of the role, signed in
+    # Given a user of the role, named as make run's demo users are ("analyst · Analyst"), signed in
     user = request.getfixturevalue(role)
+    user.username = role
+    user.save()
     sign_in(page, live_server, user.get_username())
     links = page.locator(".topbar nav a")
     assert links.count() >= 6

@@ -136,3 +136,18 @@ def test_dates_show_in_the_browsers_time_zone(browser, live_server, analyst):
         expect(moment).to_have_attribute("title", re.compile(r"ago · America/New_York time$"))
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("role", ["analyst", "marketer"])
+def test_every_page_in_the_menu_fits_a_phone(page, live_server, role, request):
+    # Given a user of the role on a phone
+    user = request.getfixturevalue(role)
+    page.set_viewport_size({"width": PHONE, "height": 800})
+    sign_in(page, live_server, user.get_username())
+    urls = page.locator(".topbar nav a").evaluate_all("links => links.map(link => link.href)")
+    urls.append(f"{live_server.url}/customers/?q=nobody")
+    for url in urls:
+        # When they open each page the menu offers
+        page.goto(url)
+        # then none scrolls sideways
+        assert_no_horizontal_overflow(page)

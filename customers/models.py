@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from custseg_site.dates import format_day
 from custseg_site.jobs.models import JobRow
 
 
@@ -304,7 +305,7 @@ class FeatureSnapshot(JobRow):
         indexes = [models.Index(fields=["status", "-finished_at"], name="snapshot_status_idx")]
 
     def __str__(self):
-        return f"features #{self.pk} as of {self.as_of:%Y-%m-%d}" if self.as_of else f"features #{self.pk}"
+        return f"features #{self.pk} as of {format_day(self.as_of)}" if self.as_of else f"features #{self.pk}"
 
 
 class CustomerFeatures(models.Model):

@@ -12,7 +12,10 @@ CSRF_TRUSTED_ORIGINS  none; comma-separated origins (https://...), behind a prox
 MEDIA_ROOT            <repo>/var/media; where uploaded import files and fitted models are kept
 IMPORT_MAX_MB         2048; the largest import file, checked before parsing
 API_THROTTLE_RATE     1200/minute; API requests per token, DRF's "<n>/<second|minute|hour|day>"
-SITE_URL              http://127.0.0.1:8000; where the site is reachable, for links in webhooks
+SITE_URL              http://127.0.0.1:<WEB_PORT>; where the site is reachable, for links in webhooks
+WEB_PORT              8000; the port `make run` serves on (Procfile), and SITE_URL's default port
+STATIC_HASHED         off; "1" (set by `make run`, after collectstatic) serves static files with
+                      hashed names, gzip copies and a long cache lifetime
 WEBHOOK_RETRY_BASE_SECONDS       30; the first webhook retry's delay, doubled each time
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES  on (off in the production settings); webhooks to loopback,
                       private and link-local addresses
@@ -84,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # dates on pages in the reader's time zone (custseg_site.dates)
+    "custseg_site.dates.BrowserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # records request.user as the author of model history rows written during a request
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -145,7 +150,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = "UTC"  # pages use the reader's zone when the browser told it (custseg_site.dates)
+# One date format everywhere, Django's raw {{ date }} included: "2 Dec 2026", "2 Dec 2026 13:20".
+FORMAT_MODULE_PATH = ["custseg_site.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -161,6 +168,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# `make run` collects the static files first (manage.py collectstatic) and sets STATIC_HASHED=1:
+# names with a hash of the content, which WhiteNoise sends as immutable with a 10-year cache
+# lifetime (a changed file gets a new name), and gzip copies it sends to browsers that accept
+# them (Plotly's 4.6 MB bundle arrives as 1.4 MB). Without it (tests, a bare runserver) the
+# files are served as they are from the app folders: a changed stylesheet needs no collectstatic.
+if env_bool("STATIC_HASHED"):
+    STORAGES["staticfiles"] = {"BACKEND": "custseg_site.storage.HashedStaticFilesStorage"}
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -219,8 +233,9 @@ REST_FRAMEWORK = {
 # minute: a full pull of a million members at page_size 10,000 is 100 requests, and a
 # CRM looking customers up one by one gets 20 a second; a runaway loop is stopped.
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE") or "1200/minute"
-# Where this site is reachable, for links in webhook payloads (no request to read it from).
-SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# Where this site is reachable, for links in webhook payloads (no request to read it from);
+# by default where `make run` serves it, on WEB_PORT.
+SITE_URL = (os.environ.get("SITE_URL") or f"http://127.0.0.1:{os.environ.get('WEB_PORT') or 8000}").rstrip("/")
 # Webhook deliveries: attempts before a delivery is marked failed, and the first retry's
 # delay, doubled each time (30 s, 1, 2, 4 min: a receiver restarting or briefly down
 # is reached within 8 minutes; one that is down for longer needs a person anyway).
@@ -274,7 +289,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"no_client_error_traceback": {"()": "custseg_site.log_filters.NoClientErrorTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["no_client_error_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's default logging gives "django" a console handler of its own when DEBUG is on,
+        # and its records reach the root's too: each was printed twice (a 403 with its traceback
+        # twice). Its records go to the root's handler only. (runserver's access log,
+        # "django.server", keeps Django's own handler.)
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -32,6 +32,7 @@ class ApiToken(models.Model):
 
     class Meta:
         db_table = "custseg_site_apitoken"
+        verbose_name = "API token"
         ordering = ["-created_at", "-id"]
         permissions = [("manage_api_tokens", "Can create and revoke integration API tokens")]
         constraints = [models.CheckConstraint(condition=~Q(name=""), name="api_token_named")]
@@ -94,6 +95,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         db_table = "segments_webhookdelivery"
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["pending", "retrying", "succeeded", "failed"]),

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from custseg_site.dates import format_when
 from custseg_site.jobs.models import JobRow
 
 
@@ -154,7 +155,7 @@ class RunPublication(models.Model):
         indexes = [models.Index(fields=["published_at"], name="publication_published_at_idx")]
 
     def __str__(self):
-        return f"run #{self.run_id} published {self.published_at:%Y-%m-%d %H:%M}"
+        return f"run #{self.run_id} published {format_when(self.published_at)}"
 
 
 class Persona(models.Model):

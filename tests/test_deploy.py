@@ -31,3 +31,14 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     result = run_manage("check", SECRET_KEY="")
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_webhook_links_follow_the_port_make_run_serves_on():
+    # Given make run on another port (WEB_PORT) and no SITE_URL, links point to that port
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c",
+         "from django.conf import settings; print(settings.SITE_URL)"],
+        cwd=ROOT, env={**{k: v for k, v in os.environ.items() if k != "SITE_URL"}, "WEB_PORT": "8123"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "http://127.0.0.1:8123", result.stdout + result.stderr

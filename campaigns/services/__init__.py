@@ -27,6 +27,7 @@ from django.utils import timezone
 from campaigns import stats
 from campaigns.models import Campaign, CampaignMember
 from campaigns.selectors import launch_targets
+from custseg_site.dates import format_day, format_when
 from segments.models import Persona, Segment
 from segments.personas.selectors import current_link
 from segments.selectors import published_run
@@ -111,7 +112,7 @@ def _clean(fields: dict, *, campaign: Campaign | None = None) -> dict:
         _add(errors, "channel", f"Choose a channel: {', '.join(Campaign.Channel.values)}.")
     start, end = merged.get("start_date"), merged.get("end_date")
     if start and end and end < start:
-        _add(errors, "end_date", f"The campaign ends ({end:%d %b %Y}) before it starts ({start:%d %b %Y}): "
+        _add(errors, "end_date", f"The campaign ends ({format_day(end)}) before it starts ({format_day(start)}): "
                                  f"choose an end date on or after the start date.")
     if "holdout_share" in fields:
         try:
@@ -238,7 +239,7 @@ def campaign_launch(*, campaign: Campaign, by=None) -> Campaign:
     and make the campaign scheduled (start date ahead) or active. Launching twice is refused."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.is_launched:
-        raise ValidationError({"__all__": [f"The campaign was launched on {campaign.launched_at:%d %b %Y %H:%M}; "
+        raise ValidationError({"__all__": [f"The campaign was launched on {format_when(campaign.launched_at)}; "
                                            f"its audience is frozen."]})
     run = published_run()
     _clean({name: list(getattr(campaign, name).all()) for name in TARGET_FIELDS})
@@ -270,7 +271,7 @@ def campaign_delete(*, campaign: Campaign, by) -> None:
         return
     if locked.is_launched:
         raise ValidationError({"__all__": [
-            f"“{locked.name}” was launched on {locked.launched_at:%d %b %Y %H:%M}: a launched campaign is kept, "
+            f"“{locked.name}” was launched on {format_when(locked.launched_at)}: a launched campaign is kept, "
             f"with its audience and outcomes. Set its status to completed instead."]})
     locked.delete()
     logger.info("campaigns.campaign_deleted campaign_id=%s by=%s", campaign.pk, getattr(_user(by), "pk", None))

@@ -86,11 +86,13 @@ def customer_by_external_id(*, external_id: str):
 
 
 def customer_search(*, query: str, limit: int = 20):
-    """Customers whose external id starts with the query (the index serves a prefix match)."""
+    """Customers whose external id starts with the query, upper and lower case alike: ids are
+    typed from a CRM screen or an e-mail, and "c-1" finding "C-1" is what people expect (SQLite's
+    LIKE already matched so, PostgreSQL's did not: one behaviour on both now)."""
     query = query.strip()
     if not query:
         return Customer.objects.none()
-    return Customer.objects.filter(external_id__startswith=query).order_by("external_id")[:limit]
+    return Customer.objects.filter(external_id__istartswith=query).order_by("external_id")[:limit]
 
 
 def customer_transactions(*, customer_id: int):

@@ -2,7 +2,22 @@ import re
 
 from django import template
 
+from custseg_site import dates
+
 register = template.Library()
+
+
+@register.filter(is_safe=True)
+def when(value):
+    """A moment as "2 Dec 2026 13:20" in the reader's time zone, "7 minutes ago" on hover:
+    the one way pages show a date and time (custseg_site.dates)."""
+    return dates.when_html(value)
+
+
+@register.filter(is_safe=True)
+def day(value):
+    """A day as "2 Dec 2026": the one way pages show a date without a time."""
+    return dates.day_html(value)
 
 
 @register.filter
@@ -57,8 +72,11 @@ def stat(value):
         return "–"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         text = str(value)
-        text = re.sub(r"^(\d{4}-\d\d-\d\d)T00:00:00(\+00:00)?$", r"\1", text)  # a date
-        return re.sub(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)\+00:00$", r"\1 \2 UTC", text)
+        if re.match(r"^\d{4}-\d\d-\d\d(T00:00:00(\+00:00)?)?$", text):  # a day
+            return dates.day_html(text[:10])
+        if re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?(\+\d\d:\d\d|Z)$", text):  # a moment
+            return dates.when_html(text)
+        return text
     return f"{value:,}" if float(value).is_integer() else f"{value:,.2f}"
 
 

@@ -75,7 +75,7 @@ def test_report_lists_rejection_reasons_and_links_the_rejected_rows(client, anal
     assert "3 of 7 rows (42.9%) were rejected" in html
     assert "1 row (14.3%) had no customer id and were kept as anonymous transactions" in html
     ranges = html[html.index('id="ranges"'):]
-    assert "2010-12-01 08:26:00 UTC" in ranges and "2011-08-12" not in ranges  # the rejected line's date
+    assert ">1 Dec 2010 08:26<" in ranges and "Aug 2011" not in ranges  # the rejected line's date (the one format)
     csv_text = b"".join(client.get(reverse("customers:import-rejected", args=[job.pk])).streaming_content).decode()
     assert csv_text.splitlines()[0] == "line,reason,row" and len(csv_text.splitlines()) == 4
 

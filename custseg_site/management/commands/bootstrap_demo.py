@@ -1,4 +1,5 @@
-"""For `make run`: a demo user per role, and demo data when the database is empty."""
+"""For `make run`: a demo user per role, an administrator for /admin/, and demo data when the
+database is empty."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -11,10 +12,13 @@ from custseg_site import roles
 
 DEMO_PASSWORD = "custseg-demo"
 DEMO_USERS = {"analyst": roles.ANALYST, "marketer": roles.MARKETER, "manager": roles.MANAGER}
+# Django's admin (/admin/) for the demo: a superuser apart from the role users, so that the
+# roles show what each role may do, and /admin/ is where roles are given to new users.
+DEMO_ADMIN = "admin"
 
 
 class Command(BaseCommand):
-    help = "Create demo users (one per role) and load demo data if there are no customers."
+    help = "Create demo users (one per role, and an administrator) and load demo data if there are no customers."
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=5000)
@@ -27,6 +31,8 @@ class Command(BaseCommand):
                 user.set_password(DEMO_PASSWORD)
                 user.save()
             user.groups.add(Group.objects.get(name=role))
+        if not User.objects.filter(username=DEMO_ADMIN).exists():
+            User.objects.create_superuser(username=DEMO_ADMIN, email="", password=DEMO_PASSWORD)
         if customer_count() == 0:
             call_command("demo_data", customers=customers, seed=0)
             # computed here, not queued: `make run` starts Redis and the worker only after
@@ -40,3 +46,4 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo users (password for each: {DEMO_PASSWORD}):")
         for username, role in DEMO_USERS.items():
             self.stdout.write(f"  {username:<9} {role}")
+        self.stdout.write(f"  {DEMO_ADMIN:<9} administrator: Django's admin at /admin/ (users and their roles)")

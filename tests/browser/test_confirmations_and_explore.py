@@ -77,9 +77,9 @@ def test_publish_and_link_confirmations_say_what_will_happen(page, live_server, 
 
 def test_explore_shows_every_feature_with_readable_correlations(page, live_server, manager):
     # given customers with demographics, an imported number attribute, and purchases
-    CustomAttribute.objects.create(key="Spending Score", feature_name="attr_spending_score", type="number")
+    CustomAttribute.objects.create(key="Spending score", feature_name="attr_spending_score", type="number")
     for i in range(30):
-        customer = CustomerFactory(attributes={"Spending Score": (i * 37) % 100})
+        customer = CustomerFactory(attributes={"Spending score": (i * 37) % 100})
         for purchase in range(1 + i % 4):
             buy(customer, 3 + 17 * purchase + i, f"{10 + 7 * (i % 9)}.00", f"I{i}-{purchase}")
     compute()
@@ -88,7 +88,7 @@ def test_explore_shows_every_feature_with_readable_correlations(page, live_serve
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{live_server.url}/features/explore/")
         summary = page.locator("#feature-summary")
-        for label in ("Age", "Annual income", "Spending Score"):
+        for label in ("Age", "Annual income", "Spending score"):
             expect(summary).to_contain_text(label)
         chart = page.locator("[data-figure=correlation-chart]")
         expect(chart.locator(".main-svg").first).to_be_visible(timeout=CHART_TIMEOUT_MS)
@@ -102,7 +102,7 @@ def test_explore_shows_every_feature_with_readable_correlations(page, live_serve
                     smallestFont: Math.min(...numbers.map(t => parseFloat(getComputedStyle(t).fontSize))),
                     cellWidth: area.width / names.length, cellHeight: area.height / names.length};
         }""")
-        assert {"Age", "Annual income", "Spending Score"} <= set(measured["names"])
+        assert {"Age", "Annual income", "Spending score"} <= set(measured["names"])
         assert measured["numbers"] == measured["features"] ** 2, measured
         assert measured["smallestFont"] >= 11, measured
         assert measured["cellWidth"] >= 32 and measured["cellHeight"] >= 32, (width, measured)

@@ -38,7 +38,7 @@ def test_the_run_page_counts_who_was_left_out_and_fits_the_screen(page, live_ser
     expect(page.locator("#stat-segmented")).to_contain_text("30")
     expect(page.locator("#stat-left-out")).to_contain_text("5 with no purchases")
     page.get_by_text("How the data was prepared").click()
-    expect(page.locator("#feature-treatment")).to_contain_text("Monetary")
+    expect(page.locator("#feature-treatment")).to_contain_text("Net spend")
     # the feature table scrolls within its box rather than widening the page
     assert page.locator("#feature-treatment").evaluate("t => t.parentElement.getBoundingClientRect().right") <= width
     screenshot(page, f"31-run-coverage-{width}")

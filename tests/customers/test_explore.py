@@ -19,9 +19,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def shop_with_attributes():
     """Twelve customers with demographics, a number and a category attribute from an import, and purchases."""
-    CustomAttribute.objects.create(key="Spending Score", feature_name="attr_spending_score", type="number")
+    CustomAttribute.objects.create(key="Spending score", feature_name="attr_spending_score", type="number")
     CustomAttribute.objects.create(key="Tier", feature_name="attr_tier", type="category")
-    customers = [CustomerFactory(attributes={"Spending Score": 10 + 7 * i, "Tier": "gold" if i % 3 else "silver"})
+    customers = [CustomerFactory(attributes={"Spending score": 10 + 7 * i, "Tier": "gold" if i % 3 else "silver"})
                  for i in range(12)]
     for i, customer in enumerate(customers):
         for purchase in range(1 + i % 4):
@@ -41,11 +41,11 @@ def test_explore_shows_every_feature_the_run_form_offers(shop_with_attributes, c
     titles = {annotation["text"] for annotation in histograms["layout"]["annotations"]}
     # one chart per feature, numbers and categories alike
     assert titles == set(offered.values()) - nobody_has
-    assert {"Age", "Annual income", "Gender", "Country", "Spending Score", "Tier"} <= titles
+    assert {"Age", "Annual income", "Gender", "Country", "Spending score", "Tier"} <= titles
     numeric = {f.label for f in feature_catalogue().values() if not f.categorical}
     summary = {row["label"] for row in response.context["summary"]}
     assert summary == numeric
-    assert {"Age", "Annual income", "Spending Score"} <= summary
+    assert {"Age", "Annual income", "Spending score"} <= summary
 
 
 def test_explore_summarises_demographics_and_attributes_over_all_customers(shop_with_attributes, client, manager):
@@ -53,7 +53,7 @@ def test_explore_summarises_demographics_and_attributes_over_all_customers(shop_
     client.force_login(manager)
     rows = {row["name"]: row for row in client.get(reverse("customers:features-explore")).context["summary"]}
     ages = [c.age for c in shop_with_attributes]
-    scores = [c.attributes["Spending Score"] for c in shop_with_attributes]
+    scores = [c.attributes["Spending score"] for c in shop_with_attributes]
     assert (rows["age"]["count"], rows["age"]["min"], rows["age"]["max"]) == (12, min(ages), max(ages))
     assert rows["age"]["mean"] == pytest.approx(statistics.mean(ages))
     assert rows["attr_spending_score"]["mean"] == pytest.approx(statistics.mean(scores))
@@ -64,7 +64,7 @@ def test_correlations_include_demographics_and_attributes(shop_with_attributes, 
     compute()
     client.force_login(manager)
     heatmap = client.get(reverse("customers:features-explore")).context["correlation_chart"]["data"][0]
-    assert {"Age", "Annual income", "Spending Score"} <= set(heatmap["x"])
+    assert {"Age", "Annual income", "Spending score"} <= set(heatmap["x"])
     assert "Tier" not in heatmap["x"]  # a category has no order to correlate
 
 

@@ -94,13 +94,25 @@ class LogScale(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype="float64")
         mirrored = ~np.isnan(self.scale_)
         scale = np.where(mirrored, self.scale_, 1.0)
-        return np.where(mirrored, np.arcsinh(X / scale), np.log1p(np.where(mirrored, 0.0, X)))
+        # A column fitted without negative values takes log1p; a customer placed later with a
+        # net return there is put at 0 (log1p of a value below -1 is not a number).
+        return np.where(mirrored, np.arcsinh(X / scale), np.log1p(np.maximum(np.where(mirrored, 0.0, X), 0.0)))
 
     def inverse_transform(self, X):
         X = np.asarray(X, dtype="float64")
         mirrored = ~np.isnan(self.scale_)
         scale = np.where(mirrored, self.scale_, 1.0)
         return np.where(mirrored, np.sinh(X) * scale, np.expm1(np.where(mirrored, 0.0, X)))
+
+
+# Models stored before LogScale (FunctionTransformer(_log1p, inverse_func=_expm1)) name these
+# two functions: they stay so that runs made then can still place new customers.
+def _log1p(X):
+    return np.log1p(np.maximum(X, 0.0))
+
+
+def _expm1(X):
+    return np.expm1(X)
 
 
 SCALERS = {

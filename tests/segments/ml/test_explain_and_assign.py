@@ -165,3 +165,35 @@ def test_segment_labels_are_unique_even_when_two_segments_share_their_top_traits
     result = segment(frame, SegmentationConfig(features=("x", "y", "z"), k=8, stability_resamples=0))
     names = [profile.label.lower() for profile in result.segments]
     assert len(set(names)) == len(names), names
+
+
+def test_a_customer_with_a_net_return_is_placed_on_a_log_scale_fitted_without_returns():
+    # the run saw no negative spend, so spend took log1p; a customer placed later with a net
+    # return (-1 gave -inf, -20 gave NaN and segment 0 by accident) sits where zero spend does
+    frame = rfm_frame()
+    frame = frame[frame["frequency"] > 0]
+    result = segment(frame, SegmentationConfig(features=("recency", "frequency", "monetary"), k=3,
+                                               log_features=("monetary",), stability_resamples=0))
+    new = pd.DataFrame({"recency": [30.0, 30.0, 30.0], "frequency": [2.0, 2.0, 2.0], "monetary": [-1.0, -20.0, 0.0]})
+    placed = result.model.assign(new)
+    assert np.isfinite(placed.distance).all()
+    assert placed.labels[0] == placed.labels[1] == placed.labels[2]
+    assert np.allclose(placed.distance, placed.distance[2])
+
+
+def test_a_model_stored_before_the_log_scale_class_still_loads_and_places_customers():
+    # runs made before LogScale stored FunctionTransformer(preprocess._log1p, inverse_func=_expm1):
+    # their pickles name those functions, so loading one must still find them
+    from sklearn.preprocessing import FunctionTransformer
+
+    from segments.ml import preprocess
+
+    buffer = io.BytesIO()
+    joblib.dump(FunctionTransformer(preprocess._log1p, inverse_func=preprocess._expm1,
+                                    feature_names_out="one-to-one"), buffer)
+    assert b"_log1p" in buffer.getvalue() and b"segments.ml.preprocess" in buffer.getvalue()
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    values = np.array([[0.0], [99.0]])
+    assert np.allclose(loaded.fit(values).transform(values), np.log1p(values))
+    assert np.allclose(loaded.inverse_transform(np.log1p(values)), values)

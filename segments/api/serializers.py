@@ -58,8 +58,8 @@ class SegmentSummarySerializer(serializers.Serializer):
     index = serializers.IntegerField()
     name = serializers.CharField()
     label = serializers.CharField(
-        help_text="The automatic name in a marketer's words, e.g. \"Lapsed big spenders\"; \"Unassigned\" for "
-                  "noise. Empty when none was computed.")
+        help_text="The automatic name in a marketer's words, e.g. \"Lapsed big spenders\"; \"Outliers (not in any segment)\" "
+                  "for DBSCAN/HDBSCAN noise (\"Unassigned\" in runs made before 2026-12). Empty when none was computed.")
     size = serializers.IntegerField()
     share = serializers.FloatField()
     centroid = serializers.DictField(child=serializers.FloatField(allow_null=True))

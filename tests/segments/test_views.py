@@ -267,3 +267,20 @@ def test_manager_cannot_cancel(client, manager):
     assert client.post(reverse("segments:run-cancel", args=[run.pk])).status_code == 403
     run.refresh_from_db()
     assert run.status == "pending"
+
+
+
+def test_a_run_made_before_the_feature_treatment_table_still_shows_its_skew(client, analyst):
+    # runs saved before each feature's treatment was kept have only the skew map and the
+    # suggestion: their page says them, in display names
+    from tests.customers.factories import CustomerFactory
+    from tests.segments.factories import segmented_run
+
+    customers = CustomerFactory.create_batch(6)
+    run = segmented_run(groups={0: customers[:3], 1: customers[3:]}, preprocessing={
+        "skew": {"monetary": 3.25, "recency": 0.4}, "skew_threshold": 1.0, "log_suggested": ["monetary"],
+        "scaling": "standard"})
+    client.force_login(analyst)
+    page = client.get(reverse("segments:run-detail", args=[run.pk])).content.decode()
+    assert "Net spend 3.25" in page and "Days since last order 0.40" in page
+    assert "log transform suggested: Net spend" in page

@@ -113,6 +113,51 @@ def difference_interval(x1: int, n1: int, x2: int, n2: int, confidence: float = 
     return low, high
 
 
+def _ratio_score(x1: int, n1: int, x2: int, n2: int, ratio: float) -> float:
+    """The score statistic of "treated rate is `ratio` times the control rate": observed
+    p1 - ratio * p2 over its standard error under that hypothesis, with the restricted
+    maximum-likelihood rates (Miettinen & Nurminen 1985, the smaller root of the quadratic).
+    At ratio 1 it is the pooled z, so the ratio interval and the test agree."""
+    a = (n1 + n2) * ratio
+    b = -(ratio * n1 + x1 + n2 + ratio * x2)
+    c = x1 + x2
+    r2 = (-b - math.sqrt(max(0.0, b * b - 4 * a * c))) / (2 * a)
+    r1 = ratio * r2
+    excess = x1 / n1 - ratio * x2 / n2
+    variance = r1 * (1 - r1) / n1 + ratio * ratio * r2 * (1 - r2) / n2
+    if variance <= 0:
+        return 0.0 if abs(excess) < 1e-12 else math.copysign(math.inf, excess)
+    return excess / math.sqrt(variance)
+
+
+def ratio_interval(x1: int, n1: int, x2: int, n2: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The interval of treated rate / control rate that inverts the same score test (needs
+    control successes): every ratio the test does not reject, searched on a log scale. It
+    excludes 1 exactly when the difference interval excludes 0."""
+    z_crit = _z(confidence)
+    observed = max(x1 / n1, 1e-12) / (x2 / n2)
+
+    def bound(direction: int, beyond) -> float:
+        inner, outer = math.log(observed), math.log(observed)
+        for _ in range(200):  # widen by doubling until the test rejects (or the edge of floats)
+            outer += direction * math.log(2)
+            if beyond(_ratio_score(x1, n1, x2, n2, math.exp(outer))):
+                break
+            if outer < -40:
+                return 0.0  # nothing rejected down to a ratio of 0 (no treated successes)
+        for _ in range(BISECTIONS):
+            middle = (inner + outer) / 2
+            if beyond(_ratio_score(x1, n1, x2, n2, math.exp(middle))):
+                outer = middle
+            else:
+                inner = middle
+        return math.exp((inner + outer) / 2)
+
+    low = bound(-1, lambda score: score > z_crit)
+    high = bound(1, lambda score: score < -z_crit)
+    return low, high
+
+
 @dataclass(frozen=True)
 class Lift:
     """Treated minus control, as a difference of rates and relative to the control rate."""
@@ -123,7 +168,7 @@ class Lift:
     difference_low: float  # score interval of the difference (difference_interval)
     difference_high: float
     relative: float | None  # difference / control_rate; None when the control rate is 0
-    relative_low: float | None  # Katz log interval of the rate ratio, minus 1
+    relative_low: float | None  # score interval of the rate ratio (ratio_interval), minus 1
     relative_high: float | None
     z: float | None  # pooled two-proportion z statistic; None when nobody or everybody succeeded
     p_value: float | None  # two-sided
@@ -143,7 +188,6 @@ def lift(treated_successes: int, treated_n: int, control_successes: int, control
     inverts it. None without both groups."""
     if treated_n <= 0 or control_n <= 0:
         return None
-    z_crit = _z(confidence)
     p1, p2 = treated_successes / treated_n, control_successes / control_n
     difference = p1 - p2
     low, high = difference_interval(treated_successes, treated_n, control_successes, control_n, confidence)
@@ -156,11 +200,8 @@ def lift(treated_successes: int, treated_n: int, control_successes: int, control
     relative = relative_low = relative_high = None
     if p2 > 0:
         relative = p1 / p2 - 1
-        if treated_successes > 0:
-            log_se = math.sqrt((1 - p1) / treated_successes + (1 - p2) / control_successes)
-            log_ratio = math.log(p1 / p2)
-            relative_low = math.exp(log_ratio - z_crit * log_se) - 1
-            relative_high = math.exp(log_ratio + z_crit * log_se) - 1
+        ratio_low, ratio_high = ratio_interval(treated_successes, treated_n, control_successes, control_n, confidence)
+        relative_low, relative_high = ratio_low - 1, ratio_high - 1
     return Lift(
         treated_rate=p1, control_rate=p2, difference=difference,
         difference_low=low, difference_high=high,

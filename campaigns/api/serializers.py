@@ -135,8 +135,10 @@ class LiftSerializer(serializers.Serializer):
                   "score test does not reject, so it excludes 0 exactly when p_value is below 0.05.")
     difference_high = serializers.FloatField()
     relative = serializers.FloatField(allow_null=True, help_text="Difference over the control rate.")
-    relative_low = serializers.FloatField(allow_null=True)
-    relative_high = serializers.FloatField(allow_null=True)
+    relative_low = serializers.FloatField(
+        allow_null=True, help_text="Low end of the relative lift's 95% interval: the rate ratio's score interval "
+                                   "(the same test as `significant`) minus 1. Null when the control rate is 0.")
+    relative_high = serializers.FloatField(allow_null=True, help_text="High end of that interval.")
     z = serializers.FloatField(allow_null=True, help_text="Two-proportion z statistic (pooled).")
     p_value = serializers.FloatField(allow_null=True, help_text="Two-sided.")
     significant = serializers.BooleanField(help_text="The difference's interval excludes 0.")

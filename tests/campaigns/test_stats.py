@@ -32,6 +32,22 @@ def score_by_likelihood(x1, n1, x2, n2, delta):
     return (x1 / n1 - x2 / n2 - delta) / math.sqrt(q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2)
 
 
+def ratio_score_by_likelihood(x1, n1, x2, n2, ratio):
+    """The score statistic of "p1 = ratio x p2", its rates under that hypothesis found by
+    maximising the binomial likelihood numerically."""
+    def minus_log_likelihood(q2):
+        total = 0.0
+        for x, n, q in ((x1, n1, ratio * q2), (x2, n2, q2)):
+            q = min(max(q, 1e-15), 1 - 1e-15)
+            total -= x * math.log(q) + (n - x) * math.log(1 - q)
+        return total
+
+    q2 = minimize_scalar(minus_log_likelihood, bounds=(0.0, min(1.0, 1 / ratio)), method="bounded",
+                         options={"xatol": 1e-12}).x
+    q1 = ratio * q2
+    return (x1 / n1 - ratio * x2 / n2) / math.sqrt(q1 * (1 - q1) / n1 + ratio * ratio * q2 * (1 - q2) / n2)
+
+
 def test_lift_matches_a_hand_computed_two_proportion_z_test():
     # given 1,000 treated customers of whom 120 converted, and a holdout of 100 with 5
     result = stats.lift(120, 1000, 5, 100)
@@ -49,11 +65,11 @@ def test_lift_matches_a_hand_computed_two_proportion_z_test():
     assert score_by_likelihood(120, 1000, 5, 100, result.difference_low) == pytest.approx(Z95, abs=1e-4)
     assert score_by_likelihood(120, 1000, 5, 100, result.difference_high) == pytest.approx(-Z95, abs=1e-4)
     assert 0 < result.difference_low < 0.07 < result.difference_high
-    # relative lift 0.12 / 0.05 - 1 = 1.4; Katz: ln 2.4 -+ 1.959964 sqrt(0.88/120 + 0.95/5)
-    log_se = math.sqrt(0.88 / 120 + 0.95 / 5)  # 0.444448
+    # relative lift 0.12 / 0.05 - 1 = 1.4, its interval the ratios the same score test accepts
     assert result.relative == pytest.approx(1.4)
-    assert result.relative_low == pytest.approx(2.4 * math.exp(-1.959964 * log_se) - 1, abs=1e-5)  # 0.004
-    assert result.relative_high == pytest.approx(2.4 * math.exp(1.959964 * log_se) - 1, abs=1e-4)  # 4.734
+    for bound, z in ((result.relative_low, Z95), (result.relative_high, -Z95)):
+        assert ratio_score_by_likelihood(120, 1000, 5, 100, 1 + bound) == pytest.approx(z, abs=1e-4)
+    assert 0 < result.relative_low < 1.4 < result.relative_high
 
 
 def test_a_control_group_without_conversions_gets_an_interval_that_agrees_with_the_test():
@@ -67,6 +83,19 @@ def test_a_control_group_without_conversions_gets_an_interval_that_agrees_with_t
     assert not result.significant
     assert score_by_likelihood(26, 500, 0, 58, result.difference_low) == pytest.approx(Z95, abs=1e-4)
     assert score_by_likelihood(26, 500, 0, 58, result.difference_high) == pytest.approx(-Z95, abs=1e-4)
+
+
+def test_the_relative_lift_interval_agrees_with_the_test_where_a_log_interval_did_not():
+    # 39/58 against 15/17: p = 0.09, not significant, yet the Katz log interval of the
+    # relative lift [-40.6 %, -2.2 %] excluded 0; 246/319 against 3/7 the other way round
+    not_significant = stats.lift(39, 58, 15, 17)
+    assert not not_significant.significant and not_significant.relative_low < 0 < not_significant.relative_high
+    significant = stats.lift(246, 319, 3, 7)
+    assert significant.significant and significant.relative_low > 0
+    # no treated conversions: the ratio can be as low as 0 (-100 %)
+    nobody = stats.lift(0, 100, 5, 100)
+    assert nobody.relative_low == -1.0 and nobody.significant and nobody.relative_high < 0
+    assert ratio_score_by_likelihood(0, 100, 5, 100, 1 + nobody.relative_high) == pytest.approx(-Z95, abs=1e-4)
 
 
 def test_a_difference_interval_reaches_the_edge_when_everybody_or_nobody_converted():
@@ -91,6 +120,10 @@ def test_significance_the_interval_and_the_p_value_never_contradict_each_other(n
     assert result.significant == excludes_zero
     if result.p_value is not None and abs(result.p_value - 0.05) > 1e-6:  # exactly on the line: rounding
         assert result.significant == (result.p_value < 0.05)
+    if result.relative is not None:  # the relative lift's interval tells the same story
+        assert result.relative_low <= result.relative <= result.relative_high
+        if result.p_value is not None and abs(result.p_value - 0.05) > 1e-6:
+            assert result.significant == (result.relative_low > 0 or result.relative_high < 0)
 
 
 def test_no_lift_without_a_control_group_and_no_relative_lift_at_zero_control_rate():

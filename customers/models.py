@@ -156,7 +156,8 @@ class ImportPreset(models.Model):
     # source column -> field, "attribute" or "ignore" (columns not named are detected)
     mapping = models.JSONField(default=dict, blank=True)
     units = models.JSONField(default=dict, blank=True)  # field -> multiplier
-    dayfirst = models.BooleanField(default=False)
+    # True day first, False month first, None: the file's dates tell (asked when they cannot)
+    dayfirst = models.BooleanField(null=True, default=None)
     decimal_comma = models.BooleanField(default=False)
     anonymous = models.CharField(max_length=8, default="keep")
     created_by = models.ForeignKey(

@@ -126,7 +126,7 @@ class ImportPresetViewSet(
         data = serializer.validated_data
         preset = preset_save(
             name=data["name"], kind=data["kind"], mapping=data["mapping"], created_by=request.user,
-            options=ImportOptions(dayfirst=data.get("dayfirst", False), decimal_comma=data.get("decimal_comma", False),
+            options=ImportOptions(dayfirst=data.get("dayfirst"), decimal_comma=data.get("decimal_comma", False),
                                   units=data["units"], anonymous=data["anonymous"]),
         )
         return Response(self.get_serializer(preset).data, status=status.HTTP_201_CREATED)

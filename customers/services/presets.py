@@ -47,11 +47,11 @@ def preset_save(
     preset, _ = ImportPreset.objects.update_or_create(
         kind=kind, name=name.strip(),
         defaults={
-            "mapping": dict(mapping), "units": values["units"], "dayfirst": bool(values["dayfirst"]),
+            "mapping": dict(mapping), "units": values["units"], "dayfirst": values["dayfirst"],
             "decimal_comma": values["decimal_comma"], "anonymous": values["anonymous"],
         },
         create_defaults={
-            "mapping": dict(mapping), "units": values["units"], "dayfirst": bool(values["dayfirst"]),
+            "mapping": dict(mapping), "units": values["units"], "dayfirst": values["dayfirst"],
             "decimal_comma": values["decimal_comma"], "anonymous": values["anonymous"],
             "created_by": created_by if created_by is not None and created_by.is_authenticated else None,
         },
@@ -71,8 +71,8 @@ def preset_options(
     defaults = ImportOptions()
     if preset is not None:
         defaults = ImportOptions(
-            # a preset that does not say day first lets the file's dates tell (its field has no "unset")
-            dayfirst=preset.dayfirst or None, decimal_comma=preset.decimal_comma,
+            # None: the preset does not say, and the file's dates tell
+            dayfirst=preset.dayfirst, decimal_comma=preset.decimal_comma,
             units={k: float(v) for k, v in preset.units.items()},
             anonymous=preset.anonymous if preset.anonymous in (ANONYMOUS_KEEP, ANONYMOUS_REJECT) else ANONYMOUS_KEEP,
         )

@@ -117,3 +117,24 @@ def test_api_refuses_dates_that_read_either_way_until_dayfirst_is_sent(api_clien
     accepted = client.post("/api/v1/imports/", {"file": file, "kind": "transactions", "dayfirst": "false"},
                            format="multipart")
     assert accepted.status_code == 202 and accepted.json()["options"]["dayfirst"] is False
+
+
+def test_a_preset_keeps_month_first_apart_from_not_saying(tmp_path):
+    # a preset saved as month first reads dates that read either way month first; one that
+    # does not say lets the file tell, and asks when it cannot
+    from customers.services.presets import preset_options, preset_save
+
+    path = write(tmp_path, "either.csv", EITHER)
+    mapping = {"InvoiceNo": "invoice_id", "InvoiceDate": "timestamp", "Quantity": "quantity",
+               "UnitPrice": "unit_price", "CustomerID": "customer_external_id"}
+    us = preset_save(name="US shop", kind="transactions", mapping=mapping, options=ImportOptions(dayfirst=False))
+    unsaid = preset_save(name="Any shop", kind="transactions", mapping=mapping, options=ImportOptions())
+    us.refresh_from_db()
+    unsaid.refresh_from_db()
+    assert (us.dayfirst, unsaid.dayfirst) == (False, None)
+    assert preset_options(us).dayfirst is False and preset_options(unsaid).dayfirst is None
+    with pytest.raises(ValidationError, match="could be day first or month first"):
+        import_create(kind="transactions", upload_path=path, original_name=path.name, options=preset_options(unsaid))
+    job = import_create(kind="transactions", upload_path=path, original_name=path.name, options=preset_options(us))
+    import_execute(job_id=job.pk)
+    assert stored_dates() == expected_dates(EITHER, "%m/%d/%Y")

@@ -102,9 +102,12 @@ def persona_link(request, pk):
     persona = _persona_or_404(pk)
     segment_id = request.POST.get("segment") or request.GET.get("segment") or ""
     segment = get_object_or_404(Segment.objects.select_related("run"), pk=int(segment_id) if segment_id.isdigit() else 0)
-    if request.method == "POST" and request.POST.get("confirm") == "1":
+    holders = {p.pk for p in selectors.segment_personas(segment=segment) if p.pk != persona.pk}
+    # the confirmation page names the other personas describing the segment and posts their
+    # ids back: sharing is confirmed only for those (one that took it since is asked about again)
+    shown = {int(pk) for pk in request.POST.get("shared_with", "").split(",") if pk.strip().isdigit()}
+    if request.method == "POST" and request.POST.get("confirm") == "1" and holders <= shown:
         try:
-            # the confirmation page named any other persona describing the segment
             services.persona_link(persona=persona, segment=segment, by=request.user, confirm_shared=True)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))

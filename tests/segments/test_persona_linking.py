@@ -272,7 +272,11 @@ def test_link_confirmation_names_the_other_persona_and_what_changes(run, big, ma
     # a POST without the confirmation shows the same page and links nothing
     client.post(url, {"segment": target.pk})
     assert current_segment(lapsed).index == 1
-    client.post(url, {"segment": target.pk, "confirm": "1"})
+    # a confirmation that did not name the persona holding the segment (it took it since,
+    # or the form was forged) shows the page again instead of linking
+    page = client.post(url, {"segment": target.pk, "confirm": "1"}).content.decode()
+    assert "“Big spenders”" in page and current_segment(lapsed).index == 1
+    client.post(url, {"segment": target.pk, "confirm": "1", "shared_with": str(big.pk)})
     lapsed.refresh_from_db()
     assert current_segment(lapsed) == target and lapsed.status == "draft"
 

@@ -2,6 +2,7 @@ import re
 
 from django import template
 
+from customers import features
 from custseg_site import dates
 
 register = template.Library()
@@ -18,6 +19,13 @@ def when(value):
 def day(value):
     """A day as "2 Dec 2026": the one way pages show a date without a time."""
     return dates.day_html(value)
+
+
+@register.filter
+def attribute_label(key):
+    """A custom attribute's key as pages say it ("demo_group" -> "Demo group"), the label its
+    feature has elsewhere (customers.features.attribute_label)."""
+    return features.attribute_label(str(key))
 
 
 @register.filter

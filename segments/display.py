@@ -63,7 +63,8 @@ def rule_text(text: str, labels: dict[str, str]) -> str:
     text = _EQUAL_BOUNDS.sub(r"\1 = \2", text)
     for name in sorted(labels, key=len, reverse=True):
         text = re.sub(rf"(?<![\w]){re.escape(name)}(?= (?:>|<|=|is\b))", labels[name], text)
-    return text
+    # the signs a marketer writes: "Orders ≥ 4", not "Orders >= 4"
+    return text.replace(" >= ", " ≥ ").replace(" <= ", " ≤ ").replace(" != ", " ≠ ")
 
 
 def labelled_rules(rules: list[dict] | None, labels: dict[str, str]) -> list[dict]:

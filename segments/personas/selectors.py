@@ -7,9 +7,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
-from customers.features import FEATURES
-from customers.selectors import feature_catalogue, feature_snapshot_current, features_summary_of
+from customers.selectors import feature_labels as labels_of_features
+from customers.selectors import feature_snapshot_current, features_summary_of
 from custseg_site.aggregate_cache import cached, stamp
+from segments import display
 from segments.models import Membership, Persona, PersonaLink, RunPublication, Segment, SegmentationRun
 from segments.personas import naming
 from segments.selectors import run_comparison, segment_members
@@ -45,9 +46,7 @@ def current_link(persona: Persona) -> PersonaLink | None:
 
 
 def feature_labels() -> dict[str, str]:
-    labels = {name: f.label for name, f in FEATURES.items()}
-    labels.update({name: f.label for name, f in feature_catalogue().items()})
-    return labels
+    return labels_of_features()
 
 
 def persona_suggestion(*, segment: Segment) -> naming.Suggestion:
@@ -100,7 +99,7 @@ def persona_card(*, persona: Persona) -> dict:
              "mean": (profile.get("mean") or {}).get(name), "median": (profile.get("median") or {}).get(name)}
             for name, z in top[:CARD_FEATURES]
         ],
-        rules=segment.rules or [],
+        rules=display.labelled_rules(segment.rules, labels),
         examples=list(segment_members(segment=segment).only("id", "external_id", "country", "age")[:EXAMPLE_CUSTOMERS]),
         snapshot=None, avg_clv=None, rfm={},
     )

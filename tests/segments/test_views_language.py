@@ -106,6 +106,7 @@ def test_a_run_stored_before_display_names_reads_in_words_too(client, analyst):
     Segment.objects.filter(run=run).update(rules=[
         {"text": "frequency >= 4 and frequency <= 4 and annual_income > 70000 and country is not frequency",
          "precision": 0.9, "recall": 0.8, "support": 3},
+        {"text": "recency <= 30 and monetary >= 500", "precision": 0.7, "recall": 0.6, "support": 2},
     ])
     segment = run.segments.get()
     client.force_login(analyst)
@@ -115,5 +116,7 @@ def test_a_run_stored_before_display_names_reads_in_words_too(client, analyst):
         # then the rule says the features by their display names and equal bounds once;
         # a category value that happens to spell a feature's key is left as it is
         assert "Orders = 4 and Annual income &gt; 70000 and Country is not frequency" in page
+        # with the signs people write
+        assert "Days since last order ≤ 30 and Net spend ≥ 500" in page
     segment.refresh_from_db()
     assert segment.rules[0]["text"].startswith("frequency >= 4")  # what is stored is not rewritten

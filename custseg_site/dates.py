@@ -39,14 +39,19 @@ def _as_moment(value) -> datetime.datetime | datetime.date | None:
     return None
 
 
+def _local_day(value):
+    """The day of a moment in the current time zone; a date as it is."""
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
 def format_day(value) -> str:
     """2 Dec 2026 (a datetime is taken in the current time zone); "" when missing."""
     value = _as_moment(value)
     if value is None:
         return ""
-    if isinstance(value, datetime.datetime):
-        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    return dateformat.format(value, DAY_FORMAT)
+    return dateformat.format(_local_day(value), DAY_FORMAT)
 
 
 def format_when(value) -> str:
@@ -78,8 +83,7 @@ def day_html(value) -> str:
     moment = _as_moment(value)
     if moment is None:
         return ""
-    if isinstance(moment, datetime.datetime):
-        moment = timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
+    moment = _local_day(moment)
     return format_html('<time datetime="{}">{}</time>', moment.isoformat(), format_day(moment))
 
 

@@ -217,9 +217,10 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # integration tokens with scopes (cs_...); before DRF's, which would reject their keys
+        # integration tokens with scopes (cs_...) first: the users' token class would reject their keys.
+        # Both read `Bearer <key>` and `Token <key>`.
         "integrations.authentication.ScopedTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "integrations.authentication.UserTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -72,7 +72,7 @@ def test_a_new_tokens_key_still_comes_with_how_to_send_it(analyst_client):
     key = response.context["new_key"]["key"]
     assert "Copy the key now: it is not stored and will not be shown again." in page
     assert response["Cache-Control"] == "no-store"
-    assert f"Send it as <code>Authorization: Token {key[:10]}…</code>. Scopes: membership:read." in page
+    assert f"Send it as <code>Authorization: Bearer {key[:10]}…</code>. Scopes: membership:read." in page
 
 
 def test_rotating_shows_the_new_secret_once_and_the_old_one_no_longer_verifies(

@@ -7,9 +7,10 @@ so that clients need one parser.
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, pagination, permissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,6 +28,11 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    # Django's own exceptions as DRF's, so that their code is not_found / permission_denied
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -63,6 +69,18 @@ def require(permission: str) -> type[permissions.BasePermission]:
 
     HasPermission.__name__ = f"Has_{permission.replace('.', '_')}"
     return HasPermission
+
+
+class CursorPagination(pagination.CursorPagination):
+    """DRF's cursor pages, with a mangled or foreign cursor answered 400 on `cursor` (DRF says
+    404, which reads as "no such list")."""
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Invalid cursor: use the `next` link of the previous page."]}) from None
 
 
 def int_or_404(pk) -> int:

@@ -224,9 +224,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "custseg_site.api.CursorPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "custseg_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "custseg_site.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenRateThrottle"],
 }

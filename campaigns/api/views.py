@@ -10,7 +10,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -31,7 +30,7 @@ from campaigns.services.outcome_imports import (
     outcome_import_json,
     outcome_store_upload,
 )
-from custseg_site.api import int_or_404, require
+from custseg_site.api import CursorPagination, int_or_404, require
 from segments.api import membership
 
 

@@ -1,11 +1,10 @@
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,7 +26,7 @@ from customers.services import imports
 from customers.services.features import features_compute_create
 from customers.services.presets import preset_delete, preset_find, preset_options, preset_overrides, preset_save
 from custseg_site import roles
-from custseg_site.api import require
+from custseg_site.api import CursorPagination, require
 from custseg_site.csv_export import csv_response
 from segments.selectors import customer_published_segment
 
@@ -148,7 +147,8 @@ class FeatureSnapshotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def get_permissions(self):
         return [require(roles.VIEW_FEATURES)()]
 
-    @extend_schema(responses={200: FeatureSnapshotSerializer, 404: None})
+    @extend_schema(responses={200: FeatureSnapshotSerializer,
+                              404: OpenApiResponse(description="No features have been computed yet.")})
     @action(detail=False, methods=["get"])
     def current(self, request):
         """The snapshot that pages and the API read now (the newest that succeeded)."""

@@ -12,11 +12,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from custseg_site import roles
-from custseg_site.api import require
+from custseg_site.api import CursorPagination, require
 from integrations import selectors
 from integrations.api.serializers import (
     WebhookDeliverySerializer,

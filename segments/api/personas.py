@@ -6,11 +6,10 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from custseg_site import roles
-from custseg_site.api import int_or_404, require
+from custseg_site.api import CursorPagination, int_or_404, require
 from segments.api import membership
 from segments.models import Persona, PersonaLink, Segment
 from segments.personas import selectors, services
@@ -113,17 +112,6 @@ class SegmentHeld(exceptions.APIException):
     default_code = "segment_held"
 
 
-class ApiErrorDetailSerializer(serializers.Serializer):
-    status = serializers.IntegerField()
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    error = ApiErrorDetailSerializer()
-
-
 class PersonaCursorPagination(CursorPagination):
     ordering = "name"
 
@@ -150,7 +138,7 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     @extend_schema(responses={
         201: PersonaSerializer,
-        409: OpenApiResponse(ApiErrorSerializer, description="The segment is already described by another persona "
+        409: OpenApiResponse(description="The segment is already described by another persona "
                                                           "(code segment_held; the message names it). Send "
                                                           "confirm_shared_segment: true to create it anyway."),
     })

@@ -3,13 +3,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers.selectors import feature_catalogue
 from custseg_site import roles
-from custseg_site.api import int_or_404, require
+from custseg_site.api import CursorPagination, int_or_404, require
 from segments import selectors, services
 from segments.api import membership
 from segments.api.publish_preview import PublishPreviewSerializer, preview_data

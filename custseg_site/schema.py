@@ -1,5 +1,5 @@
 """The OpenAPI schema tells what a client meets: the error body as a component on every
-status an operation can answer.
+status an operation can answer, and operation ids a client developer would write.
 
 `AutoSchema` (settings DEFAULT_SCHEMA_CLASS) derives each operation's error statuses from
 its view, so that no view repeats them:
@@ -11,7 +11,9 @@ its view, so that no view repeats them:
 - 404 wherever the path names an object.
 
 A view adds its own (`extend_schema(responses={409: OpenApiResponse(description=...)})`) and
-the error body is filled in.
+the error body is filled in. Operation ids are `<verb>_<resource>[_<action>]` from the router's
+basename and the action (`list_personas`, `get_run`, `cancel_import`, `get_run_publish_preview`);
+OPERATION_IDS names the actions the rule names badly, and a plain APIView names its own.
 """
 
 from __future__ import annotations
@@ -70,8 +72,43 @@ RESPONSE_HEADERS = {
 }
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
+VERBS = {"list": "list", "retrieve": "get", "create": "create", "update": "update",
+         "partial_update": "partial_update", "destroy": "delete"}
+# (router basename, action): the id, where the rule reads badly
+OPERATION_IDS = {
+    ("run", "compare"): "compare_runs",
+    ("run", "assign"): "assign_customers_to_run",
+    ("run", "assign_published"): "assign_customers_to_published_run",
+    ("segment", "members"): "list_segment_members",
+    ("persona", "members"): "list_persona_members",
+    ("campaign", "members"): "list_campaign_audience",
+    ("campaign", "outcomes"): "import_campaign_outcomes",
+    ("import", "rejected"): "export_import_rejected_rows_csv",
+    ("outcome-import", "rejected"): "export_outcome_import_rejected_rows_csv",
+    ("webhook", "rotate_secret"): "rotate_webhook_secret",
+    ("webhook", "deliveries"): "list_webhook_deliveries",
+    ("webhook", "redeliver"): "redeliver_webhook_delivery",
+}
+
 
 class AutoSchema(SpectacularAutoSchema):
+    def get_operation_id(self) -> str:
+        action = getattr(self.view, "action", None)
+        basename = getattr(self.view, "basename", None)
+        if action is None or basename is None:
+            return super().get_operation_id()  # an APIView: it gives extend_schema(operation_id=...)
+        if (basename, action) in OPERATION_IDS:
+            return OPERATION_IDS[basename, action]
+        resource = basename.replace("-", "_")
+        if action == "list":
+            return f"list_{resource}s"
+        if action in VERBS:
+            return f"{VERBS[action]}_{resource}"
+        if self.method != "GET":
+            return f"{action}_{resource}"  # cancel_run, launch_campaign, ping_webhook
+        # get_run_publish_preview, get_campaign_results; get_current_feature_snapshot
+        return f"get_{resource}_{action}" if self.view.detail else f"get_{action}_{resource}"
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is not None:

@@ -1,7 +1,9 @@
 """The OpenAPI schema tells a client generator the truth: every error an operation can
-answer, in one declared shape; public, valid, and generated without warnings."""
+answer, in one declared shape; operation ids a person would write; public, valid, and
+generated without warnings."""
 
 import os
+import re
 import uuid
 
 import jsonschema
@@ -14,6 +16,16 @@ from rest_framework.test import APIClient
 pytestmark = pytest.mark.django_db
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
+VERBS = {"list", "get", "create", "update", "delete", "cancel", "publish", "launch", "ping",
+         "rotate", "redeliver", "compare", "assign", "compute", "import", "export"}
+MEMBER_OPERATIONS = {
+    ("get", "/api/v1/personas/{id}/members/"): "list_persona_members",
+    ("get", "/api/v1/personas/{id}/members/csv/"): "export_persona_members_csv",
+    ("get", "/api/v1/segments/{id}/members/"): "list_segment_members",
+    ("get", "/api/v1/segments/{id}/members/csv/"): "export_segment_members_csv",
+    ("get", "/api/v1/campaigns/{id}/members/"): "list_campaign_audience",
+    ("get", "/api/v1/campaigns/{id}/members/csv/"): "export_campaign_audience_csv",
+}
 
 
 @pytest.fixture
@@ -97,6 +109,37 @@ def test_every_operation_declares_every_error_it_can_answer(schema):
     # and what views add themselves is there with the same body
     assert "409" in schema["paths"]["/api/v1/personas/"]["post"]["responses"]
     assert "segment_held" in schema["paths"]["/api/v1/personas/"]["post"]["responses"]["409"]["description"]
+
+
+def test_operation_ids_are_snake_case_verbs_and_unique(schema):
+    ids = [(method, path, operation["operationId"]) for method, path, operation in operations(schema)]
+    assert len({i for _, _, i in ids}) == len(ids)
+    badly_named = [(m, p, i) for m, p, i in ids
+                   if not re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", i) or "v1" in i
+                   or re.sub(r"^partial_update", "update", i).split("_")[0] not in VERBS]
+    assert badly_named == []
+    by_operation = {(m, p): i for m, p, i in ids}
+    assert by_operation[("get", "/api/v1/personas/")] == "list_personas"
+    assert by_operation[("get", "/api/v1/personas/{id}/")] == "get_persona"
+    assert by_operation[("post", "/api/v1/runs/{id}/publish/")] == "publish_run"
+    assert by_operation[("get", "/api/v1/runs/{id}/publish-preview/")] == "get_run_publish_preview"
+    assert by_operation[("get", "/api/v1/webhooks/{id}/deliveries/")] == "list_webhook_deliveries"
+    assert by_operation[("get", "/api/v1/customers/{external_id}/")] == "get_customer"
+    for operation, name in MEMBER_OPERATIONS.items():
+        if operation in by_operation or not operation[1].endswith("/csv/"):  # the csv ones come with item 2
+            assert by_operation[operation] == name
+
+
+def test_component_names_read_as_names(schema):
+    # what generators turn into class names: nothing numbered or inline
+    names = schema["components"]["schemas"]
+    assert [n for n in names if re.search(r"Type\d|Inline|^Patched.*Enum$", n)] == []
+    customer = names["CustomerDetail"]["properties"]
+    assert "CustomerSegment" in str(customer["segment"]) and "CustomerFeatures" in str(customer["features"])
+    assert "MembershipBaseline" in str(names["PersonaMemberPage"]["properties"]["changed_since"])
+
+
+# Real errors of real endpoints, read with the schema's component
 
 
 def test_bad_input_is_a_400_naming_the_field(schema, api_client, analyst):

@@ -187,9 +187,22 @@ class CustomerFeaturesSerializer(serializers.ModelSerializer):
         return "Not reliable for this data: " + " ".join(report["reasons"])
 
 
+class NamedRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CustomerSegmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    run_id = serializers.IntegerField()
+    distance = serializers.FloatField(allow_null=True, help_text="To the segment's centre (scaled units).")
+    nearest_other = NamedRefSerializer(allow_null=True, help_text="The next closest segment.")
+
+
 class CustomerDetailSerializer(serializers.ModelSerializer):
-    features = serializers.SerializerMethodField()
-    segment = serializers.SerializerMethodField()
+    features = serializers.SerializerMethodField(help_text="Null until features are computed.")
+    segment = serializers.SerializerMethodField(help_text="In the published run; null when none is published.")
     personas = serializers.SerializerMethodField()
 
     class Meta:
@@ -197,10 +210,12 @@ class CustomerDetailSerializer(serializers.ModelSerializer):
         fields = ["external_id", "name", "email", "gender", "age", "birth_year", "annual_income", "country", "city",
                   "signup_date", "attributes", "created_at", "updated_at", "features", "segment", "personas"]
 
+    @extend_schema_field(CustomerFeaturesSerializer(allow_null=True))
     def get_features(self, customer) -> dict | None:
         row = self.context["features"]
         return CustomerFeaturesSerializer(row).data if row is not None else None
 
+    @extend_schema_field(CustomerSegmentSerializer(allow_null=True))
     def get_segment(self, customer) -> dict | None:
         segment = self.context["segment"]
         if segment is None:
@@ -214,5 +229,6 @@ class CustomerDetailSerializer(serializers.ModelSerializer):
             "nearest_other": {"id": nearest.pk, "name": nearest.display_name} if nearest else None,
         }
 
+    @extend_schema_field(NamedRefSerializer(many=True))
     def get_personas(self, customer) -> list[dict]:
         return [{"id": p.pk, "name": p.name} for p in self.context["personas"]]

@@ -168,7 +168,8 @@ class FeatureComputeView(APIView):
     def get_permissions(self):
         return [require(roles.COMPUTE_FEATURES)()]
 
-    @extend_schema(request=FeatureComputeSerializer, responses={202: FeatureSnapshotSerializer})
+    @extend_schema(operation_id="compute_features", request=FeatureComputeSerializer,
+                   responses={202: FeatureSnapshotSerializer})
     def post(self, request):
         options = FeatureComputeSerializer(data=request.data)
         options.is_valid(raise_exception=True)

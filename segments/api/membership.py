@@ -209,6 +209,14 @@ class MemberItemSerializer(serializers.Serializer):
                                                                     "(recorded, never contacted).")
 
 
+class MembershipBaselineSerializer(serializers.Serializer):
+    """What a delta (changed_since) compares with."""
+
+    run = serializers.IntegerField(allow_null=True)
+    segment = serializers.IntegerField(allow_null=True, help_text="Null: the set was empty then.")
+    at = serializers.DateTimeField(required=False, help_text="When changed_since was a timestamp: that moment.")
+
+
 PARAMETERS = [
     OpenApiParameter("fields", str, description=(
         "Comma-separated fields of each member (default external_id): external_id, email, name (personal data: "
@@ -234,7 +242,7 @@ def members_schema(name: str, description: str, meta: dict | None = None, *, ext
     each page echoes) and text/csv."""
     history = {
         "as_of": serializers.DateTimeField(allow_null=True),
-        "changed_since": serializers.DictField(allow_null=True, help_text="The run and segment compared with."),
+        "changed_since": MembershipBaselineSerializer(allow_null=True, help_text="The run and segment compared with."),
     } if delta else {}
     page = inline_serializer(name, fields={
         "next": serializers.URLField(allow_null=True),

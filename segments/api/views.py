@@ -183,6 +183,6 @@ class FeatureListView(APIView):
     def get_permissions(self):
         return [require(roles.VIEW_RUNS)()]
 
-    @extend_schema(responses={200: FeatureSerializer(many=True)})
+    @extend_schema(operation_id="list_features", responses={200: FeatureSerializer(many=True)})
     def get(self, request):
         return Response(FeatureSerializer(feature_catalogue().values(), many=True).data)

@@ -1,4 +1,5 @@
-"""API conventions shared by every app: one JSON error format and permission checks.
+"""API conventions shared by every app: one JSON error format, permission checks and cursor
+pages. The OpenAPI schema declares the format (custseg_site.schema).
 
 Every error body looks like
     {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {"k": ["..."]}}}

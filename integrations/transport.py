@@ -51,8 +51,11 @@ logger = logging.getLogger(__name__)
 
 # Stored error texts are cut here: enough for a reason, never a whole HTML error page.
 ERROR_CHARS = 500
-# A Retry-After longer than this is read as this: a receiver cannot park a delivery for days.
-RETRY_AFTER_MAX_SECONDS = 3600
+# A Retry-After longer than this is read as this: a receiver cannot park a delivery for days,
+# and a retry waits in a worker as a countdown, which must stay well under the broker's
+# visibility timeout (settings.CELERY_BROKER_TRANSPORT_OPTIONS, 72 minutes) or Redis hands
+# the same retry to a second worker.
+RETRY_AFTER_MAX_SECONDS = 30 * 60
 # The answers worth sending the same request again for (besides 5xx): the receiver timed out
 # reading it, or asked us to slow down.
 RETRIED_CODES = {408, 429}

@@ -163,7 +163,7 @@ def test_a_redirect_is_not_followed_and_the_attempt_says_so(analyst):
 
 
 @pytest.mark.parametrize("code", [400, 410])
-def test_a_client_error_fails_at_once_without_retrying(analyst, code):
+def test_a_client_error_fails_at_once_without_retrying(analyst, client, code):
     with Receiver([code, 200]) as receiver:
         endpoint = webhooks.webhook_endpoint_create(name="CRM", url=receiver.url, by=analyst)
         delivery = ping_delivery(endpoint)
@@ -176,6 +176,10 @@ def test_a_client_error_fails_at_once_without_retrying(analyst, code):
     [row] = attempts_of(delivery)
     assert (row.number, row.response_code, row.will_retry) == (1, code, False)
     assert row.error.startswith(f"HTTP {code} ") and row.duration_ms is not None
+    # and the page says so
+    client.force_login(analyst)
+    page = client.get("/integrations/").content.decode()
+    assert f"HTTP {code} in {row.duration_ms} ms ({row.error}); not retried" in page
 
 
 @pytest.mark.parametrize("code", [500, 408, 429])
@@ -189,13 +193,13 @@ def test_server_errors_timeouts_and_too_many_requests_are_retried(analyst, setti
     assert delivery.status == "retrying" and attempts_of(delivery)[0].will_retry
 
 
-def test_retry_after_on_429_is_honoured_and_every_attempt_is_a_row(analyst, settings, manage):
+def test_retry_after_on_429_is_honoured_and_every_attempt_is_a_row(analyst, settings, manage, client):
     settings.WEBHOOK_RETRY_BASE_SECONDS = 30
     with Receiver([(429, {"Retry-After": "120"}), (503, {"Retry-After": "999999"}), 500, 200]) as receiver:
         endpoint = webhooks.webhook_endpoint_create(name="CRM", url=receiver.url, by=analyst)
         delivery = ping_delivery(endpoint)
         delays = [transport.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(4)]
-    # 120 s asked (more than the 30 s backoff); a day asked, an hour given; then the backoff (30 x 2^2)
+    # 120 s asked (more than the 30 s backoff); 11 days asked, 30 minutes given; then the backoff (30 x 2^2)
     assert delays == [120, transport.RETRY_AFTER_MAX_SECONDS, 120, None]
     rows = attempts_of(delivery)
     assert [(r.number, r.response_code, r.will_retry) for r in rows] == [
@@ -213,6 +217,12 @@ def test_retry_after_on_429_is_honoured_and_every_attempt_is_a_row(analyst, sett
     delivery_row = manage.get(f"{WEBHOOKS}{endpoint.pk}/deliveries/").json()["results"][0]
     assert (delivery_row["status"], delivery_row["attempts"], delivery_row["webhook_id"]) == (
         "succeeded", 4, f"msg_{delivery.pk}")
+    # and the page lists them under the delivery's attempt count
+    client.force_login(analyst)
+    page = client.get("/integrations/").content.decode()
+    listed = page.split(f'data-testid="attempts-{delivery.pk}"')[1].split("</details>")[0]
+    assert listed.count("<li") == 4 and "HTTP 429" in listed and "(HTTP 429 Too Many Requests); retried" in listed
+    assert "HTTP 200 in" in listed and listed.count("; retried") == 3
 
 
 def test_retry_after_as_an_http_date_is_read():

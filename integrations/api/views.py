@@ -1,6 +1,6 @@
 """Webhooks over the API, for campaign tools that register themselves: endpoints (create,
-read, change, delete, rotate the secret), their deliveries (read, re-send a failed one) and
-a test ping. Everything needs the role that manages integrations (Analyst) and, for an
+read, change, delete, rotate the secret), their deliveries (read, each one's attempts, re-send a
+failed one) and a test ping. Everything needs the role that manages integrations (Analyst) and, for an
 integration token, the scope webhooks:manage. Writes go through integrations.services.webhooks,
 like the Integrations page; no request sends anything itself (a ping or re-send is a job for a worker).
 

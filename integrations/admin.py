@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from integrations.models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(ApiToken)
@@ -24,8 +24,20 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return False  # the Integrations page and the API generate the secret (integrations.services.webhooks)
 
 
+class WebhookAttemptInline(admin.TabularInline):
+    # history: written by integrations.transport, one row per attempt, never edited
+    model = WebhookAttempt
+    fields = readonly_fields = ["number", "started_at", "duration_ms", "response_code", "error", "retry_at"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "endpoint", "persona", "status", "attempts", "response_code", "next_retry_at"]
     list_filter = ["status"]
     readonly_fields = ["payload"]
+    inlines = [WebhookAttemptInline]

@@ -46,12 +46,15 @@ class ApiToken(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    """An integration's URL, told (POST, JSON, HMAC-signed) when a persona's membership
-    changes after a publish: for one persona, or for every persona when `persona` is null."""
+    """An integration's URL, told (POST, JSON, signed as Standard Webhooks says) when a
+    persona's membership changes after a publish: for one persona, or for every persona when
+    `persona` is null."""
 
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
-    # key of the HMAC-SHA256 in X-Custseg-Signature; the receiver keeps a copy to check it
+    # the signing key; the receiver keeps a copy to check webhook-signature. "whsec_" + base64
+    # since Standard Webhooks signatures; older rows hold 64 hex characters, used as raw bytes
+    # (integrations.transport.signing_key)
     secret = models.CharField(max_length=64)
     persona = models.ForeignKey("segments.Persona", null=True, blank=True, on_delete=models.CASCADE,
                                 related_name="webhooks")
@@ -68,9 +71,15 @@ class WebhookEndpoint(models.Model):
     def __str__(self):
         return f"{self.name} ({self.url})"
 
+    @property
+    def legacy_secret(self) -> bool:
+        """A secret made before Standard Webhooks secrets ("whsec_" + base64): hex, used as raw bytes."""
+        return not self.secret.startswith("whsec_")
+
 
 class WebhookDelivery(models.Model):
-    """One notification to one endpoint, with its attempts (retried with backoff)."""
+    """One notification to one endpoint. Its fields sum up the last attempt; every attempt
+    is a WebhookAttempt row."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -105,3 +114,34 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} -> {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt at a delivery, never overwritten: when it started, how long it took,
+    the receiver's status code or the error, and when (if at all) the delivery is tried again."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    # 1 for the first attempt; a re-send continues the count
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    # null: no request was made (the endpoint was off, or its address was refused before connecting)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # null: this attempt is not followed by another (it succeeded, or the delivery failed)
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number", "id"]
+        indexes = [models.Index(fields=["delivery", "number"], name="webhook_attempt_delivery_idx")]
+
+    def __str__(self):
+        return f"attempt {self.number} of delivery {self.delivery_id}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.response_code is not None and 200 <= self.response_code < 300
+
+    @property
+    def will_retry(self) -> bool:
+        return self.retry_at is not None

@@ -1,6 +1,8 @@
 """Reads of integrations: tokens, webhook endpoints and their deliveries."""
 
-from integrations.models import ApiToken, WebhookDelivery, WebhookEndpoint
+from django.db.models import Prefetch
+
+from integrations.models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def token_list():
@@ -17,4 +19,11 @@ def endpoint_deliveries(*, endpoint: WebhookEndpoint):
 
 
 def delivery_list():
-    return WebhookDelivery.objects.select_related("endpoint", "persona").order_by("-created_at", "-id")
+    """Deliveries, newest first, each with its attempts (`attempt_rows`, in order) in one more query."""
+    return (WebhookDelivery.objects.select_related("endpoint", "persona").order_by("-created_at", "-id")
+            .prefetch_related(Prefetch("attempt_rows", queryset=WebhookAttempt.objects.order_by("number", "id"))))
+
+
+def delivery_attempts(*, delivery: WebhookDelivery):
+    """A delivery's attempts, first to last."""
+    return WebhookAttempt.objects.filter(delivery=delivery).order_by("number", "id")

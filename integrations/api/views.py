@@ -1,6 +1,6 @@
 """Webhooks over the API, for campaign tools that register themselves: endpoints (create,
-read, change, delete, rotate the secret), their deliveries (read, re-send a failed one) and
-a test ping. Everything needs the role that manages integrations (Analyst) and, for an
+read, change, delete, rotate the secret), their deliveries (read, each one's attempts, re-send a
+failed one) and a test ping. Everything needs the role that manages integrations (Analyst) and, for an
 integration token, the scope webhooks:manage. Writes go through integrations.services.webhooks,
 like the Integrations page; no request sends anything itself (a ping or re-send is a job for a worker).
 
@@ -18,6 +18,7 @@ from custseg_site import roles
 from custseg_site.api import CursorPagination, require
 from integrations import selectors
 from integrations.api.serializers import (
+    WebhookAttemptSerializer,
     WebhookDeliverySerializer,
     WebhookEndpointSecretSerializer,
     WebhookEndpointSerializer,
@@ -148,3 +149,18 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
         delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=self.get_object())
         delivery = webhooks.webhook_delivery_redeliver(delivery=delivery, by=request.user)
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="List a delivery's attempts", operation_id="list_webhook_delivery_attempts",
+                   responses={200: WebhookAttemptSerializer(many=True),
+                              404: OpenApiResponse(description="No such webhook, or no such delivery of it.")},
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description=_ID_PATH),
+                               OpenApiParameter("delivery_id", int, OpenApiParameter.PATH,
+                                                description="A delivery of this webhook.")])
+    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_id>[0-9]+)/attempts",
+            url_name="delivery-attempts", pagination_class=None)
+    def delivery_attempts(self, request, pk=None, delivery_id=None):
+        """Every attempt at one delivery, first to last: when it started, how long it took, the
+        receiver's status code or the error, and whether and when another attempt follows.
+        A delivery has at most WEBHOOK_MAX_ATTEMPTS (5) attempts plus its re-sends: one page."""
+        delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=self.get_object())
+        return Response(WebhookAttemptSerializer(selectors.delivery_attempts(delivery=delivery), many=True).data)

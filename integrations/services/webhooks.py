@@ -15,6 +15,7 @@ enqueued by task name: no service imports a tasks module.
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 import secrets
@@ -29,7 +30,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
-from integrations.transport import PRIVATE_REFUSED, not_public
+from integrations.transport import PRIVATE_REFUSED, SECRET_PREFIX, not_public
 from segments import members
 from segments.models import Persona, PersonaLink, RunPublication
 
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 PUBLISH_TASK = "segments.webhooks_publish"
 DELIVER_TASK = "segments.webhook_deliver"
 EVENT_MEMBERSHIP_CHANGED = "persona.membership_changed"
+# audience.membership_changed will join it when rule-based audiences exist (README, Webhooks)
 EVENT_PING = "webhook.ping"
 # What the API and the page may change on an endpoint (the secret only by rotating it).
 EDITABLE_FIELDS = ("name", "url", "persona", "active")
@@ -50,8 +52,9 @@ URL_CHARS = WebhookEndpoint._meta.get_field("url").max_length
 
 
 def _new_secret() -> str:
-    # 32 random bytes, hex: the receiver pastes it into its HMAC check
-    return secrets.token_hex(32)
+    # a Standard Webhooks secret: "whsec_" + base64 of 32 random bytes (the HMAC-SHA256 key);
+    # the receiver passes it as it is to standardwebhooks.Webhook(...)
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _url_problem(url: str) -> str | None:
@@ -67,7 +70,7 @@ def _url_problem(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.username is not None:
         # urllib cannot send to it, and the signature is what proves the sender anyway
-        return "Put no user name or password in the URL; receivers check the X-Custseg-Signature header instead."
+        return "Put no user name or password in the URL; receivers check the webhook-signature header instead."
     if not settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES and not_public(parts.hostname or ""):
         return PRIVATE_REFUSED.format(host=parts.hostname)
     return None
@@ -215,8 +218,8 @@ def publish_enqueue(*, run_id: int, previous_run_id: int | None) -> None:
         logger.exception("segments.webhooks_enqueue_failed run_id=%s", run_id)
 
 
-def _delta_url(persona_id: int, query: dict) -> str:
-    return f"{settings.SITE_URL}/api/v1/personas/{persona_id}/members/?{urlencode(query)}"
+def _members_url(persona_id: int, query: dict, *, csv: bool = False) -> str:
+    return f"{settings.SITE_URL}/api/v1/personas/{persona_id}/members/{'csv/' if csv else ''}?{urlencode(query)}"
 
 
 def publish_notifications(*, run_id: int, previous_run_id: int) -> list[WebhookDelivery]:
@@ -248,9 +251,10 @@ def publish_notifications(*, run_id: int, previous_run_id: int) -> list[WebhookD
             "published_at": publication.published_at.isoformat(),
             "links": {
                 # as_of the new link: the delta stays the same when later runs are published
-                "delta": _delta_url(link.persona_id, {"changed_since": previous_run_id,
-                                                      "as_of": link.linked_at.isoformat()}),
-                "members": _delta_url(link.persona_id, {"as_of": link.linked_at.isoformat()}),
+                "delta": _members_url(link.persona_id, {"changed_since": previous_run_id,
+                                                        "as_of": link.linked_at.isoformat()}),
+                "members": _members_url(link.persona_id, {"as_of": link.linked_at.isoformat()}),
+                "members_csv": _members_url(link.persona_id, {"as_of": link.linked_at.isoformat()}, csv=True),
             },
         }
         for endpoint in endpoints:

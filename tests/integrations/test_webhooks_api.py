@@ -2,8 +2,7 @@
 endpoints, read deliveries, re-send failed ones and ping, with a webhooks:manage token or
 an Analyst's session. Deliveries go to a real HTTP server on localhost."""
 
-import hashlib
-import hmac
+import base64
 import json
 
 import pytest
@@ -14,7 +13,7 @@ from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.services import webhooks
 from integrations.services.tokens import token_create, token_revoke
 from segments import services
-from tests.integrations.webhooks_support import Receiver
+from tests.integrations.webhooks_support import Receiver, signed_with
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +24,6 @@ WEBHOOKS = "/api/v1/webhooks/"
 def manage(scoped_client, analyst):
     """An integration token of an Analyst with the webhooks scope."""
     return scoped_client(analyst, "webhooks:manage")
-
-
-def signed_with(secret: str, request: dict) -> bool:
-    """What a receiver checks: X-Custseg-Signature is the HMAC-SHA256 of the raw body."""
-    expected = "sha256=" + hmac.new(secret.encode(), request["body"], hashlib.sha256).hexdigest()
-    return hmac.compare_digest(request["headers"]["X-Custseg-Signature"], expected)
 
 
 def ping(client, endpoint_id, capture):
@@ -46,7 +39,9 @@ def test_create_shows_the_secret_once_and_it_signs_what_the_receiver_gets(
         assert response.status_code == 201, response.content
         created = response.json()
         secret = created["secret"]
-        assert len(secret) == 64 and created["active"] is True and created["persona"] is None
+        # a Standard Webhooks secret: "whsec_" + base64 of 32 random bytes
+        assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+        assert created["legacy_secret"] is False and created["active"] is True and created["persona"] is None
         assert created["created_by"] == "ana" and created["url"] == receiver.url
         # then no later answer carries the secret
         detail = manage.get(f"{WEBHOOKS}{created['id']}/")
@@ -88,7 +83,7 @@ def test_rotating_the_secret_changes_the_signature_a_receiver_sees(
         rotated = manage.post(f"{WEBHOOKS}{created['id']}/rotate-secret/")
         assert rotated.status_code == 200
         new = rotated.json()["secret"]
-        assert new != old and len(new) == 64
+        assert new != old and new.startswith("whsec_")
         assert "secret" not in manage.get(f"{WEBHOOKS}{created['id']}/").json()
         ping(manage, created["id"], django_capture_on_commit_callbacks)
     # then the receiver's check passes with the new secret and fails with the old one
@@ -243,14 +238,15 @@ def test_a_redelivery_belongs_to_its_endpoint_and_an_endpoint_that_is_off_sends_
     assert manage.get(f"{WEBHOOKS}{mine.pk}/deliveries/", {"status": "lost"}).status_code == 400
 
 
-def test_an_endpoint_urllib_cannot_send_to_gets_a_failed_attempt_not_a_crash(analyst):
+def test_an_endpoint_with_credentials_in_its_url_gets_a_failed_attempt_not_a_crash(analyst):
     # given a URL the API refuses, saved another way (the admin's URL field allows credentials)
     endpoint = WebhookEndpoint.objects.create(name="Old", url="http://user:pw@127.0.0.1/hooks", secret="s" * 64)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="webhook.ping", payload={})
     attempt = transport.webhook_deliver(delivery_id=delivery.pk)
     delivery.refresh_from_db()
-    assert attempt.retry_in is not None and delivery.status == "retrying" and delivery.attempts == 1
-    assert "InvalidURL" in delivery.error
+    # the credentials are sent nowhere, and trying again would not change that
+    assert attempt.retry_in is None and delivery.status == "failed" and delivery.attempts == 1
+    assert "user name or password" in delivery.error
 
 
 def test_the_page_and_the_api_share_the_checks_and_the_switch(client, manage, analyst):

@@ -3,9 +3,12 @@ server on localhost that answers with chosen status codes, eager Celery, and two
 publish changes a persona's members. Import the fixtures by name where they are used."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 import integrations.tasks  # noqa: F401  (registers the tasks eager_celery runs by name)
 from custseg_site.celery import app as celery_app
@@ -15,11 +18,27 @@ from tests.customers.factories import CustomerFactory
 from tests.segments.factories import segmented_run
 
 
+def receiver_webhook(secret: str) -> Webhook:
+    """What a receiver builds from the secret it was given: a Standard Webhooks secret as it
+    is, a secret from before those (hex, no "whsec_") as its raw bytes, as the README says."""
+    return Webhook(secret if secret.startswith("whsec_") else secret.encode())
+
+
+def signed_with(secret: str, request: dict) -> bool:
+    """What a receiver checks: the standardwebhooks library verifies the request's body and headers."""
+    try:
+        receiver_webhook(secret).verify(request["body"], request["headers"])
+    except WebhookVerificationError:
+        return False
+    return True
+
+
 class Receiver:
     """A local HTTP server that answers with the given status codes in turn (the last one
-    repeats) and keeps every request it got."""
+    repeats) and keeps every request it got. A code may be (code, {header: value}) to send
+    headers with it; `delay` seconds pass before each answer."""
 
-    def __init__(self, codes):
+    def __init__(self, codes, *, delay: float = 0):
         self.codes, self.requests = list(codes), []
         receiver = self
 
@@ -27,10 +46,17 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                code = receiver.codes.pop(0) if len(receiver.codes) > 1 else receiver.codes[0]
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"ok")
+                answer = receiver.codes.pop(0) if len(receiver.codes) > 1 else receiver.codes[0]
+                code, headers = answer if isinstance(answer, tuple) else (answer, {})
+                time.sleep(delay)
+                try:
+                    self.send_response(code)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up waiting (a timeout test)
 
             def log_message(self, *args):
                 pass

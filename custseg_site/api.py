@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -49,6 +49,19 @@ def exception_handler(exc, context):
 
 def _headers(response) -> dict:
     return {k: v for k, v in response.items() if k.lower() in {"www-authenticate", "retry-after"}}
+
+
+class ApiErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """The error format above, for the schema."""
+
+    error = ApiErrorDetailSerializer()
 
 
 def require(permission: str) -> type[permissions.BasePermission]:

@@ -150,7 +150,7 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     queryset = Segment.objects.all()
     serializer_class = SegmentSerializer
-    token_scopes = {"*": "runs:read", "members": "membership:read"}
+    token_scopes = {"*": "runs:read", "members": "membership:read", "members_csv": "membership:read"}
 
     def get_permissions(self):
         return [require(roles.VIEW_RUNS)()]
@@ -161,18 +161,33 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         "selectable fields. A run's memberships never change once written: as_of a moment before the run "
         "finished gives nobody, after it everyone. changed_since=<run id or timestamp>: who joined and who "
         "left compared with the segment's predecessor in that run (the one sharing the most customers; for a "
-        "timestamp, in the run published then). format=csv: every member as one streamed CSV.",
+        "timestamp, in the run published then). The whole set as CSV: export_segment_members_csv.",
         meta={"segment": serializers.IntegerField(), "run": serializers.IntegerField()},
+        operation_id="list_segment_members",
     )
-    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
     def members(self, request, pk=None):
+        return membership.members_response(request, pull=self._member_pull(request, pk),
+                                           owner={"segment": int_or_404(pk)})
+
+    @membership.members_csv_schema(
+        "The segment's members (as list_segment_members, with fields, as_of and changed_since) as one streamed "
+        "CSV, no pages (COPY on PostgreSQL).",
+        operation_id="export_segment_members_csv",
+    )
+    @action(detail=True, methods=["get"], **membership.CSV_ONLY)
+    def members_csv(self, request, pk=None):
+        return membership.members_csv_response(request, pull=self._member_pull(request, pk),
+                                               filename=f"segment-{pk}-members.csv")
+
+    @staticmethod
+    def _member_pull(request, pk):
         def pull():
-            segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
+            segment = get_object_or_404(Segment.objects.select_related("run"), pk=int_or_404(pk))
             as_of, changed_since = membership.points(request)
             return selectors.segment_pull(segment=segment, as_of=as_of, changed_since=changed_since)
 
-        return membership.members_response(request, pull=pull, filename=f"segment-{pk}-members.csv",
-                                           owner={"segment": int_or_404(pk)})
+        return pull
 
 
 @extend_schema(tags=["features"])

@@ -23,9 +23,12 @@ pytestmark = pytest.mark.django_db
 # What a membership:read token may call (method, path template)
 MEMBERSHIP_OPERATIONS = {
     ("get", "/api/v1/personas/{id}/members/"),
+    ("get", "/api/v1/personas/{id}/members/csv/"),
     ("get", "/api/v1/segments/{id}/members/"),
+    ("get", "/api/v1/segments/{id}/members/csv/"),
     ("get", "/api/v1/customers/{external_id}/"),
     ("get", "/api/v1/campaigns/{id}/members/"),  # a campaign's audience, for the channel to send to
+    ("get", "/api/v1/campaigns/{id}/members/csv/"),
 }
 
 

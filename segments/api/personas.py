@@ -126,7 +126,9 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     serializer_class = PersonaSerializer
     pagination_class = PersonaCursorPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
-    token_scopes = {"*": "personas:read", "create": "personas:write", "partial_update": "personas:write",
+    # the list also lets a membership integration find the personas it pulls (integrations.scopes)
+    token_scopes = {"*": "personas:read", "list": ("personas:read", "membership:read"),
+                    "create": "personas:write", "partial_update": "personas:write",
                     "members": "membership:read", "members_csv": "membership:read"}
 
     def get_queryset(self):

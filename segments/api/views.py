@@ -21,6 +21,7 @@ from segments.api.serializers import (
     RunCreateSerializer,
     RunDetailSerializer,
     RunSerializer,
+    SegmentListItemSerializer,
     SegmentSerializer,
 )
 from segments.models import Segment, SegmentationRun
@@ -145,15 +146,33 @@ def _assign(request, run):
 
 
 @extend_schema(tags=["segments"])
-class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Segments of a run and their members."""
 
     queryset = Segment.objects.all()
     serializer_class = SegmentSerializer
-    token_scopes = {"*": "runs:read", "members": "membership:read", "members_csv": "membership:read"}
+    pagination_class = None  # one run's segments: at most ml.MAX_K (50)
+    # the list also lets a membership integration find the segments it pulls (integrations.scopes)
+    token_scopes = {"*": "runs:read", "list": ("runs:read", "membership:read"), "members": "membership:read",
+                    "members_csv": "membership:read"}
 
     def get_permissions(self):
         return [require(roles.VIEW_RUNS)()]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("run", int, description="The run whose segments to list (default: the "
+                                                             "published run; none published: an empty list).")],
+        responses={200: SegmentListItemSerializer(many=True)},
+    )
+    def list(self, request):
+        """One run's segments, in index order (a run has at most 50, so no pages): id, name,
+        size, run; what an integration needs to pick the segment to pull. The profile and
+        rules are on each segment's own page (GET /api/v1/segments/{id}/)."""
+        value = request.query_params.get("run", "")
+        if value and not value.isdigit():
+            raise ValidationError({"run": ["Give a run id (a number), or leave run out for the published run."]})
+        segments = selectors.segment_list(run_id=int(value) if value else None)
+        return Response(SegmentListItemSerializer(segments, many=True, context={"request": request}).data)
 
     @membership.members_schema(
         "SegmentMemberPage",

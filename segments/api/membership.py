@@ -165,7 +165,8 @@ def _page_size(request) -> int | None:
 
 
 def _point_text(value: datetime | int | None) -> str | int | None:
-    return value.isoformat() if isinstance(value, datetime) else value
+    # in UTC, so that one moment written with two offsets is the same value
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
 
 
 def _query(request, pull: members.Pull) -> dict:

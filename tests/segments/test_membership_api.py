@@ -306,6 +306,12 @@ def test_a_request_that_contradicts_its_cursor_is_refused_naming_the_parameter(s
     assert client.get(url, {"cursor": delta["cursor"], "changed_since": history["a"].pk}).status_code == 200
     other = client.get(url, {"cursor": delta["cursor"], "changed_since": history["b"].pk})
     assert other.status_code == 400 and f"changed_since={history['a'].pk}" in other.json()["error"]["message"]
+    # and an as_of cursor takes the same moment written with another offset
+    moment = history["between"].astimezone(timezone.get_fixed_timezone(120))
+    dated = client.get(url, {"as_of": history["between"].isoformat(), "page_size": 3}).json()
+    assert client.get(url, {"cursor": dated["cursor"], "as_of": moment.isoformat()}).status_code == 200
+    later = client.get(url, {"cursor": dated["cursor"], "as_of": (moment + timedelta(seconds=1)).isoformat()})
+    assert later.status_code == 400 and "as_of" in later.json()["error"]["fields"]
 
 
 def test_a_cursor_from_before_it_kept_its_query_still_works(scoped_client, manager, history, customers):

@@ -366,12 +366,14 @@ def members_schema(name: str, description: str, meta: dict | None = None, *, ope
 
 def members_csv_schema(description: str, *, operation_id: str, extra_parameters=(), delta: bool = True):
     """extend_schema for a member list's CSV: fields (and as_of, changed_since when
-    `delta`), a text/csv body (bytes for a generated client) and JSON errors."""
+    `delta`), a text/csv body and JSON errors. The body is a plain string: openapi-python-client
+    reads any text/* body as response.text, so a string/binary one would be wrapped as
+    BytesIO(str) and fail; a string makes its method return the CSV text."""
     parameters = [p for p in PARAMETERS if p.name in CSV_PARAMETERS and (delta or p.name == "fields")]
     return extend_schema(
         operation_id=operation_id, description=description, parameters=[*parameters, *extra_parameters],
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description=(
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
                 "Every member, one line each after a header of the fields, streamed (UTF-8; formula-like text "
                 "cells neutralised with a leading ').")),
             (400, "application/json"): OpenApiResponse(ApiErrorSerializer, description="A parameter is invalid (error.fields names it)."),

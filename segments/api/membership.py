@@ -50,8 +50,9 @@ EXAMPLE_MOMENT = "2026-03-01T09:00:00Z"
 
 
 class CSVRenderer(renderers.BaseRenderer):
-    """The CSV operations' renderer. The view answers a success with a streamed CSV
-    response of its own; only errors get rendered here."""
+    """The member CSV operations' renderer (and, in RENDERERS, other CSV downloads'). The
+    view answers a success with a streamed CSV response of its own; only errors get
+    rendered here."""
 
     media_type = "text/csv"
     format = "csv"

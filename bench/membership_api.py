@@ -14,7 +14,7 @@ Measured, best of --repeat each, alternating:
   read to the end by psycopg (the baseline; also without ORDER BY, the faster is used);
 - the paginated API: GET /api/v1/personas/{id}/members/?page_size=10000, following `next`
   to the end, each page's JSON parsed (what a client does);
-- the CSV export: GET ...?format=csv, streamed to the end.
+- the CSV export: GET .../members/csv/, streamed to the end.
 
 --setup prepares a database that has customers and a feature snapshot but no runs: a k = 4
 k-means run on recency, frequency and monetary, published, a persona on its largest segment,
@@ -141,7 +141,7 @@ def api_pull(client, url: str) -> tuple[float, int, int]:
 
 def csv_pull(client, url: str) -> tuple[float, int]:
     started = time.perf_counter()
-    response = client.get(url, {"format": "csv"})
+    response = client.get(url.rstrip("/") + "/csv/")
     assert response.status_code == 200
     size = 0
     for chunk in response.streaming_content:

@@ -7,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, TokenAuthentication, get_authorization_header
 
-from integrations.scopes import ANY_SCOPE, SCOPES, required_scope
+from integrations.scopes import ANY_SCOPE, SCOPES, required_scopes
 from integrations.services.tokens import KEY_PREFIX, token_for_key
 
 
@@ -25,12 +25,12 @@ class ScopedTokenAuthentication(BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         view = (getattr(request, "parser_context", None) or {}).get("view")
-        needed = required_scope(view, request) if view is not None else None
-        if needed != ANY_SCOPE and needed not in token.scopes:
+        needed = required_scopes(view, request) if view is not None else ()
+        if ANY_SCOPE not in needed and not set(needed) & set(token.scopes):
             granted = ", ".join(token.scopes)
             raise exceptions.PermissionDenied(
                 f"This token's scopes ({granted}) do not cover this endpoint"
-                + (f" (it needs {needed})." if needed else " (no integration token may use it)."))
+                + (f" (it needs {' or '.join(needed)})." if needed else " (no integration token may use it)."))
         return token.user, token
 
     def authenticate_header(self, request):

@@ -33,6 +33,12 @@ def run_segments(*, run: SegmentationRun) -> list[Segment]:
     return list(run.segments.order_by("index"))
 
 
+def segment_list(*, run_id: int | None = None) -> QuerySet[Segment]:
+    """The segments of run `run_id` (by default the published run), in index order."""
+    segments = Segment.objects.select_related("run").defer("run__projection").order_by("index")
+    return segments.filter(run_id=run_id) if run_id is not None else segments.filter(run__published=True)
+
+
 def segment_members(*, segment: Segment) -> QuerySet[Customer]:
     """Customers in a segment, in customer-id order (stable for paging)."""
     return Customer.objects.filter(memberships__segment=segment).order_by("id")

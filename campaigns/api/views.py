@@ -38,6 +38,11 @@ class CampaignCursorPagination(CursorPagination):
     ordering = "-created_at"
 
 
+INCLUDE_CONTROL = OpenApiParameter(
+    "include_control", bool, description="Also list the holdout (is_control true); by default it is left out, as it "
+                                         "must not be contacted.")
+
+
 def _include_control(request) -> bool:
     return request.query_params.get("include_control", "").lower() in ("1", "true", "yes")
 
@@ -54,7 +59,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     queryset = Campaign.objects.none()  # for the schema; get_queryset reads through selectors
     # scoped integration tokens (integrations.scopes): an audience pull is a membership read
     token_scopes = {"*": "campaigns:read", "create": "campaigns:write", "partial_update": "campaigns:write",
-                    "destroy": "campaigns:write", "launch": "campaigns:write", "outcomes": "campaigns:write", "members": "membership:read"}
+                    "destroy": "campaigns:write", "launch": "campaigns:write", "outcomes": "campaigns:write", "members": "membership:read",
+                    "members_csv": "membership:read"}
 
     def get_queryset(self):
         return selectors.campaign_list()
@@ -112,23 +118,39 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         "CampaignAudiencePage",
         "The campaign's frozen audience (who was targeted at launch, through which persona or segment) in "
         "customer-id order, cursor-paginated like persona and segment members: fields= chooses the fields "
-        f"(default {', '.join(selectors.AUDIENCE_FIELDS)}; also the customer fields), format=csv streams "
-        "them all. The holdout is left out unless include_control=true: it must not be contacted.",
+        f"(default {', '.join(selectors.AUDIENCE_FIELDS)}; also the customer fields). The whole audience as "
+        "CSV: export_campaign_audience_csv. The holdout is left out unless include_control=true: it must not be "
+        "contacted.",
         meta={"campaign": drf_serializers.IntegerField(), "include_control": drf_serializers.BooleanField()},
-        extra_parameters=[OpenApiParameter(
-            "include_control", bool, description="Also list the holdout (is_control true); by default it is "
-                                                 "left out, as it must not be contacted.")],
+        extra_parameters=[INCLUDE_CONTROL],
         delta=False,
+        operation_id="list_campaign_audience",
     )
-    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
     def members(self, request, pk=None):
+        return membership.members_response(request, pull=self._audience_pull(request, pk),
+                                           owner={"campaign": int_or_404(pk)}, delta=False)
+
+    @membership.members_csv_schema(
+        "The frozen audience (as list_campaign_audience, with fields and include_control) as one streamed CSV, "
+        "no pages.",
+        extra_parameters=[INCLUDE_CONTROL],
+        delta=False,
+        operation_id="export_campaign_audience_csv",
+    )
+    @action(detail=True, methods=["get"], **membership.CSV_ONLY)
+    def members_csv(self, request, pk=None):
+        suffix = "-with-control" if _include_control(request) else ""
+        return membership.members_csv_response(request, pull=self._audience_pull(request, pk),
+                                               filename=f"campaign-{pk}-members{suffix}.csv", delta=False)
+
+    @staticmethod
+    def _audience_pull(request, pk):
         def pull():
-            campaign = get_object_or_404(Campaign, pk=pk)
+            campaign = get_object_or_404(Campaign, pk=int_or_404(pk))
             return selectors.audience_pull(campaign=campaign, include_control=_include_control(request))
 
-        suffix = "-with-control" if _include_control(request) else ""
-        return membership.members_response(request, pull=pull, filename=f"campaign-{pk}-members{suffix}.csv",
-                                           owner={"campaign": int_or_404(pk)}, delta=False)
+        return pull
 
     @extend_schema(
         request={"application/json": OutcomeRowSerializer(many=True), "multipart/form-data": OutcomeUploadSerializer},

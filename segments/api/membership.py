@@ -1,17 +1,21 @@
 """The membership API's common mechanism: fields, cursor pages pinned to a member set,
 delta and as-of parameters, and the streaming CSV export. Used by the persona and segment
 member endpoints and by campaign audiences (campaigns.selectors.audience_source registers
-the "audience" pin kind; campaigns.api.views' `members` action answers with
-members_response). A new member list needs:
+the "audience" pin kind; campaigns.api.views' `members` and `members_csv` actions answer
+with members_response and members_csv_response). A new member list needs:
 
 - a pin kind registered with segments.members.register_source, whose SQL gives one row per
   customer and is readable in customer-id order by an index leading with its filter;
-- an action decorated with members_schema(...) and `renderer_classes=RENDERERS,
-  pagination_class=None`, returning members_response(request, pull=..., owner=...);
-- `"members": "membership:read"` in the viewset's token_scopes.
+- an action decorated with members_schema(...) and `pagination_class=None, **JSON_ONLY`,
+  returning members_response(request, pull=..., owner=...);
+- an action at url_path "members/csv" decorated with members_csv_schema(...) and
+  `**CSV_ONLY`, returning members_csv_response(request, pull=..., filename=...);
+- `"members": "membership:read", "members_csv": "membership:read"` in the viewset's
+  token_scopes.
 
-`pull` is called for the first page only: the cursor carries the pins and the meta (signed),
-so every later page reads the same set.
+`pull` is called for the first page only: the cursor carries the pins, the meta and the
+query that made it (fields, page_size, as_of, changed_since; signed), so every later page
+reads the same set the same way, and a request that contradicts its cursor gets a 400.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from django.core import signing
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.utils.urls import replace_query_param
 
 from custseg_site import roles
@@ -40,18 +45,20 @@ from segments.models import SegmentationRun
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
 CURSOR_SALT = "segments.members.cursor"
+EXAMPLE_MOMENT = "2026-03-01T09:00:00Z"
 
 
 class CSVRenderer(renderers.BaseRenderer):
-    """Lets `?format=csv` and `Accept: text/csv` through content negotiation; the view
-    answers those with a streamed CSV response of its own."""
+    """The member CSV operations' renderer (and, in RENDERERS, other CSV downloads'). The
+    view answers a success with a streamed CSV response of its own; only errors get
+    rendered here."""
 
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        # only errors get here (400, 403, 404): they stay JSON, and say so
+        # only errors get here (400, 403, 404, 429): they stay JSON, and say so
         if data is None:
             return b""
         response = (renderer_context or {}).get("response")
@@ -60,43 +67,81 @@ class CSVRenderer(renderers.BaseRenderer):
         return renderers.JSONRenderer().render(data)
 
 
+# other CSV downloads of the API (an outcome import's rejected rows): JSON or CSV by ?format= / Accept
 RENDERERS = [renderers.JSONRenderer, CSVRenderer]
 
 
-def parse_point(value: str, name: str) -> datetime | int:
-    """A run id ("42") or an ISO 8601 moment ("2026-03-01", "2026-03-01T10:00:00Z"; UTC
-    when no offset is given)."""
+class _OneRenderer(BaseContentNegotiation):
+    """Each member operation has one media type: whatever Accept or ?format= say, its own
+    renderer answers (a JSON page checks ?format= itself and says where the CSV is; a CSV
+    operation's errors are JSON either way)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+    def select_parser(self, request, parsers):
+        return None
+
+
+# @action(..., **JSON_ONLY) / @action(..., **CSV_ONLY)
+JSON_ONLY = {"renderer_classes": [renderers.JSONRenderer], "content_negotiation_class": _OneRenderer}
+CSV_ONLY = {"renderer_classes": [CSVRenderer], "content_negotiation_class": _OneRenderer,
+            "url_path": "members/csv", "pagination_class": None}
+
+
+def _moment(value: str) -> datetime | None:
     # an unencoded "+01:00" arrives as " 01:00" (a + in a query string is a space)
     value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
-    if value.isdigit():
-        run_id = int(value)
-        if not SegmentationRun.objects.filter(pk=run_id).exists():
-            raise ValidationError({name: [f"No run #{run_id}."]})
-        return run_id
     try:
         moment = parse_datetime(value) or (parse_datetime(value + "T00:00:00") if len(value) == 10 else None)
     except ValueError:
-        moment = None
+        return None
     if moment is None:
-        raise ValidationError({name: ["Give a run id or an ISO 8601 timestamp, e.g. 2026-03-01T09:00:00Z."]})
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_as_of(value: str) -> datetime:
+    """as_of: an ISO 8601 moment ("2026-03-01", "2026-03-01T10:00:00Z"; UTC when no offset
+    is given), never a run id."""
+    if value.strip().isdigit():
+        raise ValidationError({"as_of": [f"as_of takes an ISO 8601 timestamp, not a run id, e.g. {EXAMPLE_MOMENT}."]})
+    moment = _moment(value)
+    if moment is None:
+        raise ValidationError({"as_of": [f"Give an ISO 8601 timestamp, e.g. {EXAMPLE_MOMENT}."]})
+    return moment
+
+
+def parse_changed_since(value: str) -> datetime | int:
+    """changed_since: a run id ("42") or an ISO 8601 moment, as for as_of."""
+    if value.strip().isdigit():
+        run_id = int(value)
+        if not SegmentationRun.objects.filter(pk=run_id).exists():
+            raise ValidationError({"changed_since": [f"No run #{run_id}."]})
+        return run_id
+    moment = _moment(value)
+    if moment is None:
+        raise ValidationError({"changed_since": [f"Give a run id or an ISO 8601 timestamp, e.g. {EXAMPLE_MOMENT}."]})
+    return moment
 
 
 def points(request) -> tuple[datetime | None, datetime | int | None]:
     """?as_of= (a moment) and ?changed_since= (a moment or a run id)."""
     as_of = request.query_params.get("as_of")
     since = request.query_params.get("changed_since")
-    as_of = parse_point(as_of, "as_of") if as_of else None
-    if isinstance(as_of, int):
-        raise ValidationError({"as_of": ["as_of takes a timestamp, not a run id."]})
-    return as_of, (parse_point(since, "changed_since") if since else None)
+    return (parse_as_of(as_of) if as_of else None), (parse_changed_since(since) if since else None)
 
 
-def _fields(request, pull: members.Pull) -> list[str]:
+def _asked_fields(request) -> list[str] | None:
+    asked = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
+    return list(dict.fromkeys(asked)) or None
+
+
+def _fields(request, pull: members.Pull, asked: list[str] | None) -> list[str]:
     source = members.source_for(pull.current)
     allowed = members.available_fields(source)
-    asked = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
-    fields = list(dict.fromkeys(asked or source.default_fields))
+    fields = list(asked or source.default_fields)
     unknown = [f for f in fields if f not in allowed and f != "change"]
     if unknown:
         raise ValidationError({"fields": [f"Unknown field(s): {', '.join(unknown)}. Available: {', '.join(allowed)}."]})
@@ -110,53 +155,107 @@ def _fields(request, pull: members.Pull) -> list[str]:
     return fields
 
 
-def _page_size(request) -> int:
+def _page_size(request) -> int | None:
     value = request.query_params.get("page_size", "")
     if not value:
-        return DEFAULT_PAGE_SIZE
+        return None
     if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise ValidationError({"page_size": [f"Give a number from 1 to {MAX_PAGE_SIZE:,}."]})
     return int(value)
 
 
-def _read_cursor(value: str) -> tuple[members.Pull, int, dict]:
+def _point_text(value: datetime | int | None) -> str | int | None:
+    # in UTC, so that one moment written with two offsets is the same value
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
+def _query(request, pull: members.Pull) -> dict:
+    """What the first page was asked, as the cursor keeps it: fields (the default made
+    explicit), page_size, and as_of and changed_since as parsed."""
+    as_of, since = points(request)
+    return {"fields": _asked_fields(request) or list(members.source_for(pull.current).default_fields),
+            "page_size": _page_size(request) or DEFAULT_PAGE_SIZE,
+            "as_of": _point_text(as_of), "changed_since": _point_text(since)}
+
+
+def _check_against_cursor(request, kept: dict) -> None:
+    """400 for an explicit parameter that differs from what the cursor was made with."""
+    def shown(name, value):
+        if value is None:
+            return f"without {name}"
+        return f"with {name}={','.join(value) if isinstance(value, list) else value}"
+
+    as_of = request.query_params.get("as_of")
+    since = request.query_params.get("changed_since")
+    given = {
+        "fields": _asked_fields(request),
+        "page_size": _page_size(request),
+        "as_of": _point_text(parse_as_of(as_of)) if as_of else None,
+        "changed_since": _point_text(parse_changed_since(since)) if since else None,
+    }
+    for name, value in given.items():
+        if value is not None and value != kept[name]:
+            raise ValidationError({name: [f"This cursor was made {shown(name, kept[name])}; leave {name} out or "
+                                          "give the same (or start a new pull without a cursor)."]})
+
+
+def _read_cursor(value: str) -> tuple[members.Pull, int, dict, dict | None]:
     try:
         state = signing.loads(value, salt=CURSOR_SALT)
         pull = members.Pull(current=state["c"], baseline=state.get("b"), meta=state.get("m") or {})
         members.source_for(pull.current)
-        return pull, int(state["a"]), state.get("o")
+        # cursors made before the query was kept in them have no "q": their next links carry
+        # the query parameters, which are read from the request as then
+        return pull, int(state["a"]), state.get("o"), state.get("q")
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise ValidationError({"cursor": ["Invalid cursor: use the `next` link of the previous page."]}) from None
 
 
-def _write_cursor(pull: members.Pull, after: int, owner: dict) -> str:
-    return signing.dumps({"c": pull.current, "b": pull.baseline, "m": pull.meta, "a": after, "o": owner},
-                         salt=CURSOR_SALT, compress=True)
+def _write_cursor(pull: members.Pull, after: int, owner: dict, query: dict) -> str:
+    return signing.dumps({"c": pull.current, "b": pull.baseline, "m": pull.meta, "a": after, "o": owner,
+                          "q": query}, salt=CURSOR_SALT, compress=True)
 
 
-def members_response(request, *, pull: Callable[[], members.Pull], filename: str, owner: dict, delta: bool = True):
-    """One JSON page ({next, ...meta, results}), or with ?format=csv the whole set as a
-    streamed CSV. Field names are checked against the pinned set's source.
-
-    `pull` (which may look the owner up and 404) is called for the first page only; a
-    later page reads its cursor, which carries the `owner` it was made for (e.g.
-    {"persona": 3}), so a cursor only works on the URL that made it. With delta False (a set
-    that never changes, like a campaign's frozen audience) as_of and changed_since are refused."""
+def _refuse_history(request, delta: bool) -> None:
     if not delta:
         for name in ("as_of", "changed_since"):
             if request.query_params.get(name):
                 raise ValidationError({name: ["This list never changes (frozen at launch): it has no history to "
                                               "compare with."]})
-    if request.accepted_renderer.format == "csv":
-        chosen = pull()
-        fields = _fields(request, chosen)
-        return csv_stream_response(filename, members.member_csv(pull=chosen, fields=fields))
+
+
+def members_response(request, *, pull: Callable[[], members.Pull], owner: dict, delta: bool = True):
+    """One JSON page ({next, cursor, ...meta, results}). Field names are checked against
+    the pinned set's source.
+
+    `pull` (which may look the owner up and 404) is called for the first page only; a
+    later page reads its cursor, which carries the `owner` it was made for (e.g.
+    {"persona": 3}), so a cursor only works on the URL that made it, and the query of the
+    first page. With delta False (a set that never changes, like a campaign's frozen
+    audience) as_of and changed_since are refused."""
+    wanted = request.query_params.get("format", "")
+    accept = request.META.get("HTTP_ACCEPT", "")
+    if wanted not in ("", "json") or (wanted == "" and "text/csv" in accept and "json" not in accept
+                                      and "*/*" not in accept):
+        csv_path = request.path.rstrip("/") + "/csv/"
+        raise ValidationError({"format": [f"This operation answers JSON only; the CSV is its own operation: "
+                                          f"GET {csv_path} (same fields, as_of, changed_since)."]})
+    _refuse_history(request, delta)
     cursor = request.query_params.get("cursor")
-    chosen, after, cursor_owner = _read_cursor(cursor) if cursor else (pull(), 0, owner)
-    if cursor_owner != owner:
-        raise ValidationError({"cursor": ["This cursor belongs to another list: use the `next` link of the previous page."]})
-    fields = _fields(request, chosen)
-    size = _page_size(request)
+    if cursor:
+        chosen, after, cursor_owner, query = _read_cursor(cursor)
+        if cursor_owner != owner:
+            raise ValidationError({"cursor": ["This cursor belongs to another list: use the `next` link of the "
+                                              "previous page."]})
+        if query is None:  # an old cursor: the request's parameters, as they were read then
+            query = {"fields": _asked_fields(request), "page_size": _page_size(request) or DEFAULT_PAGE_SIZE}
+        else:
+            _check_against_cursor(request, query)
+    else:
+        chosen, after = pull(), 0
+        query = _query(request, chosen)
+    fields = _fields(request, chosen, query["fields"])
+    size = query["page_size"]
     head = {**(chosen.meta or {}), "fields": fields}
     rows = members.member_page(current=chosen.current, baseline=chosen.baseline, fields=fields, after=after,
                                limit=size + 1)
@@ -167,14 +266,23 @@ def members_response(request, *, pull: Callable[[], members.Pull], filename: str
         # plain json: member fields are str, int, float or None (a custom encoder class
         # would cost the C encoder's speed)
         results = json.dumps([dict(zip(fields, row[1:])) for row in rows[:size]])
-    next_url = None
+    next_url = next_cursor = None
     if last is not None:
-        next_url = replace_query_param(request.build_absolute_uri(), "cursor", _write_cursor(chosen, last, owner))
+        next_cursor = _write_cursor(chosen, last, owner, query)
+        next_url = replace_query_param(request.build_absolute_uri(), "cursor", next_cursor)
     # Rendered here, not by a DRF Response: that one keeps the page in a reference cycle
     # (response -> renderer_context -> response) until the cyclic collector runs, and a
     # bulk pull would pile up hundreds of MB of pages before it does.
-    body = json.dumps({"next": next_url, **head, "results": None})
+    body = json.dumps({"next": next_url, "cursor": next_cursor, **head, "results": None})
     return HttpResponse(body[:-len("null}")] + results + "}", content_type="application/json")
+
+
+def members_csv_response(request, *, pull: Callable[[], members.Pull], filename: str, delta: bool = True):
+    """Every member as one streamed CSV (fields, as_of and changed_since as for a page)."""
+    _refuse_history(request, delta)
+    chosen = pull()
+    fields = _fields(request, chosen, _asked_fields(request))
+    return csv_stream_response(filename, members.member_csv(pull=chosen, fields=fields))
 
 
 def _external_ids_json(values: list[str]) -> str:
@@ -224,33 +332,60 @@ PARAMETERS = [
         "members segment, distance, nearest_segment_index; for campaign audiences persona, persona_name, segment, "
         "is_control.")),
     OpenApiParameter("page_size", int, description=f"Members per page, 1 to {MAX_PAGE_SIZE:,} (default {DEFAULT_PAGE_SIZE:,})."),
-    OpenApiParameter("cursor", str, description="The `next` link's cursor: pins the member set the first page read, "
-                                                "so a pull finishes on the run it started on."),
-    OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="The membership as it was at this moment."),
+    OpenApiParameter("cursor", str, description=(
+        "The previous page's `cursor` (also in its `next` link). It pins the member set the first page read, so a "
+        "pull finishes on the run it started on, and keeps that page's fields, page_size, as_of and changed_since: "
+        "give the cursor alone, or with the same values (a different one is a 400 naming it).")),
+    OpenApiParameter("as_of", OpenApiTypes.DATETIME, description="The membership as it was at this moment (an ISO "
+                                                                 "8601 timestamp; not a run id)."),
     OpenApiParameter("changed_since", str, description=(
         "A run id or an ISO 8601 timestamp: instead of the members, who joined and who left (field `change`) "
         "between the membership then and now (or as_of).")),
-    OpenApiParameter("format", str, enum=["json", "csv"], description="csv: every member as one streamed CSV "
-                                                                       "(no pages; formula-like cells neutralised)."),
 ]
+CSV_PARAMETERS = ("fields", "as_of", "changed_since")
 
 
-def members_schema(name: str, description: str, meta: dict | None = None, *, extra_parameters=(),
-                   delta: bool = True):
-    """extend_schema for a member endpoint: the parameters above (without as_of and
-    changed_since unless `delta`), a JSON page (component `name`, with the `meta` fields
-    each page echoes) and text/csv."""
-    history = {
+def _history(delta: bool) -> dict:
+    return {
         "as_of": serializers.DateTimeField(allow_null=True),
         "changed_since": MembershipBaselineSerializer(allow_null=True, help_text="The run and segment compared with."),
     } if delta else {}
+
+
+def members_schema(name: str, description: str, meta: dict | None = None, *, operation_id: str,
+                   extra_parameters=(), delta: bool = True):
+    """extend_schema for a member list: the parameters above (without as_of and
+    changed_since unless `delta`) and a JSON page (component `name`, with the `meta` fields
+    each page echoes)."""
     page = inline_serializer(name, fields={
-        "next": serializers.URLField(allow_null=True),
+        "next": serializers.URLField(allow_null=True, help_text="The next page (null on the last one): this URL "
+                                                                 "with the next cursor."),
+        "cursor": serializers.CharField(allow_null=True, help_text="The next page's cursor on its own (null on the "
+                                                                   "last page): pass it as ?cursor=."),
         **(meta or {}),
-        **history,
+        **_history(delta),
         "fields": serializers.ListField(child=serializers.CharField()),
         "results": MemberItemSerializer(many=True),
     })
     parameters = [p for p in PARAMETERS if delta or p.name not in ("as_of", "changed_since")]
-    return extend_schema(description=description, parameters=[*parameters, *extra_parameters],
-                         responses={(200, "application/json"): page, (200, "text/csv"): OpenApiTypes.STR})
+    return extend_schema(operation_id=operation_id, description=description,
+                         parameters=[*parameters, *extra_parameters], responses={(200, "application/json"): page})
+
+
+def members_csv_schema(description: str, *, operation_id: str, extra_parameters=(), delta: bool = True):
+    """extend_schema for a member list's CSV: fields (and as_of, changed_since when
+    `delta`), a text/csv body and JSON errors. The body is a plain string: openapi-python-client
+    reads any text/* body as response.text, so a string/binary one would be wrapped as
+    BytesIO(str) and fail; a string makes its method return the CSV text."""
+    parameters = [p for p in PARAMETERS if p.name in CSV_PARAMETERS and (delta or p.name == "fields")]
+    return extend_schema(
+        operation_id=operation_id, description=description, parameters=[*parameters, *extra_parameters],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
+                "Every member, one line each after a header of the fields, streamed (UTF-8; formula-like text "
+                "cells neutralised with a leading ').")),
+            (400, "application/json"): OpenApiResponse(description="A parameter is invalid (error.fields names it)."),
+            (403, "application/json"): OpenApiResponse(description="The role or the token's scopes do not allow it (personal "
+                "fields need customers.view_customer)."),
+            (404, "application/json"): OpenApiResponse(description="No such list."),
+        })

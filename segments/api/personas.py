@@ -125,8 +125,10 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     serializer_class = PersonaSerializer
     pagination_class = PersonaCursorPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
-    token_scopes = {"*": "personas:read", "create": "personas:write", "partial_update": "personas:write",
-                    "members": "membership:read"}
+    # the list also lets a membership integration find the personas it pulls (integrations.scopes)
+    token_scopes = {"*": "personas:read", "list": ("personas:read", "membership:read"),
+                    "create": "personas:write", "partial_update": "personas:write",
+                    "members": "membership:read", "members_csv": "membership:read"}
 
     def get_queryset(self):
         return selectors.persona_list()
@@ -169,17 +171,32 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         "its re-link awaits review: `run_published` says), or as_of a moment (the segment it was linked to "
         "then). Stable across runs: an integration follows the persona, not a run's segment. Cursor pages in "
         "customer-id order pin the run the pull started on. changed_since=<run id or timestamp>: who joined "
-        "and who left since. format=csv: every member as one streamed CSV.",
+        "and who left since. The whole set as CSV: export_persona_members_csv.",
         meta={"persona": serializers.IntegerField(), "run": serializers.IntegerField(allow_null=True),
               "segment": serializers.IntegerField(allow_null=True),
               "run_published": serializers.BooleanField(allow_null=True)},
+        operation_id="list_persona_members",
     )
-    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
     def members(self, request, pk=None):
+        return membership.members_response(request, pull=self._member_pull(request, pk),
+                                           owner={"persona": int_or_404(pk)})
+
+    @membership.members_csv_schema(
+        "The persona's members (as list_persona_members, with fields, as_of and changed_since) as one streamed "
+        "CSV, no pages (COPY on PostgreSQL).",
+        operation_id="export_persona_members_csv",
+    )
+    @action(detail=True, methods=["get"], **membership.CSV_ONLY)
+    def members_csv(self, request, pk=None):
+        return membership.members_csv_response(request, pull=self._member_pull(request, pk),
+                                               filename=f"persona-{pk}-members.csv")
+
+    @staticmethod
+    def _member_pull(request, pk):
         def pull():
-            persona = get_object_or_404(Persona, pk=pk)
+            persona = get_object_or_404(Persona, pk=int_or_404(pk))
             as_of, changed_since = membership.points(request)
             return selectors.persona_pull(persona=persona, as_of=as_of, changed_since=changed_since)
 
-        return membership.members_response(request, pull=pull, filename=f"persona-{pk}-members.csv",
-                                           owner={"persona": int_or_404(pk)})
+        return pull

@@ -160,6 +160,22 @@ class SegmentSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+class SegmentListItemSerializer(serializers.ModelSerializer):
+    """A segment in a list: enough to choose one and pull its members, nothing of its profile."""
+
+    name = serializers.CharField(source="display_name")
+    run_published = serializers.BooleanField(source="run.published", help_text="Whether its run is the "
+                                                                               "published one.")
+    members_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Segment
+        fields = ["id", "run", "run_published", "index", "name", "size", "is_noise", "members_url"]
+
+    def get_members_url(self, segment) -> str:
+        return SegmentSerializer.get_members_url(self, segment)
+
+
 class FeatureSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The key runs, CSV headers and API fields use, e.g. annual_income.")
     label = serializers.CharField(help_text="The display name pages use, e.g. \"Annual income\".")

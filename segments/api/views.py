@@ -20,6 +20,7 @@ from segments.api.serializers import (
     RunCreateSerializer,
     RunDetailSerializer,
     RunSerializer,
+    SegmentListItemSerializer,
     SegmentSerializer,
 )
 from segments.models import Segment, SegmentationRun
@@ -144,15 +145,33 @@ def _assign(request, run):
 
 
 @extend_schema(tags=["segments"])
-class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Segments of a run and their members."""
 
     queryset = Segment.objects.all()
     serializer_class = SegmentSerializer
-    token_scopes = {"*": "runs:read", "members": "membership:read"}
+    pagination_class = None  # one run's segments: at most ml.MAX_K (50)
+    # the list also lets a membership integration find the segments it pulls (integrations.scopes)
+    token_scopes = {"*": "runs:read", "list": ("runs:read", "membership:read"), "members": "membership:read",
+                    "members_csv": "membership:read"}
 
     def get_permissions(self):
         return [require(roles.VIEW_RUNS)()]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("run", int, description="The run whose segments to list (default: the "
+                                                             "published run; none published: an empty list).")],
+        responses={200: SegmentListItemSerializer(many=True)},
+    )
+    def list(self, request):
+        """One run's segments, in index order (a run has at most 50, so no pages): id, name,
+        size, run; what an integration needs to pick the segment to pull. The profile and
+        rules are on each segment's own page (GET /api/v1/segments/{id}/)."""
+        value = request.query_params.get("run", "")
+        if value and not value.isdigit():
+            raise ValidationError({"run": ["Give a run id (a number), or leave run out for the published run."]})
+        segments = selectors.segment_list(run_id=int(value) if value else None)
+        return Response(SegmentListItemSerializer(segments, many=True, context={"request": request}).data)
 
     @membership.members_schema(
         "SegmentMemberPage",
@@ -160,18 +179,33 @@ class SegmentViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         "selectable fields. A run's memberships never change once written: as_of a moment before the run "
         "finished gives nobody, after it everyone. changed_since=<run id or timestamp>: who joined and who "
         "left compared with the segment's predecessor in that run (the one sharing the most customers; for a "
-        "timestamp, in the run published then). format=csv: every member as one streamed CSV.",
+        "timestamp, in the run published then). The whole set as CSV: export_segment_members_csv.",
         meta={"segment": serializers.IntegerField(), "run": serializers.IntegerField()},
+        operation_id="list_segment_members",
     )
-    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS, pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
     def members(self, request, pk=None):
+        return membership.members_response(request, pull=self._member_pull(request, pk),
+                                           owner={"segment": int_or_404(pk)})
+
+    @membership.members_csv_schema(
+        "The segment's members (as list_segment_members, with fields, as_of and changed_since) as one streamed "
+        "CSV, no pages (COPY on PostgreSQL).",
+        operation_id="export_segment_members_csv",
+    )
+    @action(detail=True, methods=["get"], **membership.CSV_ONLY)
+    def members_csv(self, request, pk=None):
+        return membership.members_csv_response(request, pull=self._member_pull(request, pk),
+                                               filename=f"segment-{pk}-members.csv")
+
+    @staticmethod
+    def _member_pull(request, pk):
         def pull():
-            segment = get_object_or_404(Segment.objects.select_related("run"), pk=pk)
+            segment = get_object_or_404(Segment.objects.select_related("run"), pk=int_or_404(pk))
             as_of, changed_since = membership.points(request)
             return selectors.segment_pull(segment=segment, as_of=as_of, changed_since=changed_since)
 
-        return membership.members_response(request, pull=pull, filename=f"segment-{pk}-members.csv",
-                                           owner={"segment": int_or_404(pk)})
+        return pull
 
 
 @extend_schema(tags=["features"])

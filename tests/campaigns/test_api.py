@@ -79,7 +79,7 @@ def test_audience_fields_are_selectable_and_a_frozen_audience_has_no_delta(api_c
     frozen = api.get(f"/api/v1/campaigns/{c.pk}/members/?changed_since=2026-01-01")
     assert frozen.status_code == 400 and "frozen" in str(frozen.json())
     # an error asked for as CSV is still the JSON error, and says so
-    csv_error = api.get(f"/api/v1/campaigns/{c.pk}/members/?format=csv&fields=salary")
+    csv_error = api.get(f"/api/v1/campaigns/{c.pk}/members/csv/?fields=salary")
     assert csv_error.status_code == 400 and csv_error["Content-Type"] == "application/json"
     assert "salary" in csv_error.json()["error"]["message"]
     assert api.get("/api/v1/campaigns/abc/members/").status_code == 404
@@ -89,7 +89,7 @@ def test_members_csv_export_excludes_the_holdout_and_neutralises_formulas(api_cl
     w.customers[0].external_id = "=HYPERLINK(\"x\")"
     w.customers[0].save()
     c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0")))
-    response = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/members/?format=csv")
+    response = api_client(manager).get(f"/api/v1/campaigns/{c.pk}/members/csv/")
     assert response["Content-Type"].startswith("text/csv")
     text = b"".join(response.streaming_content).decode()
     assert text.splitlines()[0] == "external_id,persona,persona_name,segment,is_control"

@@ -22,10 +22,15 @@ pytestmark = pytest.mark.django_db
 
 # What a membership:read token may call (method, path template)
 MEMBERSHIP_OPERATIONS = {
+    ("get", "/api/v1/personas/"),  # to find the ids it pulls
+    ("get", "/api/v1/segments/"),
     ("get", "/api/v1/personas/{id}/members/"),
+    ("get", "/api/v1/personas/{id}/members/csv/"),
     ("get", "/api/v1/segments/{id}/members/"),
+    ("get", "/api/v1/segments/{id}/members/csv/"),
     ("get", "/api/v1/customers/{external_id}/"),
     ("get", "/api/v1/campaigns/{id}/members/"),  # a campaign's audience, for the channel to send to
+    ("get", "/api/v1/campaigns/{id}/members/csv/"),
 }
 
 
@@ -201,3 +206,41 @@ def test_create_api_token_command_makes_a_scoped_token(manager, published, capsy
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(f"/api/v1/personas/{published['id']}/members/").status_code == 200
     assert client.get("/api/v1/runs/").status_code == 403
+
+
+def test_a_membership_token_finds_the_personas_and_segments_it_pulls(scoped_client, manager, published,
+                                                                     django_assert_max_num_queries):
+    client = scoped_client(manager, "membership:read")
+    # given only membership:read, an integration lists personas: ids, names, the segment, its size and run
+    personas = client.get("/api/v1/personas/")
+    assert personas.status_code == 200
+    [persona] = personas.json()["results"]
+    link = persona["current_link"]
+    assert persona["id"] == published["id"] and persona["name"] == "Persona"
+    assert (link["segment"], link["run"], link["size"]) == (published["segment"], published["run"].pk, 3)
+    # and the published run's segments, or another run's with ?run=
+    segments = client.get("/api/v1/segments/")
+    assert segments.status_code == 200
+    assert [(s["id"], s["run"], s["size"], s["run_published"]) for s in segments.json()] == [
+        (segment.pk, published["run"].pk, 3, True) for segment in published["run"].segments.order_by("index")]
+    assert {"profile", "rules"}.isdisjoint(segments.json()[0])
+    with django_assert_max_num_queries(1):
+        assert len(client.get("/api/v1/segments/", {"run": published["run"].pk}).json()) == 2
+    assert client.get("/api/v1/segments/", {"run": published["run"].pk + 1000}).json() == []
+    bad = client.get("/api/v1/segments/", {"run": "latest"})
+    assert bad.status_code == 400 and "run" in bad.json()["error"]["fields"]
+    # then pulls the members of what it found
+    assert client.get(segments.json()[0]["members_url"]).status_code == 200
+    # but reads no more: one persona or segment, and writes, still need their own scopes
+    for response in (client.get(f"/api/v1/personas/{published['id']}/"),
+                     client.get(f"/api/v1/segments/{published['segment']}/"),
+                     client.post("/api/v1/personas/", {"name": "x", "segment": published["segment"]})):
+        assert response.status_code == 403
+        assert "(it needs personas:" in response.json()["error"]["message"] or \
+            "(it needs runs:read)" in response.json()["error"]["message"]
+    # and a token with only runs:read lists segments but not personas
+    runs = scoped_client(manager, "runs:read")
+    assert runs.get("/api/v1/segments/").status_code == 200
+    refused = runs.get("/api/v1/personas/")
+    assert refused.status_code == 403
+    assert "it needs personas:read or membership:read" in refused.json()["error"]["message"]

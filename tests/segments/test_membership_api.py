@@ -1,9 +1,10 @@
 """The membership API: members of personas and segments, pages pinned to a run, delta
-and as-of, fields, CSV export."""
+and as-of, fields, CSV export (its own operation), cursors that keep their query."""
 
 import csv
 import io
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -164,10 +165,10 @@ def test_csv_export_streams_every_member_with_formula_cells_neutralised(scoped_c
     Customer.objects.filter(pk=members[3].pk).update(city="@SUM(A1)")
     Customer.objects.filter(pk=members[4].pk).update(city="-2+3")
     client = scoped_client(manager, "membership:read")
-    for params in ({"format": "csv"}, {}):
-        headers = {} if params else {"HTTP_ACCEPT": "text/csv"}
-        response = client.get(f"/api/v1/personas/{history['persona'].pk}/members/",
-                              {**params, "fields": "external_id,city,distance"}, **headers)
+    # any Accept: the CSV operation has one media type (a generated client sends its own)
+    for headers in ({}, {"HTTP_ACCEPT": "text/csv"}, {"HTTP_ACCEPT": "application/json"}):
+        response = client.get(f"/api/v1/personas/{history['persona'].pk}/members/csv/",
+                              {"fields": "external_id,city,distance"}, **headers)
         assert response.status_code == 200 and response.streaming
         assert response["Content-Type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -204,3 +205,141 @@ def test_a_cursor_works_only_on_its_own_list_and_odd_ids_survive_json(scoped_cli
     assert response.status_code == 400 and "cursor" in response.json()["error"]["fields"]
     items, _, _ = pull_all(client, f"/api/v1/personas/{history['persona'].pk}/members/", page_size=4)
     assert 'x","y\\",' in [item["external_id"] for item in items]
+
+
+def test_csv_is_its_own_operation_and_the_json_one_says_where_it_is(scoped_client, manager, history, customers):
+    client = scoped_client(manager, "membership:read")
+    url = f"/api/v1/personas/{history['persona'].pk}/members/"
+    # given a client still asking the JSON operation for CSV
+    for params, headers in (({"format": "csv"}, {}), ({}, {"HTTP_ACCEPT": "text/csv"})):
+        response = client.get(url, params, **headers)
+        # then a JSON 400 on `format` that names the CSV path
+        assert response.status_code == 400 and response["Content-Type"] == "application/json"
+        error = response.json()["error"]
+        assert "format" in error["fields"] and f"{url}csv/" in error["message"]
+    # the CSV operation takes the delta too, and its errors are JSON
+    delta = client.get(f"{url}csv/", {"changed_since": history["a"].pk, "fields": "external_id"})
+    rows = list(csv.reader(io.StringIO(b"".join(delta.streaming_content).decode())))
+    assert rows[0] == ["external_id", "change"] and len(rows) == 1 + 8
+    for params, status, field in (({"as_of": "12"}, 400, "as_of"), ({"fields": "salary"}, 400, "fields")):
+        response = client.get(f"{url}csv/", params)
+        assert response.status_code == status and response["Content-Type"] == "application/json"
+        assert field in response.json()["error"]["fields"]
+    missing = client.get("/api/v1/personas/999999/members/csv/")
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["error"]["status"] == 404
+
+
+def test_member_operations_have_their_own_ids_and_one_media_type_each():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for owner, kind, noun in (("personas", "persona", "members"), ("segments", "segment", "members"),
+                              ("campaigns", "campaign", "audience")):
+        page = paths[f"/api/v1/{owner}/{{id}}/members/"]["get"]
+        export = paths[f"/api/v1/{owner}/{{id}}/members/csv/"]["get"]
+        list_id = f"list_{kind}_{noun}"
+        export_id = f"export_{kind}_{noun}_csv" if noun == "members" else "export_campaign_audience_csv"
+        assert (page["operationId"], export["operationId"]) == (list_id, export_id)
+        assert list(page["responses"]["200"]["content"]) == ["application/json"]
+        assert "format" not in {p["name"] for p in page["parameters"]}
+        assert export["responses"]["200"]["content"] == {"text/csv": {"schema": {"type": "string"}}}
+        assert {p["name"] for p in export["parameters"]} >= {"fields"}
+        assert not {p["name"] for p in export["parameters"]} & {"cursor", "page_size"}
+        for status in ("400", "403", "404"):
+            assert list(export["responses"][status]["content"]) == ["application/json"]
+
+
+def follow_cursors(client, url, **params):
+    """Every page, the first with `params`, the others with nothing but ?cursor=."""
+    body = client.get(url, params).json()
+    pages = [body]
+    while body["cursor"]:
+        link = urlsplit(body["next"])
+        assert link.scheme == "http" and parse_qs(link.query)["cursor"] == [body["cursor"]]
+        response = client.get(url, {"cursor": body["cursor"]})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        pages.append(body)
+    assert body["next"] is None
+    return pages
+
+
+def test_a_cursor_alone_keeps_fields_page_size_and_the_delta(scoped_client, manager, history, customers):
+    client = scoped_client(manager, "membership:read")
+    url = f"/api/v1/personas/{history['persona'].pk}/members/"
+    # when a pull follows only the cursor after a first page with fields, page_size and changed_since
+    pages = follow_cursors(client, url, fields="external_id,age", page_size=3, changed_since=history["a"].pk)
+    items = [item for page in pages for item in page["results"]]
+    # then every page kept them: 8 changes (4 joined, 4 left), 3 a page, each member once
+    assert [len(page["results"]) for page in pages] == [3, 3, 2]
+    assert all(page["fields"] == ["external_id", "age", "change"] for page in pages)
+    assert all(set(item) == {"external_id", "age", "change"} for item in items)
+    assert len(items) == len({item["external_id"] for item in items}) == 8
+    assert sorted(i["external_id"] for i in items if i["change"] == "left") == sorted(c.external_id for c in customers[:4])
+    # and the same with as_of on a segment
+    segment = history["a"].segments.get(index=0)
+    pages = follow_cursors(client, f"/api/v1/segments/{segment.pk}/members/", fields="external_id,segment",
+                           page_size=5, as_of=history["between"].isoformat())
+    assert [len(page["results"]) for page in pages] == [5, 5, 2]
+    assert all(page["fields"] == ["external_id", "segment"] and page["as_of"] for page in pages)
+
+
+def test_a_request_that_contradicts_its_cursor_is_refused_naming_the_parameter(scoped_client, manager, history):
+    client = scoped_client(manager, "membership:read")
+    url = f"/api/v1/personas/{history['persona'].pk}/members/"
+    first = client.get(url, {"fields": "external_id,age", "page_size": 4}).json()
+    cursor = first["cursor"]
+    # the same values (as the next link carries them) are fine
+    assert client.get(first["next"]).status_code == 200
+    assert client.get(url, {"cursor": cursor, "fields": "external_id,age", "page_size": "4"}).status_code == 200
+    for params, field, said in (({"fields": "external_id"}, "fields", "fields=external_id,age"),
+                                ({"page_size": 10}, "page_size", "page_size=4"),
+                                ({"changed_since": history["a"].pk}, "changed_since", "without changed_since"),
+                                ({"as_of": history["between"].isoformat()}, "as_of", "without as_of")):
+        response = client.get(url, {"cursor": cursor, **params})
+        assert response.status_code == 400, params
+        error = response.json()["error"]
+        assert list(error["fields"]) == [field] and said in error["message"]
+    # a delta's cursor keeps its changed_since: the same run is fine, another is refused
+    delta = client.get(url, {"changed_since": history["a"].pk, "page_size": 3}).json()
+    assert client.get(url, {"cursor": delta["cursor"], "changed_since": history["a"].pk}).status_code == 200
+    other = client.get(url, {"cursor": delta["cursor"], "changed_since": history["b"].pk})
+    assert other.status_code == 400 and f"changed_since={history['a'].pk}" in other.json()["error"]["message"]
+    # and an as_of cursor takes the same moment written with another offset
+    moment = history["between"].astimezone(timezone.get_fixed_timezone(120))
+    dated = client.get(url, {"as_of": history["between"].isoformat(), "page_size": 3}).json()
+    assert client.get(url, {"cursor": dated["cursor"], "as_of": moment.isoformat()}).status_code == 200
+    later = client.get(url, {"cursor": dated["cursor"], "as_of": (moment + timedelta(seconds=1)).isoformat()})
+    assert later.status_code == 400 and "as_of" in later.json()["error"]["fields"]
+
+
+def test_a_cursor_from_before_it_kept_its_query_still_works(scoped_client, manager, history, customers):
+    from django.core import signing
+
+    from segments.api.membership import CURSOR_SALT
+
+    client = scoped_client(manager, "membership:read")
+    url = f"/api/v1/personas/{history['persona'].pk}/members/"
+    first = client.get(url, {"page_size": 5, "fields": "external_id,age"}).json()
+    # given a cursor of the earlier format (no kept query), as a pull under way at the upgrade has
+    state = signing.loads(first["cursor"], salt=CURSOR_SALT)
+    del state["q"]
+    old = signing.dumps(state, salt=CURSOR_SALT, compress=True)
+    # then its next link's parameters are read from the request, as before
+    body = client.get(url, {"cursor": old, "page_size": 5, "fields": "external_id,age"}).json()
+    assert len(body["results"]) == 5 and body["fields"] == ["external_id", "age"]
+    rest = [item for page in follow_cursors(client, url, cursor=body["cursor"]) for item in page["results"]]
+    seen = [i["external_id"] for i in first["results"] + body["results"] + rest]
+    assert sorted(seen) == sorted(c.external_id for c in customers[4:16])
+
+
+def test_as_of_and_changed_since_say_what_each_takes(scoped_client, manager, history):
+    client = scoped_client(manager, "membership:read")
+    url = f"/api/v1/personas/{history['persona'].pk}/members/"
+    as_of = client.get(url, {"as_of": "last week"}).json()["error"]["fields"]["as_of"][0]
+    assert "ISO 8601 timestamp" in as_of and "run id" not in as_of
+    as_of_run = client.get(url, {"as_of": str(history["a"].pk)}).json()["error"]["fields"]["as_of"][0]
+    assert "not a run id" in as_of_run
+    since = client.get(url, {"changed_since": "last week"}).json()["error"]["fields"]["changed_since"][0]
+    assert since.startswith("Give a run id or an ISO 8601 timestamp")

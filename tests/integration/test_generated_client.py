@@ -160,12 +160,13 @@ def test_a_generated_client_pulls_members_delta_as_of_and_csv(live_server, tmp_p
 
     # when it pulls the big spenders page by page, and run B is published after the first page
     before_publish = timezone.now()
-    members, pages = pull(list_members, client=client, persona_id=by_name["Big spenders"],
+    members, pages = pull(list_members, client=client, persona_id=by_name["Big spenders"], fields="external_id,segment",
                           between_pages=lambda: run_publish(run=run_b, by=analyst))
-    # then every member of run A's segment came once, in pages of the size asked first
+    # then every member of run A's segment came once, with the fields and in pages of the size asked first
     pulled = [member.external_id for member in members]
     assert len(pulled) == len(set(pulled)) == 150
     assert set(pulled) == external_ids(segment[run_a, 0])
+    assert {member.segment for member in members} == {segment[run_a, 0].pk}  # item 3: fields kept
     assert len(pages) == 4 and all(len(page.results) == PAGE_SIZE for page in pages[:-1])  # item 3: page_size kept
     assert {page.run for page in pages} == {run_a.pk}
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, pagination, permissions
+from rest_framework import exceptions, pagination, permissions, renderers
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -56,6 +57,42 @@ def exception_handler(exc, context):
 
 def _headers(response) -> dict:
     return {k: v for k, v in response.items() if k.lower() in {"www-authenticate", "retry-after"}}
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """The renderer of the API's CSV operations (members, rejected rows). The
+    view answers a success with a streamed CSV response of its own; only errors get
+    rendered here."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        # only errors get here (400, 403, 404, 429): they stay JSON, and say so
+        if data is None:
+            return b""
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return renderers.JSONRenderer().render(data)
+
+
+class OneRenderer(BaseContentNegotiation):
+    """Each member or CSV operation has one media type: whatever Accept or ?format= say, its own
+    renderer answers (a JSON page checks ?format= itself and says where the CSV is; a CSV
+    operation's errors are JSON either way)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+    def select_parser(self, request, parsers):
+        return None
+
+
+# @action(..., **CSV_DOWNLOAD): an operation whose one answer is a CSV (errors JSON)
+CSV_DOWNLOAD = {"renderer_classes": [CSVRenderer], "content_negotiation_class": OneRenderer}
 
 
 def require(permission: str) -> type[permissions.BasePermission]:

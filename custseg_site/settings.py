@@ -268,6 +268,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "campaigns", "description": "Campaigns on personas and segments: audience, outcomes, lift."},
         {"name": "webhooks", "description": "Signed notices when a persona's members change."},
     ],
+    # Request bodies get components of their own (PersonaRequest, ...): a write-only field
+    # (a persona's `segment`) is then not a required field of the response a client parses.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         # runs and imports share one set of job statuses
         "JobStatusEnum": "custseg_site.jobs.models.JobStatus",

@@ -30,7 +30,7 @@ from campaigns.services.outcome_imports import (
     outcome_import_json,
     outcome_store_upload,
 )
-from custseg_site.api import CursorPagination, int_or_404, require
+from custseg_site.api import CSV_DOWNLOAD, CursorPagination, int_or_404, require
 from segments.api import membership
 
 
@@ -217,7 +217,7 @@ class OutcomeImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Response(self.get_serializer(job).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=True, methods=["get"], renderer_classes=membership.RENDERERS)
+    @action(detail=True, methods=["get"], **CSV_DOWNLOAD)
     def rejected(self, request, pk=None):
         """Every rejected row as CSV, in file order: line, reason, then the row's cells under
         the file's header (formula-like cells neutralised)."""

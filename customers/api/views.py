@@ -26,7 +26,7 @@ from customers.services import imports
 from customers.services.features import features_compute_create
 from customers.services.presets import preset_delete, preset_find, preset_options, preset_overrides, preset_save
 from custseg_site import roles
-from custseg_site.api import CursorPagination, require
+from custseg_site.api import CSV_DOWNLOAD, CursorPagination, require
 from custseg_site.csv_export import csv_response
 from segments.selectors import customer_published_segment
 
@@ -96,7 +96,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(ImportJobSerializer(job, context={"request": request}).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
-    @action(detail=True, methods=["get"], url_path="rejected")
+    @action(detail=True, methods=["get"], url_path="rejected", **CSV_DOWNLOAD)
     def rejected(self, request, pk=None):
         """The rejected rows as CSV: line, reason, the row as read."""
         job = self.get_object()

@@ -33,10 +33,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.utils.urls import replace_query_param
 
 from custseg_site import roles
+from custseg_site.api import CSV_DOWNLOAD, OneRenderer
 from custseg_site.csv_export import csv_stream_response
 from segments import members
 from segments.models import SegmentationRun
@@ -48,46 +48,9 @@ CURSOR_SALT = "segments.members.cursor"
 EXAMPLE_MOMENT = "2026-03-01T09:00:00Z"
 
 
-class CSVRenderer(renderers.BaseRenderer):
-    """The member CSV operations' renderer (and, in RENDERERS, other CSV downloads'). The
-    view answers a success with a streamed CSV response of its own; only errors get
-    rendered here."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        # only errors get here (400, 403, 404, 429): they stay JSON, and say so
-        if data is None:
-            return b""
-        response = (renderer_context or {}).get("response")
-        if response is not None:
-            response["Content-Type"] = "application/json"
-        return renderers.JSONRenderer().render(data)
-
-
-# other CSV downloads of the API (an outcome import's rejected rows): JSON or CSV by ?format= / Accept
-RENDERERS = [renderers.JSONRenderer, CSVRenderer]
-
-
-class _OneRenderer(BaseContentNegotiation):
-    """Each member operation has one media type: whatever Accept or ?format= say, its own
-    renderer answers (a JSON page checks ?format= itself and says where the CSV is; a CSV
-    operation's errors are JSON either way)."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        renderer = renderers[0]
-        return renderer, renderer.media_type
-
-    def select_parser(self, request, parsers):
-        return None
-
-
 # @action(..., **JSON_ONLY) / @action(..., **CSV_ONLY)
-JSON_ONLY = {"renderer_classes": [renderers.JSONRenderer], "content_negotiation_class": _OneRenderer}
-CSV_ONLY = {"renderer_classes": [CSVRenderer], "content_negotiation_class": _OneRenderer,
-            "url_path": "members/csv", "pagination_class": None}
+JSON_ONLY = {"renderer_classes": [renderers.JSONRenderer], "content_negotiation_class": OneRenderer}
+CSV_ONLY = {**CSV_DOWNLOAD, "url_path": "members/csv", "pagination_class": None}
 
 
 def _moment(value: str) -> datetime | None:

@@ -36,7 +36,8 @@ def test_rejected_rows_download_as_csv_with_formulas_neutralised(api_client, ana
     text = RETAIL + '=1+1,X,"=HYPERLINK(""http://evil"")",lots,2010-12-01,1,5,UK\n'
     job_id = client.post(URL, {"file": upload("retail.csv", text), "kind": "transactions"}, format="multipart").json()["id"]
     import_execute(job_id=job_id)
-    response = client.get(f"{URL}{job_id}/rejected/")
+    # the CSV answers whatever the client accepts (a generated client may send Accept: text/csv)
+    response = client.get(f"{URL}{job_id}/rejected/", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == ["line", "reason", "row"]

@@ -105,8 +105,11 @@ def test_the_schema_documents_the_409_and_the_confirmation_field(client, analyst
     assert "409" in create["responses"]
     preview = schema["paths"]["/api/v1/runs/{id}/publish-preview/"]["get"]
     assert "200" in preview["responses"]
+    # the confirmation is in the request's component only: a client reading a persona is never asked for it
     persona = schema["components"]["schemas"]["Persona"]["properties"]
-    assert persona["confirm_shared_segment"]["writeOnly"] is True
+    request = schema["components"]["schemas"]["PersonaRequest"]["properties"]
+    assert "confirm_shared_segment" in request and "confirm_shared_segment" not in persona
+    assert "segment" in request and "segment" not in schema["components"]["schemas"]["Persona"].get("required", [])
     assert persona["description_stale"]["readOnly"] is True and persona["suggested_description"]["readOnly"] is True
 
 

@@ -232,6 +232,19 @@ def test_retry_after_as_an_http_date_is_read():
     assert transport.retry_after_seconds("soon", now=now) is None
 
 
+def test_a_junk_retry_after_is_the_backoff_and_the_attempt_is_kept(analyst, settings):
+    # "²" passes str.isdigit() but is no number: the attempt was lost (a ValueError out of the
+    # worker) and the delivery stayed pending, never retried
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    with Receiver([(429, {"Retry-After": "\u00b2"}), (503, {"Retry-After": "-5"}), 200]) as receiver:
+        endpoint = webhooks.webhook_endpoint_create(name="CRM", url=receiver.url, by=analyst)
+        delivery = ping_delivery(endpoint)
+        delays = [transport.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(3)]
+    assert delays == [30, 60, None]
+    assert [(r.number, r.response_code, r.will_retry) for r in attempts_of(delivery)] == [
+        (1, 429, True), (2, 503, True), (3, 200, False)]
+
+
 def test_a_slow_receiver_times_out_and_is_retried(analyst, settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
     with Receiver([200], delay=1.5) as receiver:

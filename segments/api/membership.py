@@ -68,7 +68,7 @@ def _moment(value: str) -> datetime | None:
 def parse_as_of(value: str) -> datetime:
     """as_of: an ISO 8601 moment ("2026-03-01", "2026-03-01T10:00:00Z"; UTC when no offset
     is given), never a run id."""
-    if value.strip().isdigit():
+    if value.strip().isdecimal():
         raise ValidationError({"as_of": [f"as_of takes an ISO 8601 timestamp, not a run id, e.g. {EXAMPLE_MOMENT}."]})
     moment = _moment(value)
     if moment is None:
@@ -78,7 +78,7 @@ def parse_as_of(value: str) -> datetime:
 
 def parse_changed_since(value: str) -> datetime | int:
     """changed_since: a run id ("42") or an ISO 8601 moment, as for as_of."""
-    if value.strip().isdigit():
+    if value.strip().isdecimal():
         run_id = int(value)
         if not SegmentationRun.objects.filter(pk=run_id).exists():
             raise ValidationError({"changed_since": [f"No run #{run_id}."]})
@@ -122,7 +122,7 @@ def _page_size(request) -> int | None:
     value = request.query_params.get("page_size", "")
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    if not value.isdecimal() or not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise ValidationError({"page_size": [f"Give a number from 1 to {MAX_PAGE_SIZE:,}."]})
     return int(value)
 

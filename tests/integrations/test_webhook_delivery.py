@@ -264,6 +264,16 @@ def test_the_attempts_of_another_webhooks_delivery_are_not_found(manage, analyst
     assert manage.get(f"{WEBHOOKS}{other.pk}/deliveries/{delivery.pk}/attempts/").json() == []
 
 
+def test_a_delivery_id_that_is_no_id_is_the_api_s_json_404(manage, analyst):
+    # the schema declares 404 as the JSON error; a delivery id like -1 got Django's HTML page
+    endpoint = webhooks.webhook_endpoint_create(name="Mine", url="https://crm.example.com/a", by=analyst)
+    for response in (manage.get(f"{WEBHOOKS}{endpoint.pk}/deliveries/-1/attempts/"),
+                     manage.get(f"{WEBHOOKS}{endpoint.pk}/deliveries/abc/attempts/"),
+                     manage.post(f"{WEBHOOKS}{endpoint.pk}/deliveries/-1/redeliver/")):
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
+
+
 def test_the_schema_declares_the_attempts_operation():
     from drf_spectacular.generators import SchemaGenerator
 

@@ -105,8 +105,11 @@ def test_the_schema_documents_the_409_and_the_confirmation_field(client, analyst
     assert "409" in create["responses"]
     preview = schema["paths"]["/api/v1/runs/{id}/publish-preview/"]["get"]
     assert "200" in preview["responses"]
+    # request bodies have their own components (COMPONENT_SPLIT_REQUEST): the confirmation is
+    # a field of what a client sends, not of the persona it reads back
     persona = schema["components"]["schemas"]["Persona"]["properties"]
-    assert persona["confirm_shared_segment"]["writeOnly"] is True
+    sent = schema["components"]["schemas"]["PersonaRequest"]["properties"]
+    assert sent["confirm_shared_segment"]["writeOnly"] is True and "confirm_shared_segment" not in persona
     assert persona["description_stale"]["readOnly"] is True and persona["suggested_description"]["readOnly"] is True
 
 

@@ -122,7 +122,8 @@ class CursorPagination(pagination.CursorPagination):
 
 
 def int_or_404(pk) -> int:
-    """A URL's id as an int; 404 (not a 500) for anything else ("abc", "1.5")."""
-    if not str(pk).isdigit():
+    """A URL's id as an int; 404 (not a 500) for anything else ("abc", "1.5", "²": isdecimal(), not
+    isdigit(), is what int() reads)."""
+    if not str(pk).isdecimal():
         raise Http404
     return int(pk)

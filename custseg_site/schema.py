@@ -8,7 +8,9 @@ its view, so that no view repeats them:
   does not allow it), 429 with `Retry-After` wherever a throttle counts;
 - 400 wherever the operation reads a body or query parameters, or writes (a service may refuse
   it), 415 wherever it reads a body;
-- 404 wherever the path names an object.
+- 404 wherever the path names an object;
+- 406 wherever the Accept header chooses the answer's media type (not on the member and CSV
+  operations, which answer their one media type whatever Accept says).
 
 A view adds its own (`extend_schema(responses={409: OpenApiResponse(description=...)})`) and
 the error body is filled in. Operation ids are `<verb>_<resource>[_<action>]` from the router's
@@ -23,12 +25,15 @@ import re
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import permissions, serializers
 
+from custseg_site.api import OneRenderer
+
 ERROR_CODES = {
     400: "invalid (a field's value; `fields` names them) or parse_error (a body that is not JSON)",
     401: "not_authenticated (no credentials) or authentication_failed (a malformed, unknown or revoked token)",
     403: "permission_denied (the user's role or the token's scopes do not allow it)",
     404: "not_found",
     405: "method_not_allowed",
+    406: "not_acceptable",
     409: "a conflict named by the operation, e.g. segment_held",
     415: "unsupported_media_type",
     429: "throttled",
@@ -62,6 +67,8 @@ DESCRIPTIONS = {
     "401": "No token, or a malformed, unknown or revoked one (code not_authenticated or authentication_failed).",
     "403": "The user's role, or the integration token's scopes, do not allow this (code permission_denied).",
     "404": "Not found (code not_found).",
+    "406": "The Accept header asks for a media type this operation does not answer (code not_acceptable): "
+           "ask for application/json.",
     "415": "The body's Content-Type is not one this operation reads (code unsupported_media_type).",
     "429": "Too many requests for this token (code throttled): wait Retry-After seconds.",
 }
@@ -129,6 +136,8 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.add("415")
         if re.search(r"\{\w+\}", self.path):
             statuses.add("404")
+        if not isinstance(self.view.get_content_negotiator(), OneRenderer):
+            statuses.add("406")  # DRF's negotiation: an Accept no renderer matches
         return statuses
 
     def _declare_errors(self, operation) -> None:

@@ -133,7 +133,8 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only: "²" passes str.isdigit() and float() refuses it
+    if value.isascii() and value.isdigit():
         seconds = float(value)
     else:
         try:

@@ -186,3 +186,17 @@ def test_past_the_rate_is_a_429_with_retry_after(schema, settings, redis_url, ap
 
 def test_a_method_an_operation_lacks_is_a_405_in_the_same_shape(schema, api_client, analyst):
     assert_error_body(schema, api_client(analyst).delete("/api/v1/runs/"), 405, "method_not_allowed")
+
+
+def test_an_accept_header_an_operation_cannot_answer_is_a_declared_406(schema, api_client, manager):
+    # given a client that asks for CSV where only JSON is served
+    response = api_client(manager).get("/api/v1/personas/", HTTP_ACCEPT="text/csv")
+    # then the 406 is in the error shape, and the schema declares it (it did not: a generated
+    # client got parsed=None)
+    assert_error_body(schema, response, 406, "not_acceptable")
+    assert schema["paths"]["/api/v1/personas/"]["get"]["responses"]["406"]["content"] == {
+        "application/json": {"schema": {"$ref": ERROR_REF}}}
+    # an operation with one media type answers it whatever Accept says, and declares no 406
+    members = schema["paths"]["/api/v1/personas/{id}/members/"]["get"]["responses"]
+    csv = schema["paths"]["/api/v1/personas/{id}/members/csv/"]["get"]["responses"]
+    assert "406" not in members and "406" not in csv

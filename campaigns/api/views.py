@@ -40,7 +40,8 @@ class CampaignCursorPagination(CursorPagination):
 
 INCLUDE_CONTROL = OpenApiParameter(
     "include_control", bool, description="Also list the holdout (is_control true); by default it is left out, as it "
-                                         "must not be contacted.")
+                                         "must not be contacted. A cursor keeps its first page's choice: a different "
+                                         "one next to it is a 400.")
 
 
 def _include_control(request) -> bool:
@@ -128,8 +129,10 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     )
     @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
     def members(self, request, pk=None):
+        # a cursor keeps the holdout choice of its first page: a different one next to it is a 400
+        given = {"include_control": _include_control(request)} if "include_control" in request.query_params else {}
         return membership.members_response(request, pull=self._audience_pull(request, pk),
-                                           owner={"campaign": int_or_404(pk)}, delta=False)
+                                           owner={"campaign": int_or_404(pk)}, delta=False, pinned=given)
 
     @membership.members_csv_schema(
         "The frozen audience (as list_campaign_audience, with fields and include_control) as one streamed CSV, "

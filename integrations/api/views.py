@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from custseg_site import roles
-from custseg_site.api import CursorPagination, require
+from custseg_site.api import CursorPagination, int_or_404, require
 from integrations import selectors
 from integrations.api.serializers import (
     WebhookAttemptSerializer,
@@ -140,13 +140,13 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
                    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description=_ID_PATH),
                                OpenApiParameter("delivery_id", int, OpenApiParameter.PATH,
                                                 description="A delivery of this webhook.")])
-    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[0-9]+)/redeliver",
+    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/.]+)/redeliver",
             url_name="delivery-redeliver")
     def redeliver(self, request, pk=None, delivery_id=None):
         """Send a failed delivery again now: one more attempt with the same body, signed with
         the current secret (it has used up its retries: if this attempt fails it stays failed).
         Answers 202 at once; the deliveries list shows how it went."""
-        delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=self.get_object())
+        delivery = get_object_or_404(WebhookDelivery, pk=int_or_404(delivery_id), endpoint=self.get_object())
         delivery = webhooks.webhook_delivery_redeliver(delivery=delivery, by=request.user)
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
@@ -156,11 +156,11 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
                    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description=_ID_PATH),
                                OpenApiParameter("delivery_id", int, OpenApiParameter.PATH,
                                                 description="A delivery of this webhook.")])
-    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_id>[0-9]+)/attempts",
+    @action(detail=True, methods=["get"], url_path=r"deliveries/(?P<delivery_id>[^/.]+)/attempts",
             url_name="delivery-attempts", pagination_class=None)
     def delivery_attempts(self, request, pk=None, delivery_id=None):
         """Every attempt at one delivery, first to last: when it started, how long it took, the
         receiver's status code or the error, and whether and when another attempt follows.
         A delivery has at most WEBHOOK_MAX_ATTEMPTS (5) attempts plus its re-sends: one page."""
-        delivery = get_object_or_404(WebhookDelivery, pk=delivery_id, endpoint=self.get_object())
+        delivery = get_object_or_404(WebhookDelivery, pk=int_or_404(delivery_id), endpoint=self.get_object())
         return Response(WebhookAttemptSerializer(selectors.delivery_attempts(delivery=delivery), many=True).data)

@@ -68,7 +68,7 @@ def _moment(value: str) -> datetime | None:
 def parse_as_of(value: str) -> datetime:
     """as_of: an ISO 8601 moment ("2026-03-01", "2026-03-01T10:00:00Z"; UTC when no offset
     is given), never a run id."""
-    if value.strip().isdigit():
+    if value.strip().isdecimal():
         raise ValidationError({"as_of": [f"as_of takes an ISO 8601 timestamp, not a run id, e.g. {EXAMPLE_MOMENT}."]})
     moment = _moment(value)
     if moment is None:
@@ -78,7 +78,7 @@ def parse_as_of(value: str) -> datetime:
 
 def parse_changed_since(value: str) -> datetime | int:
     """changed_since: a run id ("42") or an ISO 8601 moment, as for as_of."""
-    if value.strip().isdigit():
+    if value.strip().isdecimal():
         run_id = int(value)
         if not SegmentationRun.objects.filter(pk=run_id).exists():
             raise ValidationError({"changed_since": [f"No run #{run_id}."]})
@@ -122,7 +122,7 @@ def _page_size(request) -> int | None:
     value = request.query_params.get("page_size", "")
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    if not value.isdecimal() or not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise ValidationError({"page_size": [f"Give a number from 1 to {MAX_PAGE_SIZE:,}."]})
     return int(value)
 
@@ -187,7 +187,8 @@ def _refuse_history(request, delta: bool) -> None:
                                               "compare with."]})
 
 
-def members_response(request, *, pull: Callable[[], members.Pull], owner: dict, delta: bool = True):
+def members_response(request, *, pull: Callable[[], members.Pull], owner: dict, delta: bool = True,
+                     pinned: dict | None = None):
     """One JSON page ({next, cursor, ...meta, results}). Field names are checked against
     the pinned set's source.
 
@@ -195,7 +196,11 @@ def members_response(request, *, pull: Callable[[], members.Pull], owner: dict, 
     later page reads its cursor, which carries the `owner` it was made for (e.g.
     {"persona": 3}), so a cursor only works on the URL that made it, and the query of the
     first page. With delta False (a set that never changes, like a campaign's frozen
-    audience) as_of and changed_since are refused."""
+    audience) as_of and changed_since are refused.
+
+    `pinned`: the view's own query parameters that the request gives, as the view reads them,
+    each also a key of the pull's meta (a campaign's include_control): with a cursor, a value
+    other than the one the cursor's pull was made with is a 400 naming it."""
     wanted = request.query_params.get("format", "")
     accept = request.META.get("HTTP_ACCEPT", "")
     if wanted not in ("", "json") or (wanted == "" and "text/csv" in accept and "json" not in accept
@@ -214,6 +219,11 @@ def members_response(request, *, pull: Callable[[], members.Pull], owner: dict, 
             query = {"fields": _asked_fields(request), "page_size": _page_size(request) or DEFAULT_PAGE_SIZE}
         else:
             _check_against_cursor(request, query)
+        for name, value in (pinned or {}).items():
+            if value != (chosen.meta or {}).get(name):
+                raise ValidationError({name: [f"This cursor was made with {name}={json.dumps(chosen.meta.get(name))}; "
+                                              f"leave {name} out or give the same (or start a new pull without a "
+                                              "cursor)."]})
     else:
         chosen, after = pull(), 0
         query = _query(request, chosen)

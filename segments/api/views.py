@@ -59,7 +59,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         and the migration matrix (customers in segment i of this run and segment j of the other)."""
         run = self.get_object()
         other_id = request.query_params.get("other", "")
-        if not other_id.isdigit():
+        if not other_id.isdecimal():
             raise ValidationError({"other": ["Give the id of the run to compare with: ?other=<run id>."]})
         other = get_object_or_404(selectors.run_list(), pk=int(other_id))
         for candidate in (run, other):
@@ -168,7 +168,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         size, run; what an integration needs to pick the segment to pull. The profile and
         rules are on each segment's own page (GET /api/v1/segments/{id}/)."""
         value = request.query_params.get("run", "")
-        if value and not value.isdigit():
+        if value and not value.isdecimal():
             raise ValidationError({"run": ["Give a run id (a number), or leave run out for the published run."]})
         segments = selectors.segment_list(run_id=int(value) if value else None)
         return Response(SegmentListItemSerializer(segments, many=True, context={"request": request}).data)

@@ -65,6 +65,28 @@ def test_members_are_paged_by_customer_id_without_the_holdout(api_client, manage
     assert {m["persona_name"] for m in everyone} == {"Big spenders", "Lapsed"}
 
 
+def test_include_control_that_contradicts_the_cursor_is_refused(api_client, manager, marketer, w):
+    # given a pull of the audience without the holdout, on its first page
+    c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
+    api = api_client(manager)
+    url = f"/api/v1/campaigns/{c.pk}/members/"
+    cursor = api.get(url, {"page_size": 7}).json()["cursor"]
+    # when the next page asks for the holdout too, it is refused naming include_control (it was
+    # silently left out: the cursor's choice won)
+    contradicted = api.get(url, {"cursor": cursor, "include_control": "true"})
+    assert contradicted.status_code == 400
+    assert list(contradicted.json()["error"]["fields"]) == ["include_control"]
+    assert "include_control=false" in contradicted.json()["error"]["message"]
+    # the same value, or none, follows the cursor
+    assert api.get(url, {"cursor": cursor, "include_control": "false"}).status_code == 200
+    # and a pull with the holdout is not turned into one without it: a client asking for no
+    # holdout got holdout rows, people who must not be contacted
+    with_holdout = api.get(url, {"page_size": 7, "include_control": "true"}).json()["cursor"]
+    refused = api.get(url, {"cursor": with_holdout, "include_control": "false"})
+    assert refused.status_code == 400 and list(refused.json()["error"]["fields"]) == ["include_control"]
+    assert api.get(url, {"cursor": with_holdout}).json()["include_control"] is True
+
+
 def test_audience_fields_are_selectable_and_a_frozen_audience_has_no_delta(api_client, manager, marketer, w):
     c = services.campaign_launch(campaign=campaign(w, by=marketer, holdout_share=Decimal("0.1")))
     api = api_client(manager)

@@ -232,6 +232,19 @@ def test_retry_after_as_an_http_date_is_read():
     assert transport.retry_after_seconds("soon", now=now) is None
 
 
+def test_a_junk_retry_after_is_the_backoff_and_the_attempt_is_kept(analyst, settings):
+    # "²" passes str.isdigit() but is no number: the attempt was lost (a ValueError out of the
+    # worker) and the delivery stayed pending, never retried
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 30
+    with Receiver([(429, {"Retry-After": "\u00b2"}), (503, {"Retry-After": "-5"}), 200]) as receiver:
+        endpoint = webhooks.webhook_endpoint_create(name="CRM", url=receiver.url, by=analyst)
+        delivery = ping_delivery(endpoint)
+        delays = [transport.webhook_deliver(delivery_id=delivery.pk).retry_in for _ in range(3)]
+    assert delays == [30, 60, None]
+    assert [(r.number, r.response_code, r.will_retry) for r in attempts_of(delivery)] == [
+        (1, 429, True), (2, 503, True), (3, 200, False)]
+
+
 def test_a_slow_receiver_times_out_and_is_retried(analyst, settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
     with Receiver([200], delay=1.5) as receiver:
@@ -249,6 +262,16 @@ def test_the_attempts_of_another_webhooks_delivery_are_not_found(manage, analyst
     delivery = ping_delivery(other)
     assert manage.get(f"{WEBHOOKS}{mine.pk}/deliveries/{delivery.pk}/attempts/").status_code == 404
     assert manage.get(f"{WEBHOOKS}{other.pk}/deliveries/{delivery.pk}/attempts/").json() == []
+
+
+def test_a_delivery_id_that_is_no_id_is_the_api_s_json_404(manage, analyst):
+    # the schema declares 404 as the JSON error; a delivery id like -1 got Django's HTML page
+    endpoint = webhooks.webhook_endpoint_create(name="Mine", url="https://crm.example.com/a", by=analyst)
+    for response in (manage.get(f"{WEBHOOKS}{endpoint.pk}/deliveries/-1/attempts/"),
+                     manage.get(f"{WEBHOOKS}{endpoint.pk}/deliveries/abc/attempts/"),
+                     manage.post(f"{WEBHOOKS}{endpoint.pk}/deliveries/-1/redeliver/")):
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
 
 
 def test_the_schema_declares_the_attempts_operation():

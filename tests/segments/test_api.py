@@ -204,6 +204,9 @@ def test_compare_two_runs(api_client, manager):
     assert len(body["segments_a"]) == 3 and len(body["segments_b"]) == 2
     missing = api_client(manager).get(f"{RUNS}{first.pk}/compare/")
     assert missing.status_code == 400 and "?other=" in missing.json()["error"]["message"]
+    # "²" passes str.isdigit() but is no id: it was a 500
+    odd = api_client(manager).get(f"{RUNS}{first.pk}/compare/", {"other": "\u00b2"})
+    assert odd.status_code == 400 and "other" in odd.json()["error"]["fields"]
 
 
 def test_assign_to_the_published_run(api_client, analyst, manager):

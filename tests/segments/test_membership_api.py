@@ -343,3 +343,21 @@ def test_as_of_and_changed_since_say_what_each_takes(scoped_client, manager, his
     assert "not a run id" in as_of_run
     since = client.get(url, {"changed_since": "last week"}).json()["error"]["fields"]["changed_since"][0]
     assert since.startswith("Give a run id or an ISO 8601 timestamp")
+
+
+def test_a_number_that_is_not_ascii_digits_is_a_400_or_404_not_a_server_error(scoped_client, manager, history):
+    # "²" passes str.isdigit() but int() refuses it: each of these was a 500 (an HTML page)
+    client = scoped_client(manager, "membership:read")
+    url = f"/api/v1/personas/{history['persona'].pk}/members/"
+    for path, params, field in ((url, {"page_size": "\u00b2"}, "page_size"),
+                                (url, {"changed_since": "\u00b2"}, "changed_since"),
+                                (url + "csv/", {"changed_since": "\u00b2"}, "changed_since"),
+                                ("/api/v1/segments/", {"run": "\u00b2"}, "run")):
+        response = client.get(path, params)
+        assert response.status_code == 400, (path, params)
+        assert list(response.json()["error"]["fields"]) == [field]
+    as_of = client.get(url, {"as_of": "\u00b2"})
+    assert as_of.status_code == 400 and "as_of" in as_of.json()["error"]["fields"]
+    for path in ("/api/v1/personas/\u00b2/members/", "/api/v1/personas/\u00b2/members/csv/"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"

@@ -3,6 +3,7 @@
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -107,6 +108,22 @@ class PersonaSerializer(serializers.ModelSerializer):
         return fields
 
 
+class PersonaSummarySerializer(PersonaSerializer):
+    """A persona in the list: what an integration needs to find the members it pulls (id,
+    name, the segment it follows now with its size and run), nothing of the marketing text;
+    `get_persona` gives the whole record."""
+
+    members_url = serializers.SerializerMethodField()
+
+    class Meta(PersonaSerializer.Meta):
+        fields = ["id", "url", "name", "colour", "channels", "status", "needs_review", "review", "current_link",
+                  "members_url"]
+        read_only_fields = fields
+
+    def get_members_url(self, persona) -> str:
+        return self.context["request"].build_absolute_uri(reverse("api:persona-members", args=[persona.pk]))
+
+
 class SegmentHeld(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "segment_held"
@@ -132,6 +149,15 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def get_queryset(self):
         return selectors.persona_list()
+
+    def get_serializer_class(self):
+        return PersonaSummarySerializer if self.action == "list" else PersonaSerializer
+
+    def list(self, request, *args, **kwargs):
+        """The personas, by name: ids, names and the segment each follows now (run, size, match
+        score). A `membership:read` token may list them to find what to pull; the whole record
+        (description, goals, owner...) is `get_persona`'s."""
+        return super().list(request, *args, **kwargs)
 
     def get_permissions(self):
         needed = {"create": roles.ADD_PERSONA, "partial_update": roles.CHANGE_PERSONA}.get(

@@ -218,6 +218,9 @@ def test_a_membership_token_finds_the_personas_and_segments_it_pulls(scoped_clie
     link = persona["current_link"]
     assert persona["id"] == published["id"] and persona["name"] == "Persona"
     assert (link["segment"], link["run"], link["size"]) == (published["segment"], published["run"].pk, 3)
+    # and nothing more: the marketing text and its owner are the whole record's (personas:read)
+    assert {"description", "goals", "pain_points", "notes", "owner", "suggested_description"}.isdisjoint(persona)
+    assert client.get(persona["members_url"]).status_code == 200
     # and the published run's segments, or another run's with ?run=
     segments = client.get("/api/v1/segments/")
     assert segments.status_code == 200

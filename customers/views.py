@@ -148,7 +148,7 @@ def _unit_hints(source, data):
     if kind not in KINDS:
         return {}
     preset_id = data.get("preset") or ""
-    preset = ImportPreset.objects.filter(pk=preset_id).first() if preset_id.isdigit() else None
+    preset = ImportPreset.objects.filter(pk=preset_id).first() if preset_id.isdecimal() else None
     return _unit_choices(detect_mapping(source.info.header, kind).unit_hints, preset)
 
 

@@ -122,7 +122,7 @@ def run_compare(request, pk):
     finished = selectors.run_list().filter(status=SegmentationRun.Status.SUCCEEDED)
     context = {"run": run, "other_runs": finished.exclude(pk=run.pk)[:50]}
     if other_id:
-        other = finished.filter(pk=int(other_id) if other_id.isdigit() else 0).first()
+        other = finished.filter(pk=int(other_id) if other_id.isdecimal() else 0).first()
         if other is None or run.status != SegmentationRun.Status.SUCCEEDED:
             context["error"] = "Choose two finished runs to compare."
             return render(request, "segments/run_compare.html", context, status=400)

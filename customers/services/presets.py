@@ -88,7 +88,7 @@ def preset_find(*, name_or_id: str, kind: str | None = None) -> ImportPreset:
     """A preset by id or name; ValidationError naming the presets there are."""
     presets = ImportPreset.objects.all() if kind is None else ImportPreset.objects.filter(kind=kind)
     text = str(name_or_id).strip()
-    found = presets.filter(pk=int(text)).first() if text.isdigit() else None
+    found = presets.filter(pk=int(text)).first() if text.isdecimal() else None
     found = found or presets.filter(name=text).first()
     if found is None:
         names = ", ".join(presets.values_list("name", flat=True)[:20]) or "none saved yet"

@@ -37,7 +37,7 @@ def persona_list(request):
 def persona_create(request):
     segment_id = request.POST.get("segment") or request.GET.get("segment") or ""
     segment = (Segment.objects.select_related("run").filter(pk=int(segment_id)).first()
-               if segment_id.isdigit() else None)
+               if segment_id.isdecimal() else None)
     if segment is None:
         return _choose_segment(request)
     holders = selectors.segment_personas(segment=segment)
@@ -101,11 +101,11 @@ def persona_link(request, pk):
     """GET (or a POST without confirm): what linking will do; POST confirm=1: link."""
     persona = _persona_or_404(pk)
     segment_id = request.POST.get("segment") or request.GET.get("segment") or ""
-    segment = get_object_or_404(Segment.objects.select_related("run"), pk=int(segment_id) if segment_id.isdigit() else 0)
+    segment = get_object_or_404(Segment.objects.select_related("run"), pk=int(segment_id) if segment_id.isdecimal() else 0)
     holders = {p.pk for p in selectors.segment_personas(segment=segment) if p.pk != persona.pk}
     # the confirmation page names the other personas describing the segment and posts their
     # ids back: sharing is confirmed only for those (one that took it since is asked about again)
-    shown = {int(pk) for pk in request.POST.get("shared_with", "").split(",") if pk.strip().isdigit()}
+    shown = {int(pk) for pk in request.POST.get("shared_with", "").split(",") if pk.strip().isdecimal()}
     if request.method == "POST" and request.POST.get("confirm") == "1" and holders <= shown:
         try:
             services.persona_link(persona=persona, segment=segment, by=request.user, confirm_shared=True)
@@ -165,7 +165,7 @@ def persona_detail(request, pk):
 def _sankey_runs(request, persona):
     """?from=<run>&to=<run> when both are given and were published, else the default pair."""
     chosen = request.GET.get("from", ""), request.GET.get("to", "")
-    if all(value.isdigit() for value in chosen) and chosen[0] != chosen[1]:
+    if all(value.isdecimal() for value in chosen) and chosen[0] != chosen[1]:
         runs = {p.run_id: p.run for p in selectors.publications().filter(run_id__in=[int(v) for v in chosen])}
         if len(runs) == 2:
             return runs[int(chosen[0])], runs[int(chosen[1])]

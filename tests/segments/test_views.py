@@ -284,3 +284,14 @@ def test_a_run_made_before_the_feature_treatment_table_still_shows_its_skew(clie
     page = client.get(reverse("segments:run-detail", args=[run.pk])).content.decode()
     assert "Net spend 3.25" in page and "Days since last order 0.40" in page
     assert "log transform suggested: Net spend" in page
+
+
+def test_an_id_in_other_digits_is_a_clear_answer_not_a_server_error(client, analyst, marketer):
+    # "²" passes str.isdigit() and int() refuses it: pages read ids with isdecimal()
+    planted_customers(per_group=5)
+    run = finished_run()
+    client.force_login(analyst)
+    response = client.get(reverse("segments:run-compare", args=[run.pk]), {"other": "²"})
+    assert response.status_code == 400 and "Choose two finished runs to compare." in response.content.decode()
+    client.force_login(marketer)
+    assert client.get(reverse("segments:persona-create"), {"segment": "²"}).status_code == 200  # choose one

@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "customers.models.ImportJob.Kind",
         # personas' channels and a campaign's channel are one set of choices
         "ChannelEnum": "campaigns.models.Campaign.Channel",
+        # a persona's status, in the whole record and in the list's summary
+        "PersonaStatusEnum": "segments.models.Persona.Status",
     },
 }
 

@@ -81,14 +81,12 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 VERBS = {"list": "list", "retrieve": "get", "create": "create", "update": "update",
          "partial_update": "partial_update", "destroy": "delete"}
-# (router basename, action): the id, where the rule reads badly
+# (router basename, action): the id, where the rule reads badly (the member lists name theirs in
+# segments.api.membership's members_schema)
 OPERATION_IDS = {
     ("run", "compare"): "compare_runs",
     ("run", "assign"): "assign_customers_to_run",
     ("run", "assign_published"): "assign_customers_to_published_run",
-    ("segment", "members"): "list_segment_members",
-    ("persona", "members"): "list_persona_members",
-    ("campaign", "members"): "list_campaign_audience",
     ("campaign", "outcomes"): "import_campaign_outcomes",
     ("import", "rejected"): "export_import_rejected_rows_csv",
     ("outcome-import", "rejected"): "export_outcome_import_rejected_rows_csv",

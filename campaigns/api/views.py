@@ -127,7 +127,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         delta=False,
         operation_id="list_campaign_audience",
     )
-    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
+    @action(detail=True, methods=["get"], **membership.JSON_ONLY)
     def members(self, request, pk=None):
         # a cursor keeps the holdout choice of its first page: a different one next to it is a 400
         given = {"include_control": _include_control(request)} if "include_control" in request.query_params else {}

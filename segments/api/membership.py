@@ -6,7 +6,7 @@ with members_response and members_csv_response). A new member list needs:
 
 - a pin kind registered with segments.members.register_source, whose SQL gives one row per
   customer and is readable in customer-id order by an index leading with its filter;
-- an action decorated with members_schema(...) and `pagination_class=None, **JSON_ONLY`,
+- an action decorated with members_schema(...) and `**JSON_ONLY`,
   returning members_response(request, pull=..., owner=...);
 - an action at url_path "members/csv" decorated with members_csv_schema(...) and
   `**CSV_ONLY`, returning members_csv_response(request, pull=..., filename=...);
@@ -49,7 +49,8 @@ EXAMPLE_MOMENT = "2026-03-01T09:00:00Z"
 
 
 # @action(..., **JSON_ONLY) / @action(..., **CSV_ONLY)
-JSON_ONLY = {"renderer_classes": [renderers.JSONRenderer], "content_negotiation_class": OneRenderer}
+JSON_ONLY = {"renderer_classes": [renderers.JSONRenderer], "content_negotiation_class": OneRenderer,
+             "pagination_class": None}
 CSV_ONLY = {**CSV_DOWNLOAD, "url_path": "members/csv", "pagination_class": None}
 
 

@@ -203,7 +203,7 @@ class PersonaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
               "run_published": serializers.BooleanField(allow_null=True)},
         operation_id="list_persona_members",
     )
-    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
+    @action(detail=True, methods=["get"], **membership.JSON_ONLY)
     def members(self, request, pk=None):
         return membership.members_response(request, pull=self._member_pull(request, pk),
                                            owner={"persona": int_or_404(pk)})

@@ -183,7 +183,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         meta={"segment": serializers.IntegerField(), "run": serializers.IntegerField()},
         operation_id="list_segment_members",
     )
-    @action(detail=True, methods=["get"], pagination_class=None, **membership.JSON_ONLY)
+    @action(detail=True, methods=["get"], **membership.JSON_ONLY)
     def members(self, request, pk=None):
         return membership.members_response(request, pull=self._member_pull(request, pk),
                                            owner={"segment": int_or_404(pk)})
